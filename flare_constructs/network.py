@@ -1,0 +1,66 @@
+"""Where the hub lives: the region's default VPC, an existing VPC, or a small new one."""
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from flare_constructs.acknowledge import acknowledge
+from flarectl.vpc_choice import VpcChoice
+
+
+class HubNetwork(Construct):
+    """`vpc` and `subnets` for the hub. A new VPC has public subnets only: no NAT gateway
+    to pay for, and the hub needs a public address anyway."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        choice: VpcChoice,
+        subnet_ids: list[str],
+        flow_log_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.choice = choice
+        if choice.kind == "new":
+            vpc = ec2.Vpc(
+                self,
+                "Vpc",
+                ip_addresses=ec2.IpAddresses.cidr("10.42.0.0/16"),
+                max_azs=2,
+                nat_gateways=0,
+                subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)],
+                restrict_default_security_group=False,  # avoids a Lambda custom resource; the default SG is unused
+                flow_logs={
+                    "ToS3": ec2.FlowLogOptions(
+                        destination=ec2.FlowLogDestination.to_s3(flow_log_bucket, "vpc-flow-logs/"),
+                        traffic_type=ec2.FlowLogTrafficType.ALL,
+                    )
+                },
+            )
+            for subnet in vpc.public_subnets:
+                acknowledge(
+                    subnet,
+                    {
+                        "HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled": "The hub must be reachable by sites on the internet; its stable address is the Elastic IP.",
+                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW": "A public subnet: sites reach the hub over the internet, and the host reaches apt, PyPI and Let's Encrypt without a NAT gateway.",
+                    },
+                )
+            acknowledge(
+                vpc,
+                {
+                    "HIPAA.Security-VPCDefaultSecurityGroupClosed": "Nothing uses the default security group; closing it needs a Lambda custom resource.",
+                },
+            )
+        elif choice.kind == "default":
+            vpc = ec2.Vpc.from_lookup(self, "Vpc", is_default=True)
+        else:
+            vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=choice.vpc_id)
+        self.vpc: ec2.IVpc = vpc
+        if subnet_ids:
+            self.subnets = ec2.SubnetSelection(
+                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{index}", subnet_id) for index, subnet_id in enumerate(subnet_ids)]
+            )
+        else:
+            self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)

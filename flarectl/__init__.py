@@ -1,0 +1,1 @@
+"""Federation config, the host-file renderer and the `flarectl` CLI."""

@@ -1,0 +1,5 @@
+import sys
+
+from flarectl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,418 @@
+"""The federation config: one validated model for everything the project deploys.
+
+`load_federation(path)` is the only way in. Bad input raises ConfigError carrying one
+human message per problem ("federation.yaml: hub.fl_port: ..."), never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+MIN_ROOT_VOLUME_GIB = 30
+UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
+
+
+class ConfigError(Exception):
+    """A federation file that cannot be used; `problems` holds one message per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_name(value: str, what: str) -> str:
+    if " " in value:
+        raise ValueError(f"{value!r} has a space; use letters, digits, '-' or '_'")
+    if not NAME_PATTERN.match(value) or len(value) > 40:
+        raise ValueError(
+            f"{value!r} is not a valid {what}; use 1-40 letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR block; write it like 203.0.113.0/24 or 198.51.100.7/32") from None
+    if network.version != 4:
+        raise ValueError(f"{value!r} is IPv6; only IPv4 CIDR blocks are supported")
+    return value
+
+
+def _check_dns_name(value: str) -> str:
+    name = value.rstrip(".").lower()
+    labels = name.split(".")
+    if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is not a DNS name; use labels of letters, digits and '-', like flare.example.org")
+    return name
+
+
+def graviton(instance_type: str) -> bool:
+    """t4g.small, m7g.large, c7gn.xlarge: AWS Graviton (arm64) instance families."""
+    family = instance_type.split(".")[0]
+    return bool(re.match(r"^[a-z]+\d+g[a-z]*$", family))
+
+
+class AwsTarget(_Model):
+    account: str | None = None
+    region: str | None = None
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{12}", value):
+            raise ValueError(f"{value!r} is not an AWS account id; use the 12 digits, quoted (\"123456789012\")")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+            raise ValueError(f"{value!r} is not an AWS region; use a name like us-west-2")
+        return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> AwsTarget:
+        if (self.account is None) != (self.region is None):
+            raise ValueError("set both account and region, or neither (neither = environment-agnostic, offline synth)")
+        return self
+
+
+class Network(_Model):
+    vpc: str = "auto"
+    subnet_ids: list[str] = []
+
+    @field_validator("vpc")
+    @classmethod
+    def _vpc(cls, value: str) -> str:
+        if value not in ("auto", "new") and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", value):
+            raise ValueError(f"{value!r} is not allowed; use 'auto', 'new' or a VPC id like vpc-0abc12345def67890")
+        return value
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        for subnet in value:
+            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet id; use ids like subnet-0abc12345def67890")
+        return value
+
+    @model_validator(mode="after")
+    def _subnets_need_vpc(self) -> Network:
+        if self.subnet_ids and not self.vpc.startswith("vpc-"):
+            raise ValueError("subnet_ids only work with an explicit vpc id (vpc: vpc-...)")
+        return self
+
+
+class Hub(_Model):
+    instance_type: str = "t3.medium"
+    root_volume_gib: int = 40
+    fl_port: int = 8002
+    dashboard_cidrs: list[str] = ["0.0.0.0/0"]
+    fl_cidrs: list[str] = ["0.0.0.0/0"]
+    ssh_cidr: str | None = None
+    ami_ssm_parameter: str | None = None
+    server_requirements: list[str] = []
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not INSTANCE_TYPE.match(value):
+            raise ValueError(f"{value!r} is not an EC2 instance type; use a name like t3.medium")
+        return value
+
+    @field_validator("root_volume_gib")
+    @classmethod
+    def _disk(cls, value: int) -> int:
+        if value < MIN_ROOT_VOLUME_GIB:
+            raise ValueError(
+                f"{value} GiB is too small for Ubuntu, NVFlare and server-side requirements; use at least {MIN_ROOT_VOLUME_GIB}"
+            )
+        if value > 16384:
+            raise ValueError(f"{value} GiB exceeds the gp3 maximum of 16384")
+        return value
+
+    @field_validator("fl_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1024 <= value <= 65535 or value == 443:
+            raise ValueError(f"{value} is out of range; use a port from 1024 to 65535 (443 is the dashboard's)")
+        return value
+
+    @field_validator("dashboard_cidrs", "fl_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("the list is empty; nobody could connect. Use 0.0.0.0/0 for everyone")
+        for cidr in value:
+            _check_cidr(cidr)
+        return value
+
+    @field_validator("ssh_cidr")
+    @classmethod
+    def _ssh(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        _check_cidr(value)
+        if ipaddress.ip_network(value).prefixlen < 8:
+            raise ValueError(
+                f"{value!r} opens SSH to the internet; use your admin network (e.g. 203.0.113.0/24), "
+                "or leave it unset and use SSM Session Manager"
+            )
+        return value
+
+    @field_validator("ami_ssm_parameter")
+    @classmethod
+    def _ami_parameter(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[A-Za-z0-9_.\-/]+", value):
+            raise ValueError(f"{value!r} is not an SSM parameter name; names start with '/'")
+        return value
+
+    @field_validator("server_requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        for requirement in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*([<>=!~]=?[A-Za-z0-9.*+!\-]+\s*,?\s*)*", requirement):
+                raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1")
+        return value
+
+    @property
+    def arch(self) -> Literal["arm64", "amd64"]:
+        return "arm64" if graviton(self.instance_type) else "amd64"
+
+    @property
+    def ami_parameter(self) -> str:
+        return self.ami_ssm_parameter or UBUNTU_AMI_PARAMETER.format(arch=self.arch)
+
+
+class Dns(_Model):
+    hosted_zone_id: str
+    zone_name: str
+    dashboard_name: str
+    server_name: str
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str) -> str:
+        if not re.fullmatch(r"Z[A-Z0-9]{4,32}", value):
+            raise ValueError(f"{value!r} is not a Route53 hosted zone id; it looks like Z0123456789ABCDEFGHIJ")
+        return value
+
+    @field_validator("zone_name", "dashboard_name", "server_name")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        return _check_dns_name(value)
+
+    @model_validator(mode="after")
+    def _inside_zone(self) -> Dns:
+        problems = [
+            f"{field} {getattr(self, field)!r} is not inside the hosted zone {self.zone_name!r}; "
+            f"use a name ending in .{self.zone_name}"
+            for field in ("dashboard_name", "server_name")
+            if not getattr(self, field).endswith("." + self.zone_name)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.dashboard_name == self.server_name:
+            raise ValueError("dashboard_name and server_name are the same; give each its own name")
+        return self
+
+
+class Certificate(_Model):
+    mode: Literal["letsencrypt", "provided", "self-signed"] | None = None
+    secret_name: str | None = None
+    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+
+    @model_validator(mode="after")
+    def _provided_needs_secret(self) -> Certificate:
+        if self.mode == "provided" and not self.secret_name:
+            raise ValueError(
+                "mode 'provided' needs secret_name: a Secrets Manager secret holding "
+                '{"certificate": "<PEM chain>", "private_key": "<PEM key>"}'
+            )
+        if self.secret_name and self.mode != "provided":
+            raise ValueError("secret_name is only used with mode 'provided'")
+        return self
+
+
+class Site(_Model):
+    """What every site kind has. The kinds themselves arrive with their own issues."""
+
+    name: str
+    kind: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "site name")
+
+
+SITE_KINDS: dict[str, type[Site]] = {}
+
+
+class Federation(_Model):
+    project: str
+    nvflare_version: str = "2.9.0"
+    project_admin_email: str
+    aws: AwsTarget = AwsTarget()
+    network: Network = Network()
+    hub: Hub = Hub()
+    dns: Dns | None = None
+    certificate: Certificate = Certificate()
+    sites: list[Site] = []
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        return _check_name(value, "project name")
+
+    @field_validator("nvflare_version")
+    @classmethod
+    def _nvflare_version(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)((rc|a|b)\d+)?", value)
+        if not match:
+            raise ValueError(f"{value!r} is not an exact NVFlare release; pin one like \"2.9.0\" (quoted)")
+        if (int(match[1]), int(match[2])) < (2, 7):
+            raise ValueError(f"{value!r} is too old; use NVFlare 2.7 or newer (one port for FL and admin)")
+        return value
+
+    @field_validator("project_admin_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _sites(cls, value: Any) -> Any:
+        """Checks across the list (unique names, known kinds) before each site is validated by its kind."""
+        if not isinstance(value, list):
+            return value
+        problems: list[str] = []
+        seen: set[str] = set()
+        for index, site in enumerate(value):
+            if not isinstance(site, dict):
+                continue
+            name = site.get("name")
+            if isinstance(name, str):
+                try:
+                    _check_name(name, "site name")
+                except ValueError as error:
+                    problems.append(f"sites[{index}].name: {error}")
+                if name.lower() in seen:
+                    problems.append(f"sites[{index}].name: {name!r} is used twice; site names must be unique")
+                seen.add(name.lower())
+            kind = site.get("kind")
+            if kind not in SITE_KINDS:
+                allowed = ", ".join(sorted(SITE_KINDS)) or "none yet"
+                problems.append(f"sites[{index}].kind: {kind!r} is not a known site kind (known: {allowed})")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return [SITE_KINDS[site["kind"]].model_validate(site) if isinstance(site, dict) else site for site in value]
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Federation:
+        if self.certificate.mode == "letsencrypt" and self.dns is None:
+            raise ValueError("certificate.mode: 'letsencrypt' needs a dns section (hosted_zone_id, zone_name, dashboard_name, server_name)")
+        if self.network.vpc.startswith("vpc-") and self.aws.account is None:
+            raise ValueError("network.vpc: an explicit VPC id needs aws.account and aws.region (CDK looks the VPC up)")
+        return self
+
+    @property
+    def certificate_mode(self) -> str:
+        if self.certificate.mode:
+            return self.certificate.mode
+        return "letsencrypt" if self.dns else "self-signed"
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "tagged-union")):
+            continue
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model that owns the unknown key at `loc`."""
+    model: Any = Federation
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _messages(error: dict[str, Any]) -> list[tuple[str, str]]:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        return [(_location(loc), "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else ""))]
+    if kind == "missing":
+        return [(_location(loc), "is required")]
+    if kind == "value_error":
+        text = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+        # Checks across the site list name each item's own path ("sites[1].name: ...").
+        if text.startswith("sites["):
+            return [tuple(line.split(": ", 1)) for line in text.splitlines()]  # type: ignore[misc]
+        return [(_location(loc), text)]
+    if kind == "literal_error":
+        return [(_location(loc), f"{error['input']!r} is not allowed; use {error['ctx']['expected']}")]
+    return [(_location(loc), f"{error['input']!r}: {error['msg'][0].lower()}{error['msg'][1:]}")]
+
+
+def load_federation(path: str | Path) -> Federation:
+    """Read and validate a federation file; raise ConfigError with every problem found."""
+    path = Path(path)
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read the federation file ({error.strerror}); pass an existing file with -c config=PATH"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{label}:{where}: not valid YAML ({getattr(error, 'problem', error)})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{label}: the file must be a YAML mapping with at least 'project' and 'project_admin_email'"])
+    try:
+        return Federation.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            for where, text in _messages(item):
+                problems.append(f"{label}: {where}: {text}" if where else f"{label}: {text}")
+        raise ConfigError(problems) from None
+
+
+DEFAULT_FEDERATION = Path(__file__).resolve().parent.parent / "federation.yaml"
+

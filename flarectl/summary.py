@@ -1,0 +1,71 @@
+"""A short human summary of a cloud assembly: stacks, main resources, outputs, site artifacts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+# Resource types worth naming in a summary, in the order a reader cares about them.
+MAIN_TYPES = {
+    "AWS::EC2::Instance": "EC2 instance",
+    "AWS::EC2::EIP": "Elastic IP",
+    "AWS::Route53::RecordSet": "DNS record",
+    "AWS::EC2::VPC": "VPC (new)",
+    "AWS::EC2::SecurityGroup": "security group",
+    "AWS::S3::Bucket": "S3 bucket",
+    "AWS::SecretsManager::Secret": "secret",
+    "AWS::CloudWatch::Alarm": "alarm",
+    "AWS::IAM::Role": "IAM role",
+}
+
+
+def _show(value: Any) -> str:
+    """Outputs often join literals with references; show references as <LogicalId>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return f"<{value['Ref']}>"
+        if "Fn::GetAtt" in value:
+            return f"<{'.'.join(value['Fn::GetAtt'])}>"
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(_show(part) for part in parts)
+    return json.dumps(value)
+
+
+def _instance_type(template: dict[str, Any]) -> str | None:
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::EC2::Instance":
+            return resource["Properties"].get("InstanceType")
+    return None
+
+
+def summarize(cdk_out: Path) -> str:
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    lines = []
+    for name, artifact in sorted(manifest["artifacts"].items()):
+        if artifact["type"] != "aws:cloudformation:stack":
+            continue
+        template_file = cdk_out / artifact["properties"]["templateFile"]
+        template = json.loads(template_file.read_text())
+        counts = Counter(resource["Type"] for resource in template["Resources"].values())
+        lines.append(f"{name}  ({template_file}, {sum(counts.values())} resources)")
+        main = [f"{counts[kind]} {label}" for kind, label in MAIN_TYPES.items() if counts[kind]]
+        lines.append("  resources: " + ", ".join(main))
+        instance_type = _instance_type(template)
+        if instance_type:
+            lines.append(f"  instance type: {instance_type}")
+        for output_id, output in template.get("Outputs", {}).items():
+            lines.append(f"  {output_id}: {_show(output['Value'])}")
+    sites = cdk_out / "sites"
+    site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []
+    if site_dirs:
+        lines.append(f"Per-site artifacts under {sites}:")
+        lines.extend(f"  {path.name}: {', '.join(sorted(p.name for p in path.iterdir()))}" for path in site_dirs)
+    else:
+        lines.append("Per-site artifacts: none (the federation has no sites that need files)")
+    lines.append("Values in <...> are resolved by CloudFormation at deploy time.")
+    return "\n".join(lines)

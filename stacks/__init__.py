@@ -1,0 +1,1 @@
+"""One module per CloudFormation stack; a stack only composes constructs."""

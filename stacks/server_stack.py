@@ -1,0 +1,76 @@
+"""FlareServerStack: the hub (NVFlare dashboard + FL server) and what it needs."""
+
+from aws_cdk import Aws, CfnOutput, Stack
+from constructs import Construct
+
+from flare_constructs.admin_credential import DashboardAdminCredential
+from flare_constructs.hub_endpoint import HubEndpoint
+from flare_constructs.hub_host import HubHost
+from flare_constructs.kit_store import KitStore
+from flare_constructs.log_bucket import AuditLogBucket
+from flare_constructs.network import HubNetwork
+from flarectl.config import Federation
+from flarectl.userdata import render_script
+from flarectl.vpc_choice import VpcChoice
+
+SERVER_KIT_PREFIX = "server/"
+
+
+class FlareServerStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, federation: Federation, vpc_choice: VpcChoice, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        hub, dns = federation.hub, federation.dns
+
+        logs = AuditLogBucket(self, "AuditLogs")
+        network = HubNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
+        kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
+        admin = DashboardAdminCredential(self, "DashboardAdmin", project=federation.project, admin_email=federation.project_admin_email)
+
+        user_data = render_script(
+            "hub/bootstrap.sh",
+            {
+                "PROJECT": federation.project,
+                "NVFLARE_VERSION": federation.nvflare_version,
+                "SERVER_REQUIREMENTS": " ".join(hub.server_requirements),
+                "FL_PORT": str(hub.fl_port),
+                "KIT_BUCKET": kits.bucket.bucket_name,
+                "ADMIN_SECRET_NAME": admin.secret_name,
+                "AWS_REGION": Aws.REGION,
+                "DASHBOARD_NAME": dns.dashboard_name if dns else "",
+                "SERVER_NAME": dns.server_name if dns else "",
+                "CERTIFICATE_MODE": federation.certificate_mode,
+            },
+        )
+        host = HubHost(
+            self,
+            "Hub",
+            vpc=network.vpc,
+            subnets=network.subnets,
+            instance_type=hub.instance_type,
+            root_volume_gib=hub.root_volume_gib,
+            ami_parameter=hub.ami_parameter,
+            fl_port=hub.fl_port,
+            dashboard_cidrs=hub.dashboard_cidrs,
+            fl_cidrs=hub.fl_cidrs,
+            ssh_cidr=hub.ssh_cidr,
+            user_data=user_data,
+        )
+        kits.grant_prefix_read(host.role, SERVER_KIT_PREFIX)
+        admin.secret.grant_read(host.role)
+        endpoint = HubEndpoint(self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port)
+
+        outputs = {
+            "DashboardUrl": (endpoint.dashboard_url, "NVFlare dashboard (sign-up, approvals, startup kits)"),
+            "FlServerAddress": (endpoint.server_address, "FL server address the startup kits connect to"),
+            "ElasticIp": (endpoint.elastic_ip.ref, "The hub's stable public IP (retained if the stack is deleted)"),
+            "InstanceId": (host.instance.instance_id, "Hub EC2 instance"),
+            "SsmSessionCommand": (
+                f"aws ssm start-session --target {host.instance.instance_id} --region {Aws.REGION}",
+                "Shell on the hub without SSH",
+            ),
+            "AdminSecretName": (admin.secret_name, "Secrets Manager secret with the dashboard admin login"),
+            "KitBucket": (kits.bucket.bucket_name, f"Startup kit store (the hub reads {SERVER_KIT_PREFIX} only)"),
+            "CertificateMode": (federation.certificate_mode, "How the dashboard gets its HTTPS certificate"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
