@@ -34,7 +34,7 @@ class HubNetwork(Construct):
                 restrict_default_security_group=False,  # avoids a Lambda custom resource; the default SG is unused
                 flow_logs={
                     "ToS3": ec2.FlowLogOptions(
-                        destination=ec2.FlowLogDestination.to_s3(flow_log_bucket, "vpc-flow-logs/"),
+                        destination=ec2.FlowLogDestination.to_s3(flow_log_bucket),  # under AWSLogs/<account>/vpcflowlogs/
                         traffic_type=ec2.FlowLogTrafficType.ALL,
                     )
                 },

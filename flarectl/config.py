@@ -208,7 +208,8 @@ class Dns(_Model):
     @field_validator("hosted_zone_id")
     @classmethod
     def _zone_id(cls, value: str) -> str:
-        if not re.fullmatch(r"Z[A-Z0-9]{4,32}", value):
+        value = value.removeprefix("/hostedzone/")
+        if not re.fullmatch(r"[A-Z0-9]{5,32}", value):
             raise ValueError(f"{value!r} is not a Route53 hosted zone id; it looks like Z0123456789ABCDEFGHIJ")
         return value
 
