@@ -88,6 +88,8 @@ class HubHost(Construct):
                 )
             ],
         )
+        # The subnet already fixes the AZ; a literal AZ from a VPC lookup only pins the template to it.
+        self.instance.instance.add_property_deletion_override("AvailabilityZone")
         acknowledge(
             self.instance,
             {

@@ -59,8 +59,7 @@ class HubNetwork(Construct):
             vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=choice.vpc_id)
         self.vpc: ec2.IVpc = vpc
         if subnet_ids:
-            self.subnets = ec2.SubnetSelection(
-                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{index}", subnet_id) for index, subnet_id in enumerate(subnet_ids)]
-            )
+            # Filtered from the looked-up VPC, so a subnet of another VPC fails at synth.
+            self.subnets = ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids(subnet_ids)])
         else:
             self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)

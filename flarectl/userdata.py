@@ -1,8 +1,9 @@
 """Renders the files under userdata/ that run on hosts.
 
-A host script is a real shell file with a `# @SETTINGS@` line. Rendering replaces that
-line with `readonly NAME='value'` assignments (shell-quoted, so no config value can break
-out of the script); the rest of the file is used as it is.
+A host script is a real shell file with one line `# @SETTINGS@ NAME1 NAME2 ...` that
+declares the settings it needs. Rendering replaces that line with `readonly NAME='value'`
+assignments (shell-quoted, so no config value can break out of the script) and refuses
+settings that are missing or undeclared; the rest of the file is used as it is.
 """
 
 from __future__ import annotations
@@ -12,17 +13,28 @@ import shlex
 from pathlib import Path
 
 USERDATA_DIR = Path(__file__).resolve().parent.parent / "userdata"
-SETTINGS_MARKER = "# @SETTINGS@"
+SETTINGS_LINE = re.compile(r"^# @SETTINGS@((?: [A-Z][A-Z0-9_]*)*)$", re.M)
+
+
+def declared_settings(relative_path: str) -> list[str]:
+    """The setting names userdata/<relative_path> declares on its `# @SETTINGS@` line."""
+    text = (USERDATA_DIR / relative_path).read_text(encoding="utf-8")
+    found = SETTINGS_LINE.findall(text)
+    if len(found) != 1:
+        raise ValueError(f"userdata/{relative_path} must contain exactly one '# @SETTINGS@ NAME ...' line")
+    return found[0].split()
 
 
 def render_script(relative_path: str, settings: dict[str, str]) -> str:
     """The file at userdata/<relative_path> with its settings filled in."""
+    declared = declared_settings(relative_path)
+    if sorted(declared) != sorted(settings):
+        missing, extra = sorted(set(declared) - set(settings)), sorted(set(settings) - set(declared))
+        raise ValueError(f"userdata/{relative_path}: settings missing {missing}, not declared {extra}")
     text = (USERDATA_DIR / relative_path).read_text(encoding="utf-8")
-    if text.count(SETTINGS_MARKER) != 1:
-        raise ValueError(f"userdata/{relative_path} must contain exactly one '{SETTINGS_MARKER}' line")
     lines = []
     for name, value in settings.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
             raise ValueError(f"setting name {name!r} is not an upper-case shell variable name")
         lines.append(f"readonly {name}={shlex.quote(value)}")
-    return text.replace(SETTINGS_MARKER, "\n".join(lines))
+    return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)

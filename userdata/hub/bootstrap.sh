@@ -3,7 +3,7 @@
 # every step checks before it changes anything.
 set -euo pipefail
 
-# @SETTINGS@
+# @SETTINGS@ PROJECT NVFLARE_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME AWS_REGION DASHBOARD_NAME SERVER_NAME CERTIFICATE_MODE
 
 readonly SERVICE_USER=nvflare
 readonly INSTALL_ROOT=/opt/nvflare

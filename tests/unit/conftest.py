@@ -1,0 +1,108 @@
+"""Synthesized templates of FlareServerStack for the federations the tests care about.
+
+Each template is synthesized once per session, in process, with cdk-nag's AwsSolutions and
+HIPAA.Security packs attached: an unacknowledged finding fails the synth, so every test
+that uses a template is also a nag test.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from app import build_app
+from flarectl.config import DEFAULT_FEDERATION, Federation, load_federation
+from tests.conftest import ROOT
+
+ACCOUNT, REGION = "123456789012", "us-west-2"
+DNS = {
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "zone_name": "mydomain.edu",
+    "dashboard_name": "flareboard.mydomain.edu",
+    "server_name": "flareserver.mydomain.edu",
+}
+
+
+def vpc_context(vpc_id: str, filter_key: str) -> dict[str, Any]:
+    """What `cdk synth` would cache in cdk.context.json after looking the VPC up."""
+    key = f"vpc-provider:account={ACCOUNT}:{filter_key}:region={REGION}:returnAsymmetricSubnets=true"
+    return {
+        key: {
+            "vpcId": vpc_id,
+            "vpcCidrBlock": "172.31.0.0/16",
+            "ownerAccountId": ACCOUNT,
+            "availabilityZones": [],
+            "subnetGroups": [
+                {
+                    "name": "Public",
+                    "type": "Public",
+                    "subnets": [
+                        {"subnetId": "subnet-0aaa1111bbbb2222c", "cidr": "172.31.0.0/20", "availabilityZone": f"{REGION}a", "routeTableId": "rtb-0a1"},
+                        {"subnetId": "subnet-0ddd3333eeee4444f", "cidr": "172.31.16.0/20", "availabilityZone": f"{REGION}b", "routeTableId": "rtb-0a2"},
+                    ],
+                }
+            ],
+        }
+    }
+
+
+CDK_JSON_CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def synth_hub(federation: Federation, context: dict[str, Any] | None = None) -> Template:
+    """Synthesize like `cdk synth` does: with cdk.json's context (feature flags) applied."""
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="cdk-test-"), context={**CDK_JSON_CONTEXT, **(context or {})})
+    build_app(federation, app=app)
+    return Template.from_stack(app.node.find_child("FlareServerStack"))
+
+
+def federation(**overrides: Any) -> Federation:
+    data: dict[str, Any] = {"project": "cancer-fl", "project_admin_email": "admin@mydomain.edu"}
+    data.update(overrides)
+    return Federation.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def default_federation() -> Federation:
+    return load_federation(DEFAULT_FEDERATION)
+
+
+@pytest.fixture(scope="session")
+def default_template(default_federation: Federation) -> Template:
+    return synth_hub(default_federation)
+
+
+@pytest.fixture(scope="session")
+def dns_federation() -> Federation:
+    return federation(
+        dns=DNS,
+        certificate={"mode": "letsencrypt"},
+        hub={
+            "instance_type": "m7g.large",
+            "root_volume_gib": 64,
+            "fl_port": 8102,
+            "dashboard_cidrs": ["198.51.100.0/24"],
+            "fl_cidrs": ["0.0.0.0/0"],
+            "ssh_cidr": "203.0.113.0/24",
+            "server_requirements": ["torch==2.5.1"],
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def dns_template(dns_federation: Federation) -> Template:
+    return synth_hub(dns_federation)
+
+
+@pytest.fixture(scope="session")
+def existing_vpc_template() -> Template:
+    fed = federation(
+        aws={"account": ACCOUNT, "region": REGION},
+        network={"vpc": "vpc-0abc12345def67890", "subnet_ids": ["subnet-0ddd3333eeee4444f"]},
+    )
+    return synth_hub(fed, vpc_context("vpc-0abc12345def67890", "filter.vpc-id=vpc-0abc12345def67890"))

@@ -1,0 +1,141 @@
+"""The federation file: valid defaults, and one clear message per problem for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from flarectl.config import DEFAULT_FEDERATION, ConfigError, load_federation
+
+VALID: dict[str, Any] = {"project": "cancer-fl", "project_admin_email": "admin@mydomain.edu"}
+DNS = {
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "zone_name": "mydomain.edu",
+    "dashboard_name": "flareboard.mydomain.edu",
+    "server_name": "flareserver.mydomain.edu",
+}
+
+
+def write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "federation.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def problems(tmp_path: Path, data: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_federation(write(tmp_path, data))
+    return caught.value.problems
+
+
+def with_(**sections: Any) -> dict[str, Any]:
+    return {**VALID, **sections}
+
+
+def test_embedded_default_is_valid_and_offline() -> None:
+    federation = load_federation(DEFAULT_FEDERATION)
+    assert federation.nvflare_version == "2.9.0"
+    assert federation.aws.account is None and federation.aws.region is None
+    assert federation.network.vpc == "auto"
+    assert federation.hub.fl_port == 8002
+    assert federation.hub.root_volume_gib >= 30
+    assert federation.hub.ssh_cidr is None
+    assert federation.certificate_mode == "self-signed"
+
+
+def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
+    federation = load_federation(write(tmp_path, VALID))
+    assert federation.hub.instance_type == "t3.medium"
+    assert federation.hub.dashboard_cidrs == ["0.0.0.0/0"] and federation.hub.fl_cidrs == ["0.0.0.0/0"]
+    assert federation.sites == []
+
+
+def test_dns_makes_letsencrypt_the_default(tmp_path: Path) -> None:
+    federation = load_federation(write(tmp_path, with_(dns=DNS)))
+    assert federation.certificate_mode == "letsencrypt"
+
+
+def test_names_are_normalized(tmp_path: Path) -> None:
+    federation = load_federation(write(tmp_path, with_(dns={**DNS, "zone_name": "MyDomain.edu.", "hosted_zone_id": "/hostedzone/Z0123456789ABCDEFGHIJ"})))
+    assert federation.dns is not None
+    assert (federation.dns.zone_name, federation.dns.hosted_zone_id) == ("mydomain.edu", "Z0123456789ABCDEFGHIJ")
+
+
+INVALID = [
+    ("unknown top-level key", with_(projcet="x"), "federation.yaml: projcet: unknown key; allowed keys: project, nvflare_version"),
+    ("unknown nested key", with_(hub={"instance": "t3.small"}), "federation.yaml: hub.instance: unknown key; allowed keys: instance_type,"),
+    ("missing project", {"project_admin_email": "a@b.org"}, "federation.yaml: project: is required"),
+    ("project with a space", with_(project="cancer fl"), "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'"),
+    ("bad email", with_(project_admin_email="admin"), "federation.yaml: project_admin_email: 'admin' is not an email address"),
+    ("port as text", with_(hub={"fl_port": "8002"}), "federation.yaml: hub.fl_port: '8002': input should be a valid integer"),
+    ("port out of range", with_(hub={"fl_port": 70000}), "federation.yaml: hub.fl_port: 70000 is out of range; use a port from 1024 to 65535"),
+    ("privileged port", with_(hub={"fl_port": 80}), "federation.yaml: hub.fl_port: 80 is out of range"),
+    ("port clashes with the dashboard", with_(hub={"fl_port": 443}), "hub.fl_port: 443 is out of range; use a port from 1024 to 65535 (443 is the dashboard's)"),
+    ("disk too small", with_(hub={"root_volume_gib": 8}), "federation.yaml: hub.root_volume_gib: 8 GiB is too small for Ubuntu, NVFlare and server-side requirements; use at least 30"),
+    ("disk as list", with_(hub={"root_volume_gib": [40]}), "federation.yaml: hub.root_volume_gib: [40]: input should be a valid integer"),
+    ("bad cidr", with_(hub={"dashboard_cidrs": ["10.0.0.0/33"]}), "federation.yaml: hub.dashboard_cidrs: '10.0.0.0/33' is not a CIDR block; write it like 203.0.113.0/24"),
+    ("cidr with host bits", with_(hub={"fl_cidrs": ["10.0.0.1/24"]}), "federation.yaml: hub.fl_cidrs: '10.0.0.1/24' is not a CIDR block"),
+    ("cidr list as string", with_(hub={"fl_cidrs": "0.0.0.0/0"}), "federation.yaml: hub.fl_cidrs: '0.0.0.0/0': input should be a valid list"),
+    ("empty cidr list", with_(hub={"fl_cidrs": []}), "federation.yaml: hub.fl_cidrs: the list is empty; nobody could connect"),
+    ("ssh open to the world", with_(hub={"ssh_cidr": "0.0.0.0/0"}), "federation.yaml: hub.ssh_cidr: '0.0.0.0/0' opens SSH to the internet; use your admin network"),
+    ("ipv6 cidr", with_(hub={"ssh_cidr": "2001:db8::/32"}), "federation.yaml: hub.ssh_cidr: '2001:db8::/32' is IPv6; only IPv4 CIDR blocks are supported"),
+    ("bad instance type", with_(hub={"instance_type": "large"}), "federation.yaml: hub.instance_type: 'large' is not an EC2 instance type; use a name like t3.medium"),
+    ("bad requirement", with_(hub={"server_requirements": ["torch; rm -rf /"]}), "federation.yaml: hub.server_requirements: 'torch; rm -rf /' is not a pip requirement"),
+    ("nvflare version unpinned", with_(nvflare_version=">=2.4"), "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\""),
+    ("nvflare version as float", with_(nvflare_version=2.9), "federation.yaml: nvflare_version: 2.9: input should be a valid string"),
+    ("nvflare too old", with_(nvflare_version="2.4.0"), "federation.yaml: nvflare_version: '2.4.0' is too old; use NVFlare 2.7 or newer"),
+    ("bad vpc", with_(network={"vpc": "default"}), "federation.yaml: network.vpc: 'default' is not allowed; use 'auto', 'new' or a VPC id"),
+    ("subnets without vpc", with_(network={"subnet_ids": ["subnet-0aaa1111bbbb2222c"]}), "federation.yaml: network: subnet_ids only work with an explicit vpc id"),
+    ("bad subnet id", with_(aws={"account": "123456789012", "region": "us-west-2"}, network={"vpc": "vpc-0abc12345def67890", "subnet_ids": ["sub-1"]}), "federation.yaml: network.subnet_ids: 'sub-1' is not a subnet id"),
+    ("explicit vpc without account", with_(network={"vpc": "vpc-0abc12345def67890"}), "federation.yaml: network.vpc: an explicit VPC id needs aws.account and aws.region"),
+    ("account without region", with_(aws={"account": "123456789012"}), "federation.yaml: aws: set both account and region, or neither"),
+    ("account as number", with_(aws={"account": 123456789012, "region": "us-west-2"}), "federation.yaml: aws.account: 123456789012: input should be a valid string"),
+    ("bad region", with_(aws={"account": "123456789012", "region": "oregon"}), "federation.yaml: aws.region: 'oregon' is not an AWS region"),
+    ("letsencrypt without dns", with_(certificate={"mode": "letsencrypt"}), "federation.yaml: certificate.mode: 'letsencrypt' needs a dns section"),
+    ("unknown certificate mode", with_(certificate={"mode": "acme"}), "federation.yaml: certificate.mode: 'acme' is not allowed; use 'letsencrypt', 'provided' or 'self-signed'"),
+    ("provided without secret", with_(certificate={"mode": "provided"}), "federation.yaml: certificate: mode 'provided' needs secret_name"),
+    ("dashboard name outside the zone", with_(dns={**DNS, "dashboard_name": "flareboard.otherdomain.org"}), "federation.yaml: dns: dashboard_name 'flareboard.otherdomain.org' is not inside the hosted zone 'mydomain.edu'; use a name ending in .mydomain.edu"),
+    ("zone apex is not inside", with_(dns={**DNS, "server_name": "mydomain.edu"}), "dns: server_name 'mydomain.edu' is not inside the hosted zone"),
+    ("suffix trick is not inside", with_(dns={**DNS, "server_name": "flare.notmydomain.edu"}), "dns: server_name 'flare.notmydomain.edu' is not inside the hosted zone"),
+    ("bad dns name", with_(dns={**DNS, "dashboard_name": "flare_board.mydomain.edu"}), "federation.yaml: dns.dashboard_name: 'flare_board.mydomain.edu' is not a DNS name"),
+    ("bad zone id", with_(dns={**DNS, "hosted_zone_id": "zone-1"}), "federation.yaml: dns.hosted_zone_id: 'zone-1' is not a Route53 hosted zone id"),
+    ("dns missing a field", with_(dns={k: v for k, v in DNS.items() if k != "server_name"}), "federation.yaml: dns.server_name: is required"),
+    ("site name with a space", with_(sites=[{"name": "AWS T4", "kind": "aws"}]), "federation.yaml: sites[0].name: 'AWS T4' has a space; use letters, digits, '-' or '_'"),
+    ("duplicate site names", with_(sites=[{"name": "site-1", "kind": "aws"}, {"name": "Site-1", "kind": "aws"}]), "federation.yaml: sites[1].name: 'Site-1' is used twice; site names must be unique"),
+    ("unknown site kind", with_(sites=[{"name": "site-1", "kind": "gcp"}]), "federation.yaml: sites[0].kind: 'gcp' is not a known site kind"),
+    ("sites not a list", with_(sites={"name": "site-1"}), "federation.yaml: sites: {'name': 'site-1'}: input should be a valid list"),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "expected"), INVALID, ids=[case for case, _, _ in INVALID])
+def test_invalid_config_names_file_field_and_fix(tmp_path: Path, case: str, data: dict[str, Any], expected: str) -> None:
+    found = problems(tmp_path, data)
+    assert any(expected in problem for problem in found), f"{case}: {found}"
+    assert all(problem.startswith("federation.yaml: ") for problem in found)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    found = problems(tmp_path, with_(hub={"fl_port": 1, "root_volume_gib": 1, "ssh_cidr": "0.0.0.0/0"}, projcet="x"))
+    assert len(found) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("project: [unclosed\n", "federation.yaml: line 2: not valid YAML"),
+        ("- just\n- a list\n", "federation.yaml: the file must be a YAML mapping"),
+        ("", "federation.yaml: the file must be a YAML mapping"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(tmp_path, text)
+    assert found[0].startswith(expected), found
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_federation(tmp_path / "nope.yaml")
+    assert "cannot read the federation file" in caught.value.problems[0]

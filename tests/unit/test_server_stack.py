@@ -1,0 +1,271 @@
+"""FlareServerStack: every property the hub promises, asserted on the synthesized template."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match, Template
+
+INSTANCE = "AWS::EC2::Instance"
+
+
+def only(template: Template, kind: str) -> dict:
+    resources = template.find_resources(kind)
+    assert len(resources) == 1, f"expected one {kind}, found {list(resources)}"
+    return next(iter(resources.values()))
+
+
+def logical_id(template: Template, kind: str) -> str:
+    resources = template.find_resources(kind)
+    assert len(resources) == 1
+    return next(iter(resources))
+
+
+def user_data_text(template: Template) -> str:
+    """The instance's user data with CloudFormation references shown as <Ref>."""
+    value = only(template, INSTANCE)["Properties"]["UserData"]["Fn::Base64"]
+    if isinstance(value, str):
+        return value
+    return "".join(part if isinstance(part, str) else f"<{json.dumps(part)}>" for part in value["Fn::Join"][1])
+
+
+def ingress(template: Template) -> set[tuple[str, int, int]]:
+    group = only(template, "AWS::EC2::SecurityGroup")["Properties"]
+    return {(rule["CidrIp"], rule["FromPort"], rule["ToPort"]) for rule in group.get("SecurityGroupIngress", [])}
+
+
+class TestHost:
+    def test_ubuntu_ami_comes_from_canonicals_ssm_parameter(self, default_template: Template) -> None:
+        image = only(default_template, INSTANCE)["Properties"]["ImageId"]
+        parameter = default_template.to_json()["Parameters"][image["Ref"]]
+        assert parameter["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+        assert parameter["Default"] == "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+
+    def test_graviton_instance_gets_the_arm64_image(self, dns_template: Template) -> None:
+        image = only(dns_template, INSTANCE)["Properties"]["ImageId"]
+        assert "/arm64/" in dns_template.to_json()["Parameters"][image["Ref"]]["Default"]
+
+    def test_instance_type_and_encrypted_gp3_root_volume(self, default_template: Template, dns_template: Template) -> None:
+        for template, instance_type, size in ((default_template, "t3.medium", 40), (dns_template, "m7g.large", 64)):
+            template.has_resource_properties(
+                INSTANCE,
+                {
+                    "InstanceType": instance_type,
+                    "BlockDeviceMappings": [
+                        {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": size, "VolumeType": "gp3", "Encrypted": True}}
+                    ],
+                },
+            )
+
+    def test_imdsv2_required_and_no_key_pair(self, default_template: Template) -> None:
+        default_template.has_resource_properties(
+            "AWS::EC2::LaunchTemplate", {"LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "required"}}}
+        )
+        assert "KeyName" not in only(default_template, INSTANCE)["Properties"]
+
+    def test_monitoring_termination_protection_and_instance_profile(self, default_template: Template) -> None:
+        default_template.has_resource_properties(
+            INSTANCE,
+            {"Monitoring": True, "DisableApiTermination": True, "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubInstanceInstanceProfile")}},
+        )
+
+    def test_session_manager_instead_of_ssh(self, default_template: Template) -> None:
+        default_template.has_resource_properties(
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]},
+                "ManagedPolicyArns": [
+                    {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"]]}
+                ],
+            },
+        )
+
+    def test_automatic_recovery_alarm(self, default_template: Template) -> None:
+        instance_id = logical_id(default_template, INSTANCE)
+        default_template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": "StatusCheckFailed_System",
+                "Namespace": "AWS/EC2",
+                "Dimensions": [{"Name": "InstanceId", "Value": {"Ref": instance_id}}],
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "Threshold": 1,
+                "AlarmActions": [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":automate:", {"Ref": "AWS::Region"}, ":ec2:recover"]]}],
+            },
+        )
+
+    def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
+        text = user_data_text(default_template)
+        assert text.startswith("#!/bin/bash\n")
+        assert "readonly NVFLARE_VERSION=2.9.0" in text
+        assert '"nvflare==${NVFLARE_VERSION}"' in text
+        assert "readonly CERTIFICATE_MODE=self-signed" in text
+        assert "# @SETTINGS@" not in text
+        dns_text = user_data_text(dns_template)
+        assert "readonly SERVER_REQUIREMENTS=torch==2.5.1" in dns_text
+        assert "readonly DASHBOARD_NAME=flareboard.mydomain.edu" in dns_text
+        assert "readonly CERTIFICATE_MODE=letsencrypt" in dns_text
+
+
+class TestSecurityGroup:
+    def test_default_opens_dashboard_and_fl_port_to_everyone_and_nothing_else(self, default_template: Template) -> None:
+        assert ingress(default_template) == {("0.0.0.0/0", 443, 443), ("0.0.0.0/0", 8002, 8002)}
+
+    def test_configured_cidrs_port_and_ssh(self, dns_template: Template) -> None:
+        assert ingress(dns_template) == {
+            ("198.51.100.0/24", 443, 443),
+            ("0.0.0.0/0", 8102, 8102),
+            ("203.0.113.0/24", 22, 22),
+        }
+
+
+class TestEndpoint:
+    def test_elastic_ip_names_the_instance_and_is_retained(self, default_template: Template) -> None:
+        eip = only(default_template, "AWS::EC2::EIP")
+        assert eip["Properties"] == {"Domain": "vpc", "InstanceId": {"Ref": logical_id(default_template, INSTANCE)}}
+        assert eip["DeletionPolicy"] == "Retain" and eip["UpdateReplacePolicy"] == "Retain"
+        assert default_template.find_resources("AWS::EC2::EIPAssociation") == {}
+
+    def test_no_dns_records_without_dns(self, default_template: Template) -> None:
+        assert default_template.find_resources("AWS::Route53::RecordSet") == {}
+        default_template.has_output("DashboardUrl", {"Value": {"Fn::Join": ["", ["https://", {"Ref": logical_id(default_template, "AWS::EC2::EIP")}]]}})
+
+    def test_dashboard_and_server_records_point_at_the_eip(self, dns_template: Template) -> None:
+        eip = {"Ref": logical_id(dns_template, "AWS::EC2::EIP")}
+        for name in ("flareboard.mydomain.edu.", "flareserver.mydomain.edu."):
+            dns_template.has_resource_properties(
+                "AWS::Route53::RecordSet",
+                {"Name": name, "Type": "A", "HostedZoneId": "Z0123456789ABCDEFGHIJ", "ResourceRecords": [eip], "TTL": "300"},
+            )
+
+    def test_host_may_change_only_acme_txt_records_in_its_zone(self, dns_template: Template) -> None:
+        dns_template.has_resource_properties(
+            "AWS::IAM::Policy",
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            {
+                                "Action": "route53:ChangeResourceRecordSets",
+                                "Effect": "Allow",
+                                "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z0123456789ABCDEFGHIJ"]]},
+                                "Condition": {
+                                    "ForAllValues:StringEquals": {
+                                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                                            "_acme-challenge.flareboard.mydomain.edu",
+                                            "_acme-challenge.flareserver.mydomain.edu",
+                                        ],
+                                        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                                    }
+                                },
+                            }
+                        ]
+                    )
+                },
+                "Roles": [{"Ref": logical_id(dns_template, "AWS::IAM::Role")}],
+            },
+        )
+
+    def test_outputs_use_the_dns_names(self, dns_template: Template) -> None:
+        dns_template.has_output("DashboardUrl", {"Value": "https://flareboard.mydomain.edu"})
+        dns_template.has_output("FlServerAddress", {"Value": "flareserver.mydomain.edu:8102"})
+        dns_template.has_output("CertificateMode", {"Value": "letsencrypt"})
+
+
+class TestKitStore:
+    def kit_bucket(self, template: Template) -> tuple[str, dict]:
+        buckets = template.find_resources("AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": Match.any_value()}})
+        assert len(buckets) == 1
+        return next(iter(buckets.items()))
+
+    def test_private_encrypted_versioned_logged_retained(self, default_template: Template) -> None:
+        _, bucket = self.kit_bucket(default_template)
+        properties = bucket["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert properties["LoggingConfiguration"]["LogFilePrefix"] == "kit-store/"
+        assert bucket["DeletionPolicy"] == "Retain"
+
+    def test_ssl_only(self, default_template: Template) -> None:
+        bucket_id, _ = self.kit_bucket(default_template)
+        default_template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": bucket_id},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                    )
+                },
+            },
+        )
+
+    def test_host_reads_only_the_server_prefix(self, default_template: Template) -> None:
+        bucket_id, _ = self.kit_bucket(default_template)
+        statements = only(default_template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+        s3_statements = [s for s in statements if any(str(a).startswith("s3:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+        assert s3_statements == [
+            {
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/server/*"]]},
+            },
+            {
+                "Action": "s3:ListBucket",
+                "Condition": {"StringLike": {"s3:prefix": ["server/*"]}},
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [bucket_id, "Arn"]},
+            },
+        ]
+
+
+class TestAdminCredential:
+    def test_generated_by_secrets_manager_and_readable_by_the_host(self, default_template: Template) -> None:
+        secret = only(default_template, "AWS::SecretsManager::Secret")
+        properties = secret["Properties"]
+        assert properties["Name"] == "cancer-fl/dashboard-admin"
+        assert "SecretString" not in properties
+        assert properties["GenerateSecretString"]["GenerateStringKey"] == "password"
+        assert json.loads(properties["GenerateSecretString"]["SecretStringTemplate"]) == {"email": "flare-admin@example.org"}
+        statements = only(default_template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+        assert {
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Effect": "Allow",
+            "Resource": {"Ref": logical_id(default_template, "AWS::SecretsManager::Secret")},
+        } in statements
+
+    def test_outputs_name_the_secret_never_its_value(self, default_template: Template) -> None:
+        default_template.has_output("AdminSecretName", {"Value": "cancer-fl/dashboard-admin"})
+        text = json.dumps(default_template.to_json())
+        assert "password" not in user_data_text(default_template).lower()
+        assert '"SecretString":' not in text
+
+
+class TestNetwork:
+    def test_offline_auto_creates_a_small_public_vpc_without_nat_and_with_flow_logs(self, default_template: Template) -> None:
+        default_template.resource_count_is("AWS::EC2::VPC", 1)
+        default_template.resource_count_is("AWS::EC2::NatGateway", 0)
+        default_template.resource_count_is("AWS::EC2::Subnet", 2)
+        default_template.all_resources_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": True})
+        default_template.has_resource_properties(
+            "AWS::EC2::FlowLog", {"LogDestinationType": "s3", "ResourceType": "VPC", "TrafficType": "ALL"}
+        )
+
+    def test_existing_vpc_and_subnet_are_used_not_created(self, existing_vpc_template: Template) -> None:
+        existing_vpc_template.resource_count_is("AWS::EC2::VPC", 0)
+        existing_vpc_template.has_resource_properties(INSTANCE, {"SubnetId": "subnet-0ddd3333eeee4444f"})
+        existing_vpc_template.has_resource_properties("AWS::EC2::SecurityGroup", {"VpcId": "vpc-0abc12345def67890"})
+
+
+def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Template) -> None:
+    outputs = default_template.to_json()["Outputs"]
+    assert set(outputs) >= {"DashboardUrl", "FlServerAddress", "InstanceId", "SsmSessionCommand", "AdminSecretName", "KitBucket", "ElasticIp"}
+    command = outputs["SsmSessionCommand"]["Value"]["Fn::Join"][1]
+    assert command[0] == "aws ssm start-session --target "
+
