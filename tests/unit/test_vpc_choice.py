@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from flarectl.vpc_choice import choose_vpc
-from tests.unit.conftest import ACCOUNT, REGION, federation, synth_hub, vpc_context
+from tests.synth_fixtures import ACCOUNT, REGION, federation, synth_hub, vpc_context
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -17,7 +18,7 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from flarectl.config import DEFAULT_FEDERATION, Federation, load_federation
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 ACCOUNT, REGION = "123456789012", "us-west-2"
 DNS = {

@@ -1,0 +1,75 @@
+"""The pinned CDK CLI on the real app: `cdk synth` output, the summary, and bad-config behaviour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flarectl.cli import main as flarectl
+from flarectl.summary import summarize
+from tests.integration.conftest import cdk, cli_env
+from tests.unit.test_snapshots import ASSET_HASH
+
+
+@pytest.fixture(scope="module")
+def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cdk") / "cdk.out"
+    result = cdk("synth", "--quiet", "-o", str(out), env=cli_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "network: new VPC, because offline synth" in result.stderr
+    return out
+
+
+def test_cli_synth_matches_the_tested_template(synth_out: Path, default_template) -> None:
+    """The template the tests assert on is exactly what `cdk synth` writes."""
+    on_disk = json.loads((synth_out / "FlareServerStack.template.json").read_text())
+    in_process = default_template.to_json()
+    for resource in on_disk["Resources"].values():
+        resource.pop("Metadata", None)  # the CLI adds aws:cdk:path metadata for the console
+    assert ASSET_HASH.sub("#", json.dumps(on_disk, sort_keys=True)) == ASSET_HASH.sub("#", json.dumps(in_process, sort_keys=True))
+
+
+def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> None:
+    text = summarize(synth_out)
+    assert text.splitlines()[0].startswith("FlareServerStack  (")
+    assert "1 EC2 instance, 1 Elastic IP, 1 VPC (new)" in text
+    assert "instance type: t3.medium" in text
+    assert "DashboardUrl: https://<EndpointElasticIp" in text
+    assert "AdminSecretName: cancer-fl/dashboard-admin" in text
+    assert "Per-site artifacts: none" in text
+
+
+BAD = """\
+project: "cancer fl"
+project_admin_email: admin@mydomain.edu
+hub:
+  fl_port: 99999
+  ssh_cidr: 0.0.0.0/0
+"""
+
+
+def test_bad_config_fails_clearly_and_writes_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "federation.yaml"
+    config.write_text(BAD)
+    out = tmp_path / "cdk.out"
+    out.mkdir()
+    (out / "previous.template.json").write_text("{}")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
+    result = cdk("synth", "-c", f"config={config}", "-o", str(out), env=cli_env())
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'" in result.stderr
+    assert "federation.yaml: hub.fl_port: 99999 is out of range" in result.stderr
+    assert "federation.yaml: hub.ssh_cidr: '0.0.0.0/0' opens SSH to the internet" in result.stderr
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir()) == before
+
+
+def test_flarectl_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert flarectl(["validate"]) == 0
+    assert "OK (project cancer-fl, NVFlare 2.9.0, 0 sites)" in capsys.readouterr().out
+    config = tmp_path / "federation.yaml"
+    config.write_text(BAD)
+    assert flarectl(["validate", str(config)]) == 2
+    assert "hub.fl_port: 99999 is out of range" in capsys.readouterr().err
