@@ -1,10 +1,17 @@
-"""moto_server, plus CloudFormation support for AWS::SecretsManager::Secret.
+"""moto_server with two CloudFormation gaps filled, following AWS's documented behaviour.
 
-moto 5.2 implements Secrets Manager but not the Secret resource in CloudFormation, so a
-deployed stack would silently lack the dashboard admin secret. This fills exactly that gap,
-following AWS's documented behaviour (Ref = ARN, GenerateSecretString merges a random
-password into SecretStringTemplate), and then runs the ordinary moto server.
-Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
+1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
+   a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
+   GenerateSecretString merges a random password into SecretStringTemplate.
+2. moto cannot update an AWS::EC2::Instance (the resource becomes None). AWS changes
+   InstanceType and UserData in place (stop/start, same instance id) and replaces the
+   instance for a new ImageId or SubnetId; so does this.
+3. On a stack update the CDK CLI sends UsePreviousValue for parameters that kept their
+   default (the AMI's SSM parameter); moto raises KeyError for those. AWS keeps the previous
+   value, which for a defaulted parameter is the default: here such parameters are left out
+   so the template default applies.
+
+Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ import json
 import sys
 from typing import Any
 
+from moto.cloudformation.models import CloudFormationBackend
 from moto.core.common_models import CloudFormationModel
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import Instance
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
 
@@ -86,6 +96,34 @@ class CloudFormationSecret(CloudFormationModel):
     ) -> None:
         backend = secretsmanager_backends[account_id][region_name]
         backend.delete_secret(resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+
+def update_instance(
+    cls: type[Instance], original_resource: Instance, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+) -> Instance:
+    properties = cloudformation_json["Properties"]
+    if properties["ImageId"] != original_resource.image_id or properties.get("SubnetId", original_resource.subnet_id) != original_resource.subnet_id:
+        replacement = Instance.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        ec2_backends[account_id][region_name].terminate_instances([original_resource.id])
+        return replacement
+    original_resource.instance_type = properties.get("InstanceType", original_resource.instance_type)
+    original_resource.user_data = properties.get("UserData", original_resource.user_data)
+    return original_resource
+
+
+Instance.update_from_cloudformation_json = classmethod(update_instance)  # type: ignore[assignment]
+
+
+def resolve_update_parameters(self: CloudFormationBackend, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, str]:
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+    for parameter in incoming_params:
+        key = parameter["ParameterKey"]
+        if parameter.get("UsePreviousValue", False) and key in instance.parameters:
+            parameters[key] = instance.parameters[key]
+    return parameters
+
+
+CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

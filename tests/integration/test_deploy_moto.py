@@ -1,0 +1,159 @@
+"""A real `cdk bootstrap` + `cdk deploy FlareServerStack` with the pinned CLI into moto_server.
+
+What moto does not model is asserted on the template instead (tests/unit/test_server_stack.py):
+bucket versioning, public access block, access logging and bucket policies (SSL only),
+managed policy ARNs, instance security groups and launch-template metadata options.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.integration.conftest import cdk, cli_env
+
+AMI_PARAMETER = "/test/ubuntu-24.04/ami-id"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def federation_yaml(zone_id: str, instance_type: str) -> str:
+    return f"""\
+project: motofl
+project_admin_email: admin@flare.test
+hub:
+  instance_type: {instance_type}
+  ami_ssm_parameter: {AMI_PARAMETER}
+dns:
+  hosted_zone_id: {zone_id}
+  zone_name: flare.test
+  dashboard_name: dashboard.flare.test
+  server_name: server.flare.test
+"""
+
+
+class Deployment:
+    def __init__(self, emulator: dict[str, str], workdir: Path):
+        self.env = cli_env(**emulator)
+        self.workdir = workdir
+        self.session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self.endpoint = emulator["AWS_ENDPOINT_URL"]
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def deploy(self, config_text: str, name: str) -> dict[str, str]:
+        config = self.workdir / f"{name}.yaml"
+        config.write_text(config_text)
+        outputs = self.workdir / f"{name}-outputs.json"
+        result = cdk(
+            "deploy", "FlareServerStack", "-c", f"config={config}", "-o", str(self.workdir / f"{name}.out"),
+            "--require-approval", "never", "--method=direct", "--outputs-file", str(outputs), "--progress", "events",
+            env=self.env,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(outputs.read_text())["FlareServerStack"]
+
+
+@pytest.fixture(scope="module")
+def deployment(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    deployment = Deployment(aws_emulator, tmp_path_factory.mktemp("deploy"))
+    # moto refuses /aws/... parameter names, so the AMI comes from a test parameter.
+    image_id = deployment.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    deployment.client("ssm").put_parameter(Name=AMI_PARAMETER, Value=image_id, Type="String")
+    deployment.image_id = image_id
+    zone = deployment.client("route53").create_hosted_zone(Name="flare.test", CallerReference="flare-test")
+    deployment.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+    result = cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", env=deployment.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment.first = deployment.deploy(federation_yaml(deployment.zone_id, "t3.medium"), "first")
+    return deployment
+
+
+def instance(deployment: Deployment, instance_id: str) -> dict[str, Any]:
+    reservations = deployment.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservations[0]["Instances"][0]
+
+
+def a_records(deployment: Deployment) -> dict[str, list[str]]:
+    records = deployment.client("route53").list_resource_record_sets(HostedZoneId=deployment.zone_id)["ResourceRecordSets"]
+    return {r["Name"]: [v["Value"] for v in r["ResourceRecords"]] for r in records if r["Type"] == "A"}
+
+
+def test_outputs(deployment: Deployment) -> None:
+    outputs = deployment.first
+    assert outputs["DashboardUrl"] == "https://dashboard.flare.test"
+    assert outputs["FlServerAddress"] == "server.flare.test:8002"
+    assert outputs["AdminSecretName"] == "motofl/dashboard-admin"
+    assert outputs["SsmSessionCommand"] == f"aws ssm start-session --target {outputs['InstanceId']} --region {REGION}"
+    assert outputs["CertificateMode"] == "letsencrypt"
+
+
+def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deployment) -> None:
+    hub = instance(deployment, deployment.first["InstanceId"])
+    assert hub["State"]["Name"] == "running"
+    assert hub["InstanceType"] == "t3.medium"
+    assert hub["ImageId"] == deployment.image_id
+    user_data = deployment.client("ec2").describe_instance_attribute(InstanceId=hub["InstanceId"], Attribute="userData")
+    script = base64.b64decode(user_data["UserData"]["Value"]).decode()
+    assert script.startswith("#!/bin/bash\n")
+    assert "readonly NVFLARE_VERSION=2.9.0" in script
+    assert f"readonly KIT_BUCKET='{deployment.first['KitBucket']}'" in script  # the reference was resolved
+    assert "readonly AWS_REGION='us-east-1'" in script
+    volumes = deployment.client("ec2").describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [hub["InstanceId"]]}])["Volumes"]
+    assert [(v["Size"], v["VolumeType"], v["Encrypted"]) for v in volumes] == [(40, "gp3", True)]
+
+
+def test_elastic_ip_is_bound_to_the_instance(deployment: Deployment) -> None:
+    addresses = deployment.client("ec2").describe_addresses()["Addresses"]
+    assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(deployment.first["ElasticIp"], deployment.first["InstanceId"])]
+
+
+def test_dns_records_hold_the_elastic_ip(deployment: Deployment) -> None:
+    ip = deployment.first["ElasticIp"]
+    assert a_records(deployment) == {"dashboard.flare.test.": [ip], "server.flare.test.": [ip]}
+
+
+def test_kit_bucket_exists_and_is_kms_encrypted(deployment: Deployment) -> None:
+    rules = deployment.client("s3").get_bucket_encryption(Bucket=deployment.first["KitBucket"])["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_admin_secret_holds_a_generated_password(deployment: Deployment, tmp_path: Path) -> None:
+    value = json.loads(deployment.client("secretsmanager").get_secret_value(SecretId="motofl/dashboard-admin")["SecretString"])
+    assert value["email"] == "admin@flare.test"
+    assert len(value["password"]) == 24 and value["password"].isalnum()
+    deployed_template = deployment.client("cloudformation").get_template(StackName="FlareServerStack")["TemplateBody"]
+    assert value["password"] not in json.dumps(deployed_template)
+    assert value["password"] not in json.dumps(deployment.first)
+
+
+def test_host_role_can_read_kits_and_the_secret(deployment: Deployment) -> None:
+    iam = deployment.client("iam")
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareServerStack-HubRole")]
+    assert len(roles) == 1
+    policies = iam.list_role_policies(RoleName=roles[0])["PolicyNames"]
+    documents = json.dumps([iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"] for p in policies])
+    assert f"{deployment.first['KitBucket']}/server/*" in documents
+    assert "secretsmanager:GetSecretValue" in documents
+    assert "_acme-challenge.dashboard.flare.test" in documents
+
+
+def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment: Deployment) -> None:
+    second = deployment.deploy(federation_yaml(deployment.zone_id, "t3.large"), "second")
+    assert second["ElasticIp"] == deployment.first["ElasticIp"]
+    assert a_records(deployment) == {"dashboard.flare.test.": [second["ElasticIp"]], "server.flare.test.": [second["ElasticIp"]]}
+    hub = instance(deployment, second["InstanceId"])
+    assert hub["InstanceType"] == "t3.large"
+    assert second["InstanceId"] == deployment.first["InstanceId"]  # resized in place, as on AWS
+    user_data = deployment.client("ec2").describe_instance_attribute(InstanceId=hub["InstanceId"], Attribute="userData")
+    assert base64.b64decode(user_data["UserData"]["Value"]).decode().startswith("#!/bin/bash\n")
+    addresses = deployment.client("ec2").describe_addresses()["Addresses"]
+    assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(second["ElasticIp"], second["InstanceId"])]
+    assert second["KitBucket"] == deployment.first["KitBucket"]
