@@ -28,7 +28,7 @@ class HubHost(Construct):
         dashboard_cidrs: list[str],
         fl_cidrs: list[str],
         ssh_cidr: str | None,
-        user_data: str,
+        user_data: ec2.UserData,
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
@@ -77,7 +77,7 @@ class HubHost(Construct):
             machine_image=ec2.MachineImage.from_ssm_parameter(ami_parameter, os=ec2.OperatingSystemType.LINUX),
             security_group=self.security_group,
             role=self.role,
-            user_data=ec2.UserData.custom(user_data),
+            user_data=user_data,
             require_imdsv2=True,
             detailed_monitoring=True,
             disable_api_termination=True,

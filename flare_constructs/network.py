@@ -63,3 +63,5 @@ class HubNetwork(Construct):
             self.subnets = ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids(subnet_ids)])
         else:
             self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+        # The instance lands in the first selected subnet; its data volume must share the AZ.
+        self.availability_zone = vpc.select_subnets(**self.subnets._values).subnets[0].availability_zone

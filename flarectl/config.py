@@ -121,6 +121,7 @@ class Network(_Model):
 class Hub(_Model):
     instance_type: str = "t3.medium"
     root_volume_gib: int = 40
+    data_volume_gib: int = 20
     fl_port: int = 8002
     dashboard_cidrs: list[str] = ["0.0.0.0/0"]
     fl_cidrs: list[str] = ["0.0.0.0/0"]
@@ -144,6 +145,13 @@ class Hub(_Model):
             )
         if value > 16384:
             raise ValueError(f"{value} GiB exceeds the gp3 maximum of 16384")
+        return value
+
+    @field_validator("data_volume_gib")
+    @classmethod
+    def _data_disk(cls, value: int) -> int:
+        if not 1 <= value <= 16384:
+            raise ValueError(f"{value} GiB is not a gp3 volume size; use 1 to 16384 (the default 20 holds the dashboard, certificates and kits)")
         return value
 
     @field_validator("fl_port")

@@ -4,41 +4,49 @@ from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
 from flare_constructs.admin_credential import DashboardAdminCredential
+from flare_constructs.data_volume import HubDataVolume
 from flare_constructs.hub_endpoint import HubEndpoint
 from flare_constructs.hub_host import HubHost
+from flare_constructs.hub_runtime import HubRuntime
 from flare_constructs.kit_store import KitStore
 from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import HubNetwork
+from flare_constructs.provided_certificate import ProvidedCertificate
 from flarectl.config import Federation
-from flarectl.userdata import render_script
 from flarectl.vpc_choice import VpcChoice
 
 SERVER_KIT_PREFIX = "server/"
+CERTBOT_VERSION = "5.8.0"
 
 
 class FlareServerStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, federation: Federation, vpc_choice: VpcChoice, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        hub, dns = federation.hub, federation.dns
+        hub, dns, certificate = federation.hub, federation.dns, federation.certificate
 
         logs = AuditLogBucket(self, "AuditLogs")
         network = HubNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
         kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
         admin = DashboardAdminCredential(self, "DashboardAdmin", project=federation.project, admin_email=federation.project_admin_email)
-
-        user_data = render_script(
-            "hub/bootstrap.sh",
-            {
+        data = HubDataVolume(self, "Data", availability_zone=network.availability_zone, size_gib=hub.data_volume_gib)
+        runtime = HubRuntime(
+            self,
+            "Runtime",
+            settings={
                 "PROJECT": federation.project,
                 "NVFLARE_VERSION": federation.nvflare_version,
+                "CERTBOT_VERSION": CERTBOT_VERSION,
                 "SERVER_REQUIREMENTS": " ".join(hub.server_requirements),
                 "FL_PORT": str(hub.fl_port),
                 "KIT_BUCKET": kits.bucket.bucket_name,
                 "ADMIN_SECRET_NAME": admin.secret_name,
+                "ADMIN_EMAIL": federation.project_admin_email,
                 "AWS_REGION": Aws.REGION,
                 "DASHBOARD_NAME": dns.dashboard_name if dns else "",
-                "SERVER_NAME": dns.server_name if dns else "",
                 "CERTIFICATE_MODE": federation.certificate_mode,
+                "CERT_SECRET_NAME": certificate.secret_name or "",
+                "ACME_SERVER": certificate.acme_server,
+                "DATA_VOLUME_ID": data.volume.volume_id,
             },
         )
         host = HubHost(
@@ -53,10 +61,14 @@ class FlareServerStack(Stack):
             dashboard_cidrs=hub.dashboard_cidrs,
             fl_cidrs=hub.fl_cidrs,
             ssh_cidr=hub.ssh_cidr,
-            user_data=user_data,
+            user_data=runtime.user_data,
         )
+        data.attach_to(host.instance)
+        runtime.grant_read(host.role)
         kits.grant_prefix_read(host.role, SERVER_KIT_PREFIX)
         admin.secret.grant_read(host.role)
+        if certificate.secret_name:
+            ProvidedCertificate(self, "ProvidedCertificate", secret_name=certificate.secret_name).grant_read(host.role)
         endpoint = HubEndpoint(self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port)
 
         outputs = {
@@ -64,6 +76,7 @@ class FlareServerStack(Stack):
             "FlServerAddress": (endpoint.server_address, "FL server address the startup kits connect to"),
             "ElasticIp": (endpoint.elastic_ip.ref, "The hub's stable public IP (retained if the stack is deleted)"),
             "InstanceId": (host.instance.instance_id, "Hub EC2 instance"),
+            "DataVolumeId": (data.volume.volume_id, "Dashboard database, certificates and kits (retained)"),
             "SsmSessionCommand": (
                 f"aws ssm start-session --target {host.instance.instance_id} --region {Aws.REGION}",
                 "Shell on the hub without SSH",

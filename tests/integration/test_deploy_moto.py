@@ -8,7 +8,11 @@ managed policy ARNs, instance security groups and launch-template metadata optio
 from __future__ import annotations
 
 import base64
+import email
+import io
 import json
+import shlex
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +80,20 @@ def deployment(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFa
     return deployment
 
 
+def user_data_parts(deployment: Deployment, instance_id: str) -> dict[str, str]:
+    """The instance's multipart user data as {content type: decoded text}."""
+    attribute = deployment.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    message = email.message_from_bytes(base64.b64decode(attribute["UserData"]["Value"]))
+    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()}
+
+
+def bootstrap_settings(deployment: Deployment, instance_id: str) -> dict[str, str]:
+    """The `readonly NAME=value` settings rendered into the bootstrap, unquoted as bash would."""
+    script = user_data_parts(deployment, instance_id)["text/x-shellscript"]
+    lines = [line.removeprefix("readonly ") for line in script.splitlines() if line.startswith("readonly ") and "${" not in line]
+    return {name: shlex.split(value)[0] if value else "" for name, value in (line.split("=", 1) for line in lines)}
+
+
 def instance(deployment: Deployment, instance_id: str) -> dict[str, Any]:
     reservations = deployment.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
     return reservations[0]["Instances"][0]
@@ -100,14 +118,35 @@ def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deploymen
     assert hub["State"]["Name"] == "running"
     assert hub["InstanceType"] == "t3.medium"
     assert hub["ImageId"] == deployment.image_id
-    user_data = deployment.client("ec2").describe_instance_attribute(InstanceId=hub["InstanceId"], Attribute="userData")
-    script = base64.b64decode(user_data["UserData"]["Value"]).decode()
+    parts = user_data_parts(deployment, hub["InstanceId"])
+    assert "- [scripts-user, always]" in parts["text/cloud-config"]
+    script = parts["text/x-shellscript"]
     assert script.startswith("#!/bin/bash\n")
-    assert "readonly NVFLARE_VERSION=2.9.0" in script
-    assert f"readonly KIT_BUCKET='{deployment.first['KitBucket']}'" in script  # the reference was resolved
-    assert "readonly AWS_REGION='us-east-1'" in script
+    settings = bootstrap_settings(deployment, hub["InstanceId"])
+    assert settings["NVFLARE_VERSION"] == "2.9.0"
+    assert settings["KIT_BUCKET"] == deployment.first["KitBucket"]  # references were resolved
+    assert settings["AWS_REGION"] == "us-east-1"
+    assert settings["CERTIFICATE_MODE"] == "letsencrypt" and settings["DASHBOARD_NAME"] == "dashboard.flare.test"
     volumes = deployment.client("ec2").describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [hub["InstanceId"]]}])["Volumes"]
-    assert [(v["Size"], v["VolumeType"], v["Encrypted"]) for v in volumes] == [(40, "gp3", True)]
+    root = [v for v in volumes if v["VolumeId"] != deployment.first["DataVolumeId"]]
+    assert [(v["Size"], v["VolumeType"], v["Encrypted"]) for v in root] == [(40, "gp3", True)]
+
+
+def test_data_volume_is_attached_and_named_in_the_bootstrap(deployment: Deployment) -> None:
+    volume = deployment.client("ec2").describe_volumes(VolumeIds=[deployment.first["DataVolumeId"]])["Volumes"][0]
+    assert volume["Attachments"][0]["InstanceId"] == deployment.first["InstanceId"]
+    assert volume["Attachments"][0]["Device"] == "/dev/sdf"
+    assert volume["Size"] == 20  # moto ignores VolumeType/Encrypted on AWS::EC2::Volume: asserted on the template
+    assert bootstrap_settings(deployment, deployment.first["InstanceId"])["DATA_VOLUME_ID"] == deployment.first["DataVolumeId"]
+
+
+def test_runtime_asset_was_published_where_the_bootstrap_fetches_it(deployment: Deployment) -> None:
+    settings = bootstrap_settings(deployment, deployment.first["InstanceId"])
+    bucket, key = settings["RUNTIME_BUCKET"], settings["RUNTIME_KEY"]
+    archive = deployment.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
+    assert "hubctl.py" in names and "units/flare-dashboard.service" in names
+    assert "bootstrap.sh" not in names
 
 
 def test_elastic_ip_is_bound_to_the_instance(deployment: Deployment) -> None:
@@ -152,8 +191,8 @@ def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment:
     hub = instance(deployment, second["InstanceId"])
     assert hub["InstanceType"] == "t3.large"
     assert second["InstanceId"] == deployment.first["InstanceId"]  # resized in place, as on AWS
-    user_data = deployment.client("ec2").describe_instance_attribute(InstanceId=hub["InstanceId"], Attribute="userData")
-    assert base64.b64decode(user_data["UserData"]["Value"]).decode().startswith("#!/bin/bash\n")
+    assert user_data_parts(deployment, hub["InstanceId"])["text/x-shellscript"].startswith("#!/bin/bash\n")
+    assert second["DataVolumeId"] == deployment.first["DataVolumeId"]
     addresses = deployment.client("ec2").describe_addresses()["Addresses"]
     assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(second["ElasticIp"], second["InstanceId"])]
     assert second["KitBucket"] == deployment.first["KitBucket"]

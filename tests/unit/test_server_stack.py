@@ -21,12 +21,40 @@ def logical_id(template: Template, kind: str) -> str:
     return next(iter(resources))
 
 
-def user_data_text(template: Template) -> str:
-    """The instance's user data with CloudFormation references shown as <Ref>."""
-    value = only(template, INSTANCE)["Properties"]["UserData"]["Fn::Base64"]
+def render(value: object) -> str:
+    """CloudFormation intrinsics as readable text: joins joined, nested Base64 shown decoded,
+    references as <{"Ref": ...}>."""
     if isinstance(value, str):
         return value
-    return "".join(part if isinstance(part, str) else f"<{json.dumps(part)}>" for part in value["Fn::Join"][1])
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    if isinstance(value, dict) and "Fn::Base64" in value:
+        return render(value["Fn::Base64"])
+    return f"<{json.dumps(value)}>"
+
+
+def user_data_text(template: Template) -> str:
+    return render(only(template, INSTANCE)["Properties"]["UserData"])
+
+
+def bootstrap_part(template: Template) -> str:
+    """The shell-script part of the multipart user data."""
+    text = user_data_text(template)
+    part = text.split('Content-Type: text/x-shellscript; charset="utf-8"')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
+    return part.split("Content-Transfer-Encoding: base64\n\n", 1)[1].strip("\n")
+
+
+def hub_role(template: Template) -> str:
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Description": "NVFlare hub host"}})
+    assert len(roles) == 1
+    return next(iter(roles))
+
+
+def hub_policy(template: Template) -> list[dict]:
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubRoleDefaultPolicy")}})
+    assert len(policies) == 1
+    return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
 
 
 def ingress(template: Template) -> set[tuple[str, int, int]]:
@@ -73,6 +101,7 @@ class TestHost:
         default_template.has_resource_properties(
             "AWS::IAM::Role",
             {
+                "Description": "NVFlare hub host",
                 "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]},
                 "ManagedPolicyArns": [
                     {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"]]}
@@ -94,14 +123,20 @@ class TestHost:
             },
         )
 
-    def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
+    def test_user_data_runs_the_bootstrap_at_every_boot(self, default_template: Template) -> None:
         text = user_data_text(default_template)
+        assert text.startswith('Content-Type: multipart/mixed; boundary="+AWS+CDK+User+Data+Separator=="')
+        assert 'Content-Type: text/cloud-config; charset="utf-8"' in text
+        assert "  - [scripts-user, always]" in text
+
+    def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
+        text = bootstrap_part(default_template)
         assert text.startswith("#!/bin/bash\n")
         assert "readonly NVFLARE_VERSION=2.9.0" in text
         assert '"nvflare==${NVFLARE_VERSION}"' in text
         assert "readonly CERTIFICATE_MODE=self-signed" in text
         assert "# @SETTINGS@" not in text
-        dns_text = user_data_text(dns_template)
+        dns_text = bootstrap_part(dns_template)
         assert "readonly SERVER_REQUIREMENTS=torch==2.5.1" in dns_text
         assert "readonly DASHBOARD_NAME=flareboard.mydomain.edu" in dns_text
         assert "readonly CERTIFICATE_MODE=letsencrypt" in dns_text
@@ -162,7 +197,7 @@ class TestEndpoint:
                         ]
                     )
                 },
-                "Roles": [{"Ref": logical_id(dns_template, "AWS::IAM::Role")}],
+                "Roles": [{"Ref": hub_role(dns_template)}],
             },
         )
 
@@ -208,9 +243,9 @@ class TestKitStore:
 
     def test_host_reads_only_the_server_prefix(self, default_template: Template) -> None:
         bucket_id, _ = self.kit_bucket(default_template)
-        statements = only(default_template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
-        s3_statements = [s for s in statements if any(str(a).startswith("s3:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
-        assert s3_statements == [
+        statements = hub_policy(default_template)
+        kit_statements = [s for s in statements if bucket_id in json.dumps(s)]
+        assert kit_statements == [
             {
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Effect": "Allow",
@@ -233,7 +268,7 @@ class TestAdminCredential:
         assert "SecretString" not in properties
         assert properties["GenerateSecretString"]["GenerateStringKey"] == "password"
         assert json.loads(properties["GenerateSecretString"]["SecretStringTemplate"]) == {"email": "flare-admin@example.org"}
-        statements = only(default_template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+        statements = hub_policy(default_template)
         assert {
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Effect": "Allow",
@@ -243,7 +278,7 @@ class TestAdminCredential:
     def test_outputs_name_the_secret_never_its_value(self, default_template: Template) -> None:
         default_template.has_output("AdminSecretName", {"Value": "cancer-fl/dashboard-admin"})
         text = json.dumps(default_template.to_json())
-        assert "password" not in user_data_text(default_template).lower()
+        assert "password" not in bootstrap_part(default_template).lower()
         assert '"SecretString":' not in text
 
 
@@ -269,3 +304,58 @@ def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Templa
     command = outputs["SsmSessionCommand"]["Value"]["Fn::Join"][1]
     assert command[0] == "aws ssm start-session --target "
 
+
+
+class TestDataVolume:
+    def test_encrypted_gp3_retained_and_attached_to_the_hub(self, default_template: Template) -> None:
+        volume_id = logical_id(default_template, "AWS::EC2::Volume")
+        volume = only(default_template, "AWS::EC2::Volume")
+        assert volume["Properties"]["Encrypted"] is True
+        assert volume["Properties"]["VolumeType"] == "gp3"
+        assert volume["Properties"]["Size"] == 20
+        assert volume["DeletionPolicy"] == "Retain" and volume["UpdateReplacePolicy"] == "Retain"
+        default_template.has_resource_properties(
+            "AWS::EC2::VolumeAttachment",
+            {"Device": "/dev/sdf", "InstanceId": {"Ref": logical_id(default_template, INSTANCE)}, "VolumeId": {"Ref": volume_id}},
+        )
+        assert f'readonly DATA_VOLUME_ID=\'<{{"Ref": "{volume_id}"}}>\'' in bootstrap_part(default_template)
+
+    def test_volume_is_in_the_instances_subnet_az(self, default_template: Template, existing_vpc_template: Template) -> None:
+        instance_subnet = only(default_template, INSTANCE)["Properties"]["SubnetId"]["Ref"]
+        subnet_az = default_template.to_json()["Resources"][instance_subnet]["Properties"]["AvailabilityZone"]
+        assert only(default_template, "AWS::EC2::Volume")["Properties"]["AvailabilityZone"] == subnet_az
+        assert only(existing_vpc_template, "AWS::EC2::Volume")["Properties"]["AvailabilityZone"] == "us-west-2b"
+
+    def test_daily_backups_kept_35_days(self, default_template: Template) -> None:
+        default_template.has_resource_properties(
+            "AWS::Backup::BackupPlan",
+            {
+                "BackupPlan": {
+                    "BackupPlanRule": [
+                        Match.object_like({"ScheduleExpression": "cron(0 3 * * ? *)", "Lifecycle": {"DeleteAfterDays": 35}})
+                    ]
+                }
+            },
+        )
+        selection = only(default_template, "AWS::Backup::BackupSelection")["Properties"]["BackupSelection"]
+        assert logical_id(default_template, "AWS::EC2::Volume") in json.dumps(selection["Resources"])
+        assert only(default_template, "AWS::Backup::BackupVault")["DeletionPolicy"] == "Retain"
+
+
+class TestRuntime:
+    def test_host_reads_exactly_the_runtime_asset(self, default_template: Template) -> None:
+        statements = [s for s in hub_policy(default_template) if "cdk-hnb659fds-assets" in json.dumps(s)]
+        assert len(statements) == 1 and statements[0]["Action"] == "s3:GetObject"
+        resource = render(statements[0]["Resource"])
+        assert resource.endswith(".zip") and "*" not in resource
+        key = resource.rsplit("/", 1)[1]
+        assert f"readonly RUNTIME_KEY={key}" in bootstrap_part(default_template)
+
+    def test_provided_certificate_secret_is_readable(self) -> None:
+        from tests.synth_fixtures import federation, synth_hub
+
+        template = synth_hub(federation(certificate={"mode": "provided", "secret_name": "it/flareboard-cert"}))
+        statements = json.dumps(hub_policy(template))
+        assert ":secret:it/flareboard-cert-??????" in statements
+        assert "readonly CERT_SECRET_NAME=it/flareboard-cert" in bootstrap_part(template)
+        template.has_output("CertificateMode", {"Value": "provided"})

@@ -1,76 +1,191 @@
 #!/bin/bash
-# Hub bootstrap: EC2 runs it as root from user data at first boot. Safe to run again:
-# every step checks before it changes anything.
+# Hub bootstrap: cloud-init runs it as root at every boot (scripts-user: always), so a
+# changed deploy takes effect after the instance restarts. Every step checks before it
+# changes anything: a second run installs, formats, rewrites and restarts nothing.
+# FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ PROJECT NVFLARE_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME AWS_REGION DASHBOARD_NAME SERVER_NAME CERTIFICATE_MODE
+# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY
 
+readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
-readonly INSTALL_ROOT=/opt/nvflare
-readonly DATA_DIR=/var/lib/nvflare
+readonly INSTALL_ROOT="${ROOT}/opt/nvflare"
+readonly DATA_DIR="${ROOT}/var/lib/nvflare"
 readonly VENV="${INSTALL_ROOT}/venv-${NVFLARE_VERSION}"
+readonly CERTBOT_VENV="${INSTALL_ROOT}/certbot"
+readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
+readonly UNIT_DIR="${ROOT}/etc/systemd/system"
+readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
+readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs)
+readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
+  flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer)
 
 log() { echo "flare-bootstrap: $*"; }
 
 install_packages() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates curl unzip
+  local missing=() package
+  for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "${package}" 2>/dev/null | grep -q "install ok installed" || missing+=("${package}")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    log "installed ${missing[*]}"
+  fi
+}
+
+data_device() {
+  # Nitro instances name EBS volumes by id; Xen instances use the attachment name.
+  local by_id="${ROOT}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${DATA_VOLUME_ID//-/}"
+  local attempt
+  for attempt in $(seq 1 60); do
+    for candidate in "${by_id}" "${ROOT}/dev/xvdf" "${ROOT}/dev/sdf"; do
+      if [ -e "${candidate}" ]; then
+        echo "${candidate}"
+        return 0
+      fi
+    done
+    [ "${attempt}" -eq 1 ] && log "waiting for data volume ${DATA_VOLUME_ID} to attach"
+    sleep 5
+  done
+  return 1
+}
+
+mount_data_volume() {
+  if mountpoint -q "${DATA_DIR}"; then
+    return 0
+  fi
+  local device uuid
+  device="$(data_device)" || { log "data volume ${DATA_VOLUME_ID} never attached; not starting services"; exit 1; }
+  if ! blkid "${device}" >/dev/null 2>&1; then
+    mkfs.ext4 -q -L flare-data "${device}"
+    log "formatted new data volume ${DATA_VOLUME_ID}"
+  fi
+  uuid="$(blkid -s UUID -o value "${device}")"
+  install -d -m 0755 "${DATA_DIR}"
+  if ! grep -q "UUID=${uuid}" "${ROOT}/etc/fstab" 2>/dev/null; then
+    echo "UUID=${uuid} /var/lib/nvflare ext4 defaults,nofail 0 2" >>"${ROOT}/etc/fstab"
+  fi
+  mount "${DATA_DIR}"
+  log "mounted data volume ${DATA_VOLUME_ID} at /var/lib/nvflare"
 }
 
 create_service_user() {
   if ! id "${SERVICE_USER}" >/dev/null 2>&1; then
-    useradd --system --home-dir "${DATA_DIR}" --shell /usr/sbin/nologin "${SERVICE_USER}"
+    useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin "${SERVICE_USER}"
     log "created system user ${SERVICE_USER}"
   fi
-  install -d -o "${SERVICE_USER}" -g "${SERVICE_USER}" -m 0750 "${DATA_DIR}"
+  if [ "$(stat -c %U "${DATA_DIR}")" != "${SERVICE_USER}" ]; then
+    chown "${SERVICE_USER}:${SERVICE_USER}" "${DATA_DIR}"
+    chmod 0750 "${DATA_DIR}"
+  fi
 }
 
-installed_nvflare_version() {
-  "${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
+package_version() { # venv package
+  "$1/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true
 }
 
 install_nvflare() {
-  if [ "$(installed_nvflare_version)" = "${NVFLARE_VERSION}" ]; then
-    log "nvflare ${NVFLARE_VERSION} already installed in ${VENV}"
-  else
+  if [ "$(package_version "${VENV}" nvflare)" != "${NVFLARE_VERSION}" ]; then
     install -d -m 0755 "${INSTALL_ROOT}"
     python3 -m venv "${VENV}"
-    "${VENV}/bin/pip" install --quiet --upgrade pip
     "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}" boto3
     log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
   fi
-  if [ -n "${SERVER_REQUIREMENTS}" ]; then
-    # Jobs whose code imports e.g. torch on the server fail without it ("Error 113").
+  if [ -n "${SERVER_REQUIREMENTS}" ] && ! grep -qxF "${SERVER_REQUIREMENTS}" "${VENV}/.server-requirements" 2>/dev/null; then
+    # Jobs whose server-side code imports e.g. torch fail without it (the guide's "Error 113").
     read -r -a requirements <<<"${SERVER_REQUIREMENTS}"
     "${VENV}/bin/pip" install --quiet "${requirements[@]}"
+    echo "${SERVER_REQUIREMENTS}" >"${VENV}/.server-requirements"
     log "installed server requirements: ${SERVER_REQUIREMENTS}"
   fi
-  ln -sfn "${VENV}" "${INSTALL_ROOT}/venv"
+  if [ "$(readlink "${INSTALL_ROOT}/venv" || true)" != "${VENV}" ]; then
+    ln -sfn "${VENV}" "${INSTALL_ROOT}/venv"
+  fi
 }
 
-write_hub_settings() {
-  install -d -m 0755 /etc/nvflare
-  cat >/etc/nvflare/hub.env <<SETTINGS
+install_certbot() {
+  [ "${CERTIFICATE_MODE}" = "letsencrypt" ] || return 0
+  if [ "$(package_version "${CERTBOT_VENV}" certbot)" != "${CERTBOT_VERSION}" ]; then
+    python3 -m venv "${CERTBOT_VENV}"
+    "${CERTBOT_VENV}/bin/pip" install --quiet "certbot==${CERTBOT_VERSION}" "certbot-dns-route53==${CERTBOT_VERSION}"
+    log "installed certbot ${CERTBOT_VERSION}"
+  fi
+}
+
+fetch_runtime() {
+  # hubctl.py and the units travel as a CDK asset; its key changes whenever they do.
+  if [ "$(cat "${RUNTIME_DIR}/.asset" 2>/dev/null || true)" = "${RUNTIME_KEY}" ]; then
+    return 0
+  fi
+  "${VENV}/bin/python" - "${RUNTIME_BUCKET}" "${RUNTIME_KEY}" "${RUNTIME_DIR}" <<'PYTHON'
+import io, sys, zipfile
+import boto3
+bucket, key, target = sys.argv[1:]
+archive = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+zipfile.ZipFile(io.BytesIO(archive)).extractall(target)
+PYTHON
+  echo "${RUNTIME_KEY}" >"${RUNTIME_DIR}/.asset"
+  CHANGED=yes
+  log "installed hub runtime ${RUNTIME_KEY}"
+}
+
+write_settings() {
+  local settings
+  settings="$(cat <<SETTINGS
 PROJECT=${PROJECT}
-NVFLARE_VERSION=${NVFLARE_VERSION}
 FL_PORT=${FL_PORT}
 KIT_BUCKET=${KIT_BUCKET}
 ADMIN_SECRET_NAME=${ADMIN_SECRET_NAME}
-AWS_REGION=${AWS_REGION}
+ADMIN_EMAIL=${ADMIN_EMAIL}
+AWS_DEFAULT_REGION=${AWS_REGION}
 DASHBOARD_NAME=${DASHBOARD_NAME}
-SERVER_NAME=${SERVER_NAME}
 CERTIFICATE_MODE=${CERTIFICATE_MODE}
+CERT_SECRET_NAME=${CERT_SECRET_NAME}
+ACME_SERVER=${ACME_SERVER}
 SETTINGS
-  chmod 0644 /etc/nvflare/hub.env
+)"
+  if [ "$(cat "${SETTINGS_FILE}" 2>/dev/null || true)" != "${settings}" ]; then
+    install -d -m 0755 "$(dirname "${SETTINGS_FILE}")"
+    echo "${settings}" >"${SETTINGS_FILE}"
+    chmod 0644 "${SETTINGS_FILE}"
+    CHANGED=yes
+  fi
+}
+
+install_units() {
+  local unit
+  install -d -m 0755 "${UNIT_DIR}"
+  for unit in "${UNITS[@]}"; do
+    if ! cmp -s "${RUNTIME_DIR}/units/${unit}" "${UNIT_DIR}/${unit}"; then
+      install -m 0644 "${RUNTIME_DIR}/units/${unit}" "${UNIT_DIR}/${unit}"
+      CHANGED=yes
+    fi
+  done
+  if [ "${CHANGED}" = yes ]; then
+    systemctl daemon-reload
+    systemctl enable flare-dashboard.service flare-server.service \
+      flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
+    systemctl restart flare-dashboard.service
+    systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
+    log "installed and (re)started the hub services"
+  fi
+  # Issue a certificate and fetch a published kit now rather than at the first timer tick.
+  systemctl start --no-block flare-cert-renew.service flare-kit-sync.service
 }
 
 main() {
+  CHANGED=no
   log "starting (project ${PROJECT}, nvflare ${NVFLARE_VERSION})"
   install_packages
+  mount_data_volume
   create_service_user
   install_nvflare
-  write_hub_settings
+  install_certbot
+  fetch_runtime
+  write_settings
+  install_units
   log "done"
 }
 

@@ -1,0 +1,52 @@
+"""The hub's data volume: dashboard database, certificates, kits and job stores."""
+
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from flare_constructs.acknowledge import acknowledge
+
+
+class HubDataVolume(Construct):
+    """A separate encrypted gp3 volume, retained on stack deletion and on replacement, so a
+    replaced or rebuilt instance finds the dashboard database, certificates and kits again;
+    AWS Backup snapshots it daily (kept 35 days) against loss of the volume itself."""
+
+    DEVICE = "/dev/sdf"
+
+    def __init__(self, scope: Construct, construct_id: str, *, availability_zone: str, size_gib: int) -> None:
+        super().__init__(scope, construct_id)
+        self.volume = ec2.Volume(
+            self,
+            "Volume",
+            availability_zone=availability_zone,
+            size=Size.gibibytes(size_gib),
+            volume_type=ec2.EbsDeviceVolumeType.GP3,
+            encrypted=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
+        self.volume.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+        vault = backup.BackupVault(self, "Vault", removal_policy=RemovalPolicy.RETAIN)
+        plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
+        plan.add_rule(
+            backup.BackupPlanRule(
+                rule_name="daily-35-days",
+                schedule_expression=events.Schedule.cron(hour="3", minute="0"),
+                delete_after=Duration.days(35),
+            )
+        )
+        stack = Stack.of(self)
+        volume_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:volume/{self.volume.volume_id}"
+        selection = plan.add_selection("DataVolume", resources=[backup.BackupResource.from_arn(volume_arn)])
+        acknowledge(
+            selection,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]": "AWS's maintained service role policy for AWS Backup jobs.",
+            },
+        )
+
+    def attach_to(self, instance: ec2.Instance) -> None:
+        ec2.CfnVolumeAttachment(self, "Attachment", instance_id=instance.instance_id, volume_id=self.volume.volume_id, device=self.DEVICE)

@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""hubctl: what the hub's systemd units run.
+
+  dashboard     prepare and exec the NVFlare dashboard (gunicorn, HTTPS)
+  server        write local/resources.json and exec the FL server from the current kit
+  health        check dashboard and FL port; restart a unit that does not answer
+  cert-renew    issue or renew the Let's Encrypt certificate (timer, twice a day)
+  cert-deploy   certbot deploy hook: install the renewed lineage and restart the dashboard
+  kit-sync      install the server kit the Project Admin published in the kit store
+
+Settings come from the environment (systemd's EnvironmentFile=/etc/nvflare/hub.env).
+Only the standard library, boto3 and cryptography (an NVFlare dependency) are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED_SERVER_FILES = ("fed_server.json", "server.crt", "server.key", "rootCA.pem")
+
+
+def log(message: str) -> None:
+    print(f"hubctl: {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Hub:
+    data: Path
+    venv: Path
+    project: str
+    fl_port: int
+    dashboard_port: int
+    dashboard_name: str
+    certificate_mode: str
+    admin_secret_name: str
+    cert_secret_name: str
+    kit_bucket: str
+    admin_email: str
+    acme_server: str
+    certbot: str
+
+    @classmethod
+    def from_env(cls) -> Hub:
+        env = os.environ
+        return cls(
+            data=Path(env.get("FLARE_DATA", "/var/lib/nvflare")),
+            venv=Path(env.get("FLARE_VENV", "/opt/nvflare/venv")),
+            project=env.get("PROJECT", "flare"),
+            fl_port=int(env.get("FL_PORT", "8002")),
+            dashboard_port=int(env.get("DASHBOARD_PORT", "443")),
+            dashboard_name=env.get("DASHBOARD_NAME", ""),
+            certificate_mode=env.get("CERTIFICATE_MODE", "self-signed"),
+            admin_secret_name=env.get("ADMIN_SECRET_NAME", ""),
+            cert_secret_name=env.get("CERT_SECRET_NAME", ""),
+            kit_bucket=env.get("KIT_BUCKET", ""),
+            admin_email=env.get("ADMIN_EMAIL", ""),
+            acme_server=env.get("ACME_SERVER", "https://acme-v02.api.letsencrypt.org/directory"),
+            certbot=env.get("FLARE_CERTBOT", "/opt/nvflare/certbot/bin/certbot"),
+        )
+
+    @property
+    def web_root(self) -> Path:
+        return self.data / "dashboard"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.data / "certs"
+
+    @property
+    def kits(self) -> Path:
+        return self.data / "kits"
+
+    @property
+    def letsencrypt(self) -> Path:
+        return self.data / "letsencrypt"
+
+
+SERVICE_USER = "nvflare"
+
+
+def own(path: Path) -> None:
+    """Root-run helpers (timers, certbot hooks) hand what they write to the service user."""
+    if os.geteuid() != 0:
+        return
+    for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+        shutil.chown(item, SERVICE_USER, SERVICE_USER)
+
+
+def restart(unit: str) -> None:
+    log(f"restarting {unit}")
+    subprocess.run(["systemctl", "restart", unit], check=False)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write atomically with mode 600, so a reader never sees half a key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def secret_json(name: str) -> dict:
+    import boto3
+
+    return json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+
+
+# --- certificates -------------------------------------------------------------------------
+
+
+def install_certificate(hub: Hub, certificate: bytes, key: bytes) -> None:
+    write_private(hub.cert_dir / "web.key", key)
+    write_private(hub.cert_dir / "web.crt", certificate)
+    own(hub.cert_dir)
+
+
+def self_signed(hub: Hub) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    name = hub.dashboard_name or socket.gethostname()
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    install_certificate(
+        hub,
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+    log(f"generated a self-signed certificate for {name} (browsers will warn; configure dns for Let's Encrypt)")
+
+
+def certbot_args(hub: Hub) -> list[str]:
+    return [
+        hub.certbot,
+        "--config-dir", str(hub.letsencrypt / "config"),
+        "--work-dir", str(hub.letsencrypt / "work"),
+        "--logs-dir", str(hub.letsencrypt / "logs"),
+        "--server", hub.acme_server,
+        "--non-interactive",
+    ]  # fmt: skip
+
+
+def letsencrypt_issue(hub: Hub) -> bool:
+    """First issuance through Route53 DNS-01 with the instance role (no keys on the host)."""
+    result = subprocess.run(
+        [
+            *certbot_args(hub), "certonly", "--dns-route53", "--agree-tos", "--email", hub.admin_email,
+            "--cert-name", "dashboard", "-d", hub.dashboard_name, "--keep-until-expiring",
+            "--deploy-hook", f"{sys.executable} {Path(__file__).resolve()} cert-deploy",
+        ],
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        log(f"Let's Encrypt issuance failed (exit {result.returncode}); the current certificate keeps serving, retrying later")
+        return False
+    install_lineage(hub, hub.letsencrypt / "config" / "live" / "dashboard")
+    own(hub.letsencrypt)
+    return True
+
+
+def install_lineage(hub: Hub, lineage: Path) -> None:
+    certificate, key = (lineage / "fullchain.pem").read_bytes(), (lineage / "privkey.pem").read_bytes()
+    check_pair(certificate, key)
+    install_certificate(hub, certificate, key)
+    log(f"installed certificate from {lineage}")
+
+
+def check_pair(certificate: bytes, key: bytes) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    public = x509.load_pem_x509_certificate(certificate).public_key()
+    private = serialization.load_pem_private_key(key, password=None)
+    encoding, form = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    if public.public_bytes(encoding, form) != private.public_key().public_bytes(encoding, form):
+        raise SystemExit("hubctl: certificate and private key do not match; keeping the current certificate")
+
+
+def ensure_certificate(hub: Hub) -> None:
+    """Before the dashboard starts: the provided certificate, or any certificate at all.
+
+    Let's Encrypt issuance runs in flare-cert-renew.service; until it succeeds a
+    self-signed certificate serves, so the dashboard never starts without one."""
+    if hub.certificate_mode == "provided":
+        document = secret_json(hub.cert_secret_name)
+        certificate, key = document["certificate"].encode(), document["private_key"].encode()
+        check_pair(certificate, key)
+        install_certificate(hub, certificate, key)
+        log(f"installed the provided certificate from secret {hub.cert_secret_name}")
+    elif not ((hub.cert_dir / "web.crt").exists() and (hub.cert_dir / "web.key").exists()):
+        self_signed(hub)
+
+
+def cert_renew(hub: Hub) -> int:
+    if hub.certificate_mode != "letsencrypt":
+        log(f"certificate mode {hub.certificate_mode}: nothing to renew")
+        return 0
+    if not (hub.letsencrypt / "config" / "live" / "dashboard").exists():
+        if not letsencrypt_issue(hub):
+            return 1
+        restart("flare-dashboard.service")
+        return 0
+    extra = ["--force-renewal"] if os.environ.get("FLARE_FORCE_RENEWAL") == "1" else []
+    result = subprocess.run(
+        [*certbot_args(hub), "renew", "--no-random-sleep-on-renew", *extra,
+         "--deploy-hook", f"{sys.executable} {Path(__file__).resolve()} cert-deploy"],
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        log(f"renewal failed (exit {result.returncode}); the current certificate keeps serving")
+    return result.returncode
+
+
+def cert_deploy(hub: Hub) -> int:
+    lineage = Path(os.environ["RENEWED_LINEAGE"])
+    install_lineage(hub, lineage)
+    restart("flare-dashboard.service")
+    return 0
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+def dashboard_environment(hub: Hub) -> dict[str, str]:
+    secret_key_file = hub.web_root / "secret_key"
+    if not secret_key_file.exists():
+        write_private(secret_key_file, os.urandom(32).hex().encode())
+    env = {k: v for k, v in os.environ.items() if k != "NVFL_CREDENTIAL"}
+    env.update({"NVFL_WEB_ROOT": str(hub.web_root), "SECRET_KEY": secret_key_file.read_text().strip()})
+    return env
+
+
+def dashboard_initialized(hub: Hub) -> bool:
+    return (hub.web_root / "db.sqlite").exists() and (hub.web_root / ".db_init_done").exists()
+
+
+def dashboard(hub: Hub) -> int:
+    hub.web_root.mkdir(parents=True, exist_ok=True)
+    ensure_certificate(hub)
+    env = dashboard_environment(hub)
+    if not dashboard_initialized(hub):
+        # Only a fresh database needs the admin login; it goes to a short-lived child, never to logs.
+        admin = secret_json(hub.admin_secret_name)
+        seed_env = {**env, "NVFL_CREDENTIAL": f"{admin['email']}:{admin['password']}:{hub.project}"}
+        subprocess.run([sys.executable, "-c", "from nvflare.dashboard.application import init_app; init_app()"], env=seed_env, check=True)
+        log(f"created the dashboard database with project admin {admin['email']}")
+    gunicorn = [
+        str(hub.venv / "bin" / "gunicorn"),
+        "--bind", f"0.0.0.0:{hub.dashboard_port}",
+        "--workers", "2",
+        "--certfile", str(hub.cert_dir / "web.crt"),
+        "--keyfile", str(hub.cert_dir / "web.key"),
+        "--access-logfile", "-",
+        "nvflare.dashboard.wsgi:app",
+    ]  # fmt: skip
+    os.execve(gunicorn[0], gunicorn, env)
+
+
+# --- FL server ----------------------------------------------------------------------------
+
+
+def current_kit(hub: Hub) -> Path:
+    return hub.kits / "current"
+
+
+def write_resources(hub: Hub, kit: Path) -> None:
+    """Job and snapshot stores on the data volume, not in /tmp shared by every process."""
+    resources = json.loads((kit / "local" / "resources.json.default").read_text())
+    stores = hub.data / "server"
+    resources["snapshot_persistor"]["args"]["storage"]["args"]["root_dir"] = str(stores / "snapshot-storage")
+    for component in resources["components"]:
+        if component["id"] == "job_manager":
+            component["args"]["uri_root"] = str(stores / "jobs-storage")
+    (kit / "local" / "resources.json").write_text(json.dumps(resources, indent=2))
+
+
+def kit_org(kit: Path) -> str:
+    for word in (kit / "startup" / "sub_start.sh").read_text().split():
+        if word.startswith("org="):
+            return word.split("=", 1)[1]
+    raise SystemExit(f"hubctl: {kit}/startup/sub_start.sh names no org; is this a server startup kit?")
+
+
+def server(hub: Hub) -> int:
+    kit = current_kit(hub).resolve()
+    if not (kit / "startup" / "fed_server.json").exists():
+        log(f"no server kit installed under {current_kit(hub)}; publish one with `flarectl server-kit install`")
+        return 1
+    write_resources(hub, kit)
+    command = [
+        sys.executable, "-u", "-m", "nvflare.private.fed.app.server.server_train",
+        "-m", str(kit), "-s", "fed_server.json",
+        "--set", "secure_train=true", f"org={kit_org(kit)}", "config_folder=config",
+    ]  # fmt: skip
+    os.chdir(kit)
+    os.execv(command[0], command)
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def dashboard_answers(hub: Hub) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # checking liveness, not identity
+    try:
+        with urllib.request.urlopen(f"https://127.0.0.1:{hub.dashboard_port}/", timeout=10, context=context) as response:
+            return response.status == 200 and b'name="viewport"' in response.read()
+    except OSError:
+        return False
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def unit_active(unit: str) -> bool:
+    return subprocess.run(["systemctl", "is-active", "--quiet", unit], check=False).returncode == 0
+
+
+def health(hub: Hub) -> int:
+    problems = 0
+    if dashboard_answers(hub):
+        log(f"dashboard OK on port {hub.dashboard_port}")
+    else:
+        log(f"dashboard did not answer on https://127.0.0.1:{hub.dashboard_port}/")
+        restart("flare-dashboard.service")
+        problems += 1
+    if not (current_kit(hub) / "startup" / "fed_server.json").exists():
+        log("FL server: no kit installed yet")
+    elif port_answers(hub.fl_port):
+        log(f"FL server OK on port {hub.fl_port}")
+    elif unit_active("flare-server.service"):
+        log(f"FL server is running but port {hub.fl_port} does not accept connections")
+        restart("flare-server.service")
+        problems += 1
+    return 1 if problems else 0
+
+
+# --- server kit delivery ------------------------------------------------------------------
+
+
+def kit_sync(hub: Hub) -> int:
+    """Install the kit named by s3://KIT_BUCKET/server/current.json (written by flarectl)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3")
+    try:
+        pointer = json.loads(s3.get_object(Bucket=hub.kit_bucket, Key="server/current.json")["Body"].read())
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            log("no server kit published yet")
+            return 0
+        raise
+    kit_id = pointer["sha256"][:16]
+    target = hub.kits / kit_id
+    current = current_kit(hub)
+    if current.is_symlink() and os.readlink(current) == kit_id:
+        return 0
+    if not target.exists():
+        archive = s3.get_object(Bucket=hub.kit_bucket, Key=pointer["key"])["Body"].read()
+        if hashlib.sha256(archive).hexdigest() != pointer["sha256"]:
+            log(f"kit {pointer['key']} does not match its sha256; not installed")
+            return 1
+        unpack_kit(archive, target)
+    switch_kit(hub, kit_id)
+    restart("flare-server.service")
+    log(f"server kit {kit_id} ({pointer.get('name', pointer['key'])}) is now current")
+    return 0
+
+
+def unpack_kit(archive: bytes, target: Path) -> None:
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        for member in bundle.namelist():
+            if member.startswith("/") or ".." in Path(member).parts:
+                raise SystemExit(f"hubctl: kit archive has an unsafe path {member!r}")
+        bundle.extractall(staging)
+    root = next((p.parent.parent for p in staging.rglob("startup/fed_server.json")), None)
+    missing = [name for name in REQUIRED_SERVER_FILES if root is None or not (root / "startup" / name).exists()]
+    if missing:
+        shutil.rmtree(staging)
+        raise SystemExit(f"hubctl: not a server startup kit; missing startup/{', startup/'.join(missing)}")
+    os.chmod(root / "startup" / "server.key", 0o600)
+    root.rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    own(target)
+
+
+def switch_kit(hub: Hub, kit_id: str) -> None:
+    """current -> new kit, previous -> the kit it replaces (kept for rollback)."""
+    current = current_kit(hub)
+    if current.is_symlink():
+        replace_link(hub.kits / "previous", os.readlink(current))
+    replace_link(current, kit_id)
+
+
+def replace_link(link: Path, target: str) -> None:
+    temporary = link.with_name(f".{link.name}.new")
+    if temporary.is_symlink():
+        temporary.unlink()
+    temporary.symlink_to(target)
+    os.replace(temporary, link)
+
+
+COMMANDS = {
+    "dashboard": dashboard,
+    "server": server,
+    "health": health,
+    "cert-renew": cert_renew,
+    "cert-deploy": cert_deploy,
+    "kit-sync": kit_sync,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args = parser.parse_args()
+    return COMMANDS[args.command](Hub.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
