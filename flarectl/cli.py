@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from flarectl import server_kit
 from flarectl.config import DEFAULT_FEDERATION, ConfigError, load_federation
 from flarectl.summary import summarize
 
@@ -26,6 +27,31 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_kit(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        bucket = args.bucket or server_kit.kit_bucket_from_stack(args.stack)
+        s3 = boto3.client("s3")
+        if args.action == "install":
+            if not args.path:
+                raise server_kit.KitError("install needs the kit: flarectl server-kit install PATH (folder or zip)")
+            pointer = server_kit.install(s3, bucket, Path(args.path), args.zip_password)
+            print(f"published {pointer['name']} (sha256 {pointer['sha256'][:16]}) to s3://{bucket}/{pointer['key']}")
+        else:
+            pointer = server_kit.rollback(s3, bucket)
+            print(f"rolled back to {pointer['name']} (sha256 {pointer['sha256'][:16]})")
+    except server_kit.KitError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"flarectl: AWS call failed: {error}", file=sys.stderr)
+        return 1
+    print("The hub installs it within a minute and restarts the FL server (journalctl -u flare-kit-sync on the hub).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flarectl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = commands.add_parser("summary", help="describe what `cdk synth` produced")
     summary.add_argument("cdk_out", nargs="?", default="cdk.out")
     summary.set_defaults(run=_summary)
+    kit = commands.add_parser("server-kit", help="publish the FL server startup kit to the hub, or roll back")
+    kit.add_argument("action", choices=["install", "rollback"])
+    kit.add_argument("path", nargs="?", help="server startup kit: folder or the dashboard's zip")
+    kit.add_argument("--zip-password", help="password of the dashboard's zip, if it has one")
+    kit.add_argument("--stack", default="FlareServerStack", help="hub stack whose KitBucket output to use")
+    kit.add_argument("--bucket", help="kit bucket name (instead of looking it up from --stack)")
+    kit.set_defaults(run=_server_kit)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import pwd
 import shutil
 import socket
 import ssl
@@ -96,6 +97,10 @@ SERVICE_USER = "nvflare"
 def own(path: Path) -> None:
     """Root-run helpers (timers, certbot hooks) hand what they write to the service user."""
     if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:  # only on a test machine: the bootstrap creates the user first
         return
     for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
         shutil.chown(item, SERVICE_USER, SERVICE_USER)

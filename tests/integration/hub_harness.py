@@ -1,0 +1,131 @@
+"""Runs the hub's own systemd units on this machine, in a temporary directory.
+
+Each unit's Environment= and ExecStart are taken from userdata/hub/units/ and only the
+host paths are mapped (/var/lib/nvflare -> a temp dir, /opt/nvflare/venv -> this venv,
+/opt/nvflare/hub/hubctl.py -> userdata/hub/hubctl.py). EnvironmentFile (hub.env, written
+by the bootstrap) is replaced by the test's settings. `systemctl` is the stand-in in
+fake_systemctl.py, so what hubctl restarts really restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from flarectl.userdata import USERDATA_DIR
+from tests.integration.fake_systemctl import pid_of
+
+UNITS = USERDATA_DIR / "hub" / "units"
+VENV = Path(sys.prefix)
+
+
+def unit_directives(unit: str) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for line in (UNITS / unit).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            directives.setdefault(key.strip(), []).append(value.strip())
+    return directives
+
+
+class Hub:
+    def __init__(self, root: Path, settings: dict[str, str]):
+        self.root = root
+        self.data = root / "data"
+        self.systemd = root / "systemd"
+        self.bin = root / "bin"
+        for directory in (self.data, self.systemd, self.bin):
+            directory.mkdir(parents=True, exist_ok=True)
+        systemctl = self.bin / "systemctl"
+        systemctl.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / 'fake_systemctl.py'} \"$@\"\n")
+        systemctl.chmod(0o755)
+        self.settings = settings
+        self.paths = {
+            "/var/lib/nvflare": str(self.data),
+            "/opt/nvflare/venv/bin/python": sys.executable,
+            "/opt/nvflare/venv": str(VENV),
+            "/opt/nvflare/certbot/bin/certbot": str(VENV / "bin" / "certbot"),
+            "/opt/nvflare/hub/hubctl.py": str(USERDATA_DIR / "hub" / "hubctl.py"),
+        }
+        for unit in ("flare-dashboard.service", "flare-server.service"):
+            self.register(unit)
+
+    def map(self, value: str) -> str:
+        for host_path, local in self.paths.items():
+            if value == host_path or value.startswith(host_path + "/"):
+                return local + value[len(host_path):]
+        return value
+
+    def command(self, unit: str) -> tuple[list[str], dict[str, str]]:
+        """The unit's ExecStart and environment, with host paths mapped to this machine."""
+        directives = unit_directives(unit)
+        assert directives["EnvironmentFile"] == ["/etc/nvflare/hub.env"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NVFL")}
+        for assignment in " ".join(directives.get("Environment", [])).split():
+            key, value = assignment.split("=", 1)
+            env[key] = self.map(value)
+        env.update(self.settings)
+        env["PATH"] = f"{self.bin}{os.pathsep}{VENV / 'bin'}{os.pathsep}{env['PATH']}"
+        env["FAKE_SYSTEMD_DIR"] = str(self.systemd)
+        env["HOME"] = str(self.data)
+        argv = [self.map(word) for word in shlex.split(directives["ExecStart"][0])]
+        return argv, env
+
+    def register(self, unit: str) -> None:
+        argv, env = self.command(unit)
+        (self.systemd / f"{unit}.json").write_text(json.dumps({"argv": argv, "env": env, "cwd": str(self.root)}))
+
+    def systemctl(self, *args: str) -> int:
+        _, env = self.command("flare-dashboard.service")
+        return subprocess.run([str(self.bin / "systemctl"), *args], env=env).returncode
+
+    def run(self, unit: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """Run a oneshot unit (health, kit-sync, cert-renew) to completion."""
+        argv, env = self.command(unit)
+        return subprocess.run(argv, env={**env, **extra_env}, capture_output=True, text=True, timeout=300)
+
+    def pid(self, unit: str) -> int | None:
+        return pid_of(unit, self.systemd)
+
+    def log(self, unit: str) -> str:
+        path = self.systemd / f"{unit}.log"
+        return path.read_text() if path.exists() else ""
+
+    def calls(self) -> list[str]:
+        path = self.systemd / "calls.log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def stop_all(self) -> None:
+        for spec in self.systemd.glob("*.json"):
+            self.systemctl("stop", spec.stem)
+
+
+def https_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+        return response.status, response.read()
+
+
+def wait_for(check, timeout: float, interval: float = 0.2) -> float:
+    """Seconds until check() is true; AssertionError after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if check():
+                return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s: {getattr(check, '__name__', check)}")
+
+
+def served_certificate(port: int) -> bytes:
+    return ssl.get_server_certificate(("127.0.0.1", port)).encode()
