@@ -410,6 +410,7 @@ def kit_sync(hub: Hub) -> int:
 
 
 def unpack_kit(archive: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         for member in bundle.namelist():

@@ -1,0 +1,145 @@
+"""The FL server unit against a real provisioned kit, and kit publish/switch/rollback.
+
+The Project Admin publishes with `flarectl server-kit install`; the hub's kit-sync unit
+installs it and restarts the server; a real NVFlare client connects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from flarectl.cli import main as flarectl
+from tests.integration.conftest import free_port
+from tests.integration.hub_harness import Hub, wait_for
+from tests.integration.provision import ADMIN, client_command, provision
+
+BUCKET = "hubtest-kits"
+
+
+@pytest.fixture(scope="module")
+def s3(aws_emulator: dict[str, str]):
+    client = boto3.client("s3", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture(scope="module")
+def kits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    fl_port = free_port()
+    return provision(tmp_path_factory.mktemp("provision"), project="hubtest", fl_port=fl_port, clients=["site-1"]), fl_port
+
+
+@pytest.fixture(scope="module")
+def hub(aws_emulator: dict[str, str], s3, kits: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    _, fl_port = kits
+    hub = Hub(tmp_path_factory.mktemp("hub"), {**aws_emulator, "PROJECT": "hubtest", "FL_PORT": str(fl_port), "KIT_BUCKET": BUCKET,
+                                              "DASHBOARD_PORT": str(free_port()), "CERTIFICATE_MODE": "self-signed"})  # fmt: skip
+    yield hub
+    hub.stop_all()
+
+
+@pytest.fixture(scope="module")
+def client(kits: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    prod, _ = kits
+    site = tmp_path_factory.mktemp("site") / "site-1"
+    shutil.copytree(prod / "site-1", site)
+    log = (site / "client.log").open("w")
+    process = subprocess.Popen(client_command(site, "site-1"), cwd=site, stdout=log, stderr=subprocess.STDOUT)
+    yield site
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def publish(monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], *args: str) -> int:
+    for key, value in aws_emulator.items():
+        monkeypatch.setenv(key, value)
+    return flarectl(["server-kit", *args, "--bucket", BUCKET])
+
+
+def connected_clients(prod: Path) -> list[str]:
+    from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+    session = new_secure_session(ADMIN, str(prod / ADMIN), timeout=30)
+    try:
+        return [client.name for client in session.get_system_info().client_info]
+    finally:
+        session.close()
+
+
+def current(hub: Hub) -> str:
+    return (hub.data / "kits" / "current").readlink().name
+
+
+def test_server_unit_waits_for_a_kit(hub: Hub) -> None:
+    result = hub.run("flare-kit-sync.service")
+    assert result.returncode == 0 and "no server kit published yet" in result.stdout
+    argv, env = hub.command("flare-server.service")
+    finished = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 1 and "no server kit installed" in finished.stdout
+
+
+def test_published_kit_is_installed_and_the_server_serves_clients(
+    hub: Hub, kits: tuple[Path, int], client: Path, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys
+) -> None:
+    prod, fl_port = kits
+    assert publish(monkeypatch, aws_emulator, "install", str(prod / "localhost")) == 0
+    assert "published localhost" in capsys.readouterr().out
+    result = hub.run("flare-kit-sync.service")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert hub.calls()[-1] == "restart flare-server.service"
+    kit = hub.data / "kits" / current(hub)
+    assert oct((kit / "startup" / "server.key").stat().st_mode & 0o777) == "0o600"
+    resources = json.loads((kit / "local" / "resources.json").read_text())
+    assert str(hub.data / "server" / "jobs-storage") in json.dumps(resources)
+    assert "/tmp/nvflare" not in json.dumps(resources)
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+
+
+def test_new_kit_switches_and_rollback_restores(
+    hub: Hub, kits: tuple[Path, int], client: Path, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], tmp_path: Path
+) -> None:
+    prod, _ = kits
+    first, first_pid = current(hub), hub.pid("flare-server.service")
+    renewed = tmp_path / "localhost"
+    shutil.copytree(prod / "localhost", renewed)
+    (renewed / "local" / "note.txt").write_text("second publication of the same server")
+    assert publish(monkeypatch, aws_emulator, "install", str(renewed)) == 0
+    assert hub.run("flare-kit-sync.service").returncode == 0
+    second = current(hub)
+    assert second != first
+    assert (hub.data / "kits" / "previous").readlink().name == first
+    assert hub.pid("flare-server.service") not in (None, first_pid)
+    assert hub.run("flare-kit-sync.service").returncode == 0 and current(hub) == second  # idempotent
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+
+    assert publish(monkeypatch, aws_emulator, "rollback") == 0
+    assert hub.run("flare-kit-sync.service").returncode == 0
+    assert current(hub) == first
+    assert (hub.data / "kits" / "previous").readlink().name == second
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+
+
+def test_a_tampered_kit_is_refused(hub: Hub, s3, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = current(hub)
+    pointer = json.loads(s3.get_object(Bucket=BUCKET, Key="server/current.json")["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key="server/current.json", Body=json.dumps({**pointer, "sha256": "0" * 64}).encode())
+    result = hub.run("flare-kit-sync.service")
+    assert result.returncode == 1 and "does not match its sha256" in result.stdout
+    assert current(hub) == before
+    s3.put_object(Bucket=BUCKET, Key="server/current.json", Body=json.dumps(pointer).encode())
+
+
+def test_flarectl_refuses_what_is_not_a_server_kit(kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys) -> None:
+    prod, _ = kits
+    assert publish(monkeypatch, aws_emulator, "install", str(prod / "site-1")) == 2
+    assert "is not a server startup kit" in capsys.readouterr().err
