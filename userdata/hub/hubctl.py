@@ -182,7 +182,6 @@ def letsencrypt_issue(hub: Hub) -> bool:
         [
             *certbot_args(hub), "certonly", "--dns-route53", "--agree-tos", "--email", hub.admin_email,
             "--cert-name", "dashboard", "-d", hub.dashboard_name, "--keep-until-expiring",
-            "--deploy-hook", f"{sys.executable} {Path(__file__).resolve()} cert-deploy",
         ],
         check=False,
     )  # fmt: skip

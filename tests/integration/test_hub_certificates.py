@@ -1,0 +1,156 @@
+"""Let's Encrypt end to end, offline: pebble (Let's Encrypt's test ACME server) issues and
+renews through certbot's dns-route53 plugin, whose Route53 is moto_server. The hub's own
+cert-renew unit does the work; the dashboard unit serves the result."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import needs
+from tests.integration.conftest import free_port
+from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
+
+FIGURES: dict[str, float] = {}
+DASHBOARD_NAME = "dashboard.acme.test"
+
+
+def make_ca_and_localhost_cert(directory: Path) -> tuple[Path, Path, Path]:
+    """Pebble's Debian package ships no TLS certificate for its own API: make one."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test ACME API CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2)).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    needs(shutil.which("pebble") is not None, "pebble (Debian package 'pebble'), Let's Encrypt's test ACME server")
+    directory = tmp_path_factory.mktemp("pebble")
+    ca, cert, key = make_ca_and_localhost_cert(directory)
+    port = free_port()
+    config = directory / "pebble.json"
+    config.write_text(json.dumps({"pebble": {
+        "listenAddress": f"127.0.0.1:{port}", "managementListenAddress": f"127.0.0.1:{free_port()}",
+        "certificate": str(cert), "privateKey": str(key), "httpPort": free_port(), "tlsPort": free_port(),
+        "ocspResponderURL": "", "externalAccountBindingRequired": False,
+    }}))  # fmt: skip
+    env = {**os.environ, "PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+    log = (directory / "pebble.log").open("w")
+    process = subprocess.Popen(["pebble", "-config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"https://127.0.0.1:{port}/dir"
+    wait_for(lambda: https_get(url)[0] == 200, timeout=30)
+    yield {"ACME_SERVER": url, "REQUESTS_CA_BUNDLE": str(ca)}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def hub(aws_emulator: dict[str, str], pebble: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    route53 = boto3.client("route53", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    route53.create_hosted_zone(Name="acme.test", CallerReference=f"certs-{time.time()}")
+    secrets = boto3.client("secretsmanager", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    secrets.create_secret(Name="certtest/dashboard-admin", SecretString=json.dumps({"email": "it@flare.test", "password": "x" * 24}))
+    hub = Hub(tmp_path_factory.mktemp("hub"), {
+        **aws_emulator, **pebble, "PROJECT": "certtest", "ADMIN_SECRET_NAME": "certtest/dashboard-admin",
+        "ADMIN_EMAIL": "it@flare.test", "DASHBOARD_NAME": DASHBOARD_NAME, "CERTIFICATE_MODE": "letsencrypt",
+        "DASHBOARD_PORT": str(free_port()), "FL_PORT": str(free_port()),
+    })  # fmt: skip
+    hub.systemctl("start", "flare-dashboard.service")
+    wait_for(lambda: https_get(f"https://127.0.0.1:{hub.settings['DASHBOARD_PORT']}/")[0] == 200, timeout=90)
+    yield hub
+    hub.stop_all()
+    if FIGURES:
+        print("\ncertificate figures: " + ", ".join(f"{k} {v:.1f} s" for k, v in FIGURES.items()))
+
+
+def installed(hub: Hub) -> x509.Certificate:
+    return x509.load_pem_x509_certificate((hub.data / "certs" / "web.crt").read_bytes())
+
+
+def serving(hub: Hub) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(served_certificate(int(hub.settings["DASHBOARD_PORT"])))
+
+
+def test_dashboard_starts_with_a_placeholder_before_issuance(hub: Hub) -> None:
+    certificate = serving(hub)
+    assert certificate.issuer == certificate.subject  # self-signed until Let's Encrypt answers
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == DASHBOARD_NAME
+
+
+def test_first_issuance_installs_the_certificate_and_the_dashboard_serves_it(hub: Hub) -> None:
+    start = time.monotonic()
+    result = hub.run("flare-cert-renew.service")
+    FIGURES["first issuance"] = time.monotonic() - start
+    assert result.returncode == 0, result.stdout + result.stderr
+    certificate = installed(hub)
+    assert "Pebble" in certificate.issuer.rfc4514_string()
+    assert certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [DASHBOARD_NAME]
+    assert oct((hub.data / "certs" / "web.key").stat().st_mode & 0o777) == "0o600"
+    assert "restart flare-dashboard.service" in hub.calls()
+    wait_for(lambda: serving(hub).serial_number == certificate.serial_number, timeout=60)
+
+
+def test_forced_renewal_installs_a_new_serial_and_restarts_the_dashboard(hub: Hub) -> None:
+    before = installed(hub).serial_number
+    restarts = hub.calls().count("restart flare-dashboard.service")
+    start = time.monotonic()
+    result = hub.run("flare-cert-renew.service", FLARE_FORCE_RENEWAL="1")
+    FIGURES["forced renewal"] = time.monotonic() - start
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = installed(hub).serial_number
+    assert after != before
+    assert hub.calls().count("restart flare-dashboard.service") == restarts + 1
+    wait_for(lambda: serving(hub).serial_number == after, timeout=60)
+
+
+def test_a_failing_renewal_keeps_the_current_certificate_serving(hub: Hub) -> None:
+    before = installed(hub).serial_number
+    result = hub.run("flare-cert-renew.service", FLARE_FORCE_RENEWAL="1", ACME_SERVER=f"https://127.0.0.1:{free_port()}/dir")
+    assert result.returncode != 0
+    assert "renewal failed" in result.stdout
+    assert installed(hub).serial_number == before
+    assert serving(hub).serial_number == before
+
+
+def test_acme_challenge_records_were_cleaned_up(aws_emulator: dict[str, str]) -> None:
+    route53 = boto3.client("route53", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    zone = next(z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "acme.test.")
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert not [r for r in records if r["Type"] == "TXT"]
