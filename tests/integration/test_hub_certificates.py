@@ -148,9 +148,11 @@ def test_a_failing_renewal_keeps_the_current_certificate_serving(hub: Hub) -> No
     assert serving(hub).serial_number == before
 
 
-def test_acme_challenge_records_were_cleaned_up(aws_emulator: dict[str, str]) -> None:
+def test_dns_challenge_went_through_route53_and_was_cleaned_up(hub: Hub, aws_emulator: dict[str, str]) -> None:
     route53 = boto3.client("route53", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
                            aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     zone = next(z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "acme.test.")
+    certbot_log = "".join(p.read_text() for p in (hub.data / "letsencrypt" / "logs").glob("letsencrypt.log*"))
+    assert f"{zone['Id']}/rrset" in certbot_log  # the plugin wrote the TXT record into this zone
     records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
     assert not [r for r in records if r["Type"] == "TXT"]
