@@ -58,3 +58,40 @@ def test_rendering_refuses_missing_or_undeclared_settings() -> None:
         render_script("hub/bootstrap.sh", settings)
     with pytest.raises(ValueError, match=r"not declared \['EXTRA'\]"):
         render_script("hub/bootstrap.sh", {**hostile_settings("hub/bootstrap.sh"), "EXTRA": "1"})
+
+
+UNITS = sorted(p.name for p in (USERDATA_DIR / "hub" / "units").iterdir())
+
+
+@pytest.fixture(scope="module")
+def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root with the host's paths the units name, and a copy of systemd's own units."""
+    needs(shutil.which("systemd-analyze") is not None, "systemd-analyze (Debian package 'systemd')")
+    root = tmp_path_factory.mktemp("systemd-root")
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    python = root / "opt/nvflare/venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    for unit in UNITS:
+        shutil.copy(USERDATA_DIR / "hub" / "units" / unit, root / "etc/systemd/system" / unit)
+    return root
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_systemd_analyze_verify(unit: str, systemd_root: Path) -> None:
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={systemd_root}", f"/etc/systemd/system/{unit}"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+
+
+def test_systemd_analyze_catches_a_broken_unit(systemd_root: Path) -> None:
+    broken = systemd_root / "etc/systemd/system/flare-broken.service"
+    broken.write_text((USERDATA_DIR / "hub/units/flare-dashboard.service").read_text().replace("RestartSec=", "RestartSecs="))
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={systemd_root}", "/etc/systemd/system/flare-broken.service"], capture_output=True, text=True)
+    assert "Unknown key 'RestartSecs'" in result.stdout + result.stderr
+
+
+def test_every_timer_has_its_service() -> None:
+    for timer in (USERDATA_DIR / "hub" / "units").glob("*.timer"):
+        assert (timer.with_suffix(".service")).exists(), timer.name

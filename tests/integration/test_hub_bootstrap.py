@@ -1,0 +1,171 @@
+"""The hub bootstrap (userdata/hub/bootstrap.sh) run for real in a sandbox directory, with
+the system-changing commands (apt-get, useradd, mkfs, mount, chown, python3 -m venv, pip,
+systemctl) replaced by recorders (host_recorder.py). The runtime asset comes from S3 in
+moto_server, as on a host it comes from the CDK asset bucket."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from flarectl.userdata import USERDATA_DIR, render_script
+from tests.conftest import needs
+
+RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
+            "pip", "systemctl", "sleep"]  # fmt: skip
+CHANGING = ("apt-get", "mkfs.ext4", "mount ", "useradd", "chown", "python3 -m venv", "pip ", "systemctl daemon-reload",
+            "systemctl enable", "systemctl restart")  # fmt: skip
+VOLUME = "vol-0123456789abcdef0"
+
+
+def runtime_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for path in (USERDATA_DIR / "hub").rglob("*"):
+            if path.is_file() and path.name not in ("bootstrap.sh", "cloud-config.yaml") and "__pycache__" not in path.parts:
+                bundle.write(path, str(path.relative_to(USERDATA_DIR / "hub")))
+    return buffer.getvalue()
+
+
+class Sandbox:
+    def __init__(self, root: Path, emulator: dict[str, str]):
+        self.root, self.emulator = root, emulator
+        self.host = root / "host"
+        self.bin = root / "bin"
+        for directory in (self.host / "etc", self.host / "dev" / "disk" / "by-id", self.bin):
+            directory.mkdir(parents=True, exist_ok=True)
+        (self.host / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").touch()
+        for name in RECORDED:
+            stub = self.bin / name
+            stub.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "host_recorder.py"} {name} "$@"\n')
+            stub.chmod(0o755)
+        self.log = root / "calls.log"
+        s3 = boto3.client("s3", endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        s3.create_bucket(Bucket="bootstrap-assets")
+        for key in ("runtime-1.zip", "runtime-2.zip"):
+            s3.put_object(Bucket="bootstrap-assets", Key=key, Body=runtime_zip())
+
+    def script(self, runtime_key: str) -> Path:
+        settings = {
+            "PROJECT": "cancer-fl", "NVFLARE_VERSION": "2.9.0", "CERTBOT_VERSION": "5.8.0", "SERVER_REQUIREMENTS": "",
+            "FL_PORT": "8002", "KIT_BUCKET": "kits", "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
+            "ADMIN_EMAIL": "it@hospital.test", "AWS_REGION": "us-east-1", "DASHBOARD_NAME": "flareboard.hospital.test",
+            "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
+            "DATA_VOLUME_ID": VOLUME, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
+        }  # fmt: skip
+        path = self.root / "user-data.sh"
+        path.write_text(render_script("hub/bootstrap.sh", settings))
+        return path
+
+    def run(self, runtime_key: str = "runtime-1.zip") -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        start = len(self.calls())
+        env = {**os.environ, **self.emulator, "FLARE_ROOT": str(self.host), "PATH": f"{self.bin}:{os.environ['PATH']}",
+               "RECORDER_LOG": str(self.log), "RECORDER_STATE": str(self.root / "state.json"), "RECORDER_BIN": str(self.bin)}  # fmt: skip
+        result = subprocess.run(["bash", str(self.script(runtime_key))], env=env, capture_output=True, text=True, timeout=120)
+        return result, self.calls()[start:]
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def snapshot(self) -> dict[str, float]:
+        return {str(p.relative_to(self.host)): p.stat().st_mtime_ns for p in self.host.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def sandbox(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    needs(shutil.which("bash") is not None, "bash")
+    return Sandbox(tmp_path_factory.mktemp("bootstrap"), aws_emulator)
+
+
+@pytest.fixture(scope="module")
+def first_run(sandbox: Sandbox) -> list[str]:
+    result, calls = sandbox.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    return calls
+
+
+def changing(calls: list[str]) -> list[str]:
+    return [c for c in calls if c.startswith(CHANGING)]
+
+
+def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[str]) -> None:
+    device = f"{sandbox.host}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
+    venv, certbot = f"{sandbox.host}/opt/nvflare/venv-2.9.0", f"{sandbox.host}/opt/nvflare/certbot"
+    assert changing(first_run) == [
+        "apt-get update -q",
+        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs",
+        f"mkfs.ext4 -q -L flare-data {device}",
+        f"mount {sandbox.host}/var/lib/nvflare",
+        "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
+        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare",
+        f"python3 -m venv {venv}",
+        "pip install --quiet nvflare==2.9.0 boto3",
+        f"python3 -m venv {certbot}",
+        "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",
+        "systemctl daemon-reload",
+        "systemctl enable flare-dashboard.service flare-server.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl restart flare-dashboard.service",
+    ]
+    assert first_run[-2:] == [
+        "systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl start --no-block flare-cert-renew.service flare-kit-sync.service",
+    ]
+
+
+def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:
+    for unit in (USERDATA_DIR / "hub" / "units").iterdir():
+        assert (sandbox.host / "etc" / "systemd" / "system" / unit.name).read_text() == unit.read_text()
+    settings = (sandbox.host / "etc" / "nvflare" / "hub.env").read_text().splitlines()
+    assert "CERTIFICATE_MODE=letsencrypt" in settings and "DASHBOARD_NAME=flareboard.hospital.test" in settings
+    assert "AWS_DEFAULT_REGION=us-east-1" in settings
+    assert not [line for line in settings if "password" in line.lower()]
+    assert (sandbox.host / "opt" / "nvflare" / "hub" / "hubctl.py").read_text() == (USERDATA_DIR / "hub" / "hubctl.py").read_text()
+    assert (sandbox.host / "opt" / "nvflare" / "venv").readlink() == sandbox.host / "opt" / "nvflare" / "venv-2.9.0"
+    fstab = (sandbox.host / "etc" / "fstab").read_text().splitlines()
+    assert len(fstab) == 1 and fstab[0].endswith(" /var/lib/nvflare ext4 defaults,nofail 0 2")
+
+
+def test_second_boot_changes_nothing(sandbox: Sandbox, first_run: list[str]) -> None:
+    before = sandbox.snapshot()
+    result, calls = sandbox.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changing(calls) == []
+    assert calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-kit-sync.service"
+    assert sandbox.snapshot() == before
+
+
+def test_a_new_runtime_is_fetched_and_the_services_restarted(sandbox: Sandbox, first_run: list[str]) -> None:
+    result, calls = sandbox.run("runtime-2.zip")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "installed hub runtime runtime-2.zip" in result.stdout
+    assert changing(calls) == [
+        "systemctl daemon-reload",
+        "systemctl enable flare-dashboard.service flare-server.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl restart flare-dashboard.service",
+    ]
+    assert not [c for c in calls if c.startswith(("apt-get", "mkfs", "useradd", "pip"))]
+
+
+def test_a_missing_data_volume_stops_the_bootstrap(tmp_path: Path, aws_emulator: dict[str, str]) -> None:
+    box = Sandbox(tmp_path, aws_emulator)
+    shutil.rmtree(box.host / "dev")  # the volume never attaches
+    (box.bin / "sleep").write_text("#!/bin/sh\nexit 0\n")
+    result, calls = box.run()
+    assert result.returncode == 1
+    assert f"data volume {VOLUME} never attached; not starting services" in result.stdout
+    assert not [c for c in calls if c.startswith(("systemctl", "useradd", "mkfs"))]
+
+
+def test_recorded_host_state_after_first_boot(first_run: list[str], sandbox: Sandbox) -> None:
+    state = json.loads((sandbox.root / "state.json").read_text())
+    assert state["users"] == ["nvflare"] and state["mounts"] == [f"{sandbox.host}/var/lib/nvflare"]
