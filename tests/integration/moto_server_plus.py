@@ -1,13 +1,15 @@
-"""moto_server with two CloudFormation gaps filled, following AWS's documented behaviour.
+"""moto_server with four CloudFormation gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
    GenerateSecretString merges a random password into SecretStringTemplate.
-2. moto cannot update an AWS::EC2::Instance (the resource becomes None). AWS changes
+2. moto does not resolve an instance ImageId of the form `resolve:ssm:NAME` (EC2 reads the
+   SSM parameter at launch); here it does, from moto's own SSM.
+3. moto cannot update an AWS::EC2::Instance (the resource becomes None). AWS changes
    InstanceType and UserData in place (stop/start, same instance id) and replaces the
    instance for a new ImageId or SubnetId; so does this.
-3. On a stack update the CDK CLI sends UsePreviousValue for parameters that kept their
-   default (the AMI's SSM parameter); moto raises KeyError for those. AWS keeps the previous
+4. On a stack update the CDK CLI sends UsePreviousValue for parameters that kept their
+   default (CDK's BootstrapVersion); moto raises KeyError for those. AWS keeps the previous
    value, which for a defaulted parameter is the default: here such parameters are left out
    so the template default applies.
 
@@ -98,11 +100,30 @@ class CloudFormationSecret(CloudFormationModel):
         backend.delete_secret(resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
 
 
+create_instance = Instance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def create_instance_resolving_ssm(
+    cls: type[Instance], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+) -> Instance:
+    image = cloudformation_json["Properties"]["ImageId"]
+    if isinstance(image, str) and image.startswith("resolve:ssm:"):
+        from moto.ssm.models import ssm_backends
+
+        parameter = ssm_backends[account_id][region_name].get_parameter(image.removeprefix("resolve:ssm:"))
+        cloudformation_json = {**cloudformation_json, "Properties": {**cloudformation_json["Properties"], "ImageId": parameter.value}}
+    return create_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+Instance.create_from_cloudformation_json = classmethod(create_instance_resolving_ssm)  # type: ignore[assignment]
+
+
 def update_instance(
     cls: type[Instance], original_resource: Instance, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
 ) -> Instance:
     properties = cloudformation_json["Properties"]
-    if properties["ImageId"] != original_resource.image_id or properties.get("SubnetId", original_resource.subnet_id) != original_resource.subnet_id:
+    image_changed = properties["ImageId"] != original_resource.image_id and not properties["ImageId"].startswith("resolve:ssm:")
+    if image_changed or properties.get("SubnetId", original_resource.subnet_id) != original_resource.subnet_id:
         replacement = Instance.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
         ec2_backends[account_id][region_name].terminate_instances([original_resource.id])
         return replacement

@@ -169,3 +169,18 @@ def test_a_missing_data_volume_stops_the_bootstrap(tmp_path: Path, aws_emulator:
 def test_recorded_host_state_after_first_boot(first_run: list[str], sandbox: Sandbox) -> None:
     state = json.loads((sandbox.root / "state.json").read_text())
     assert state["users"] == ["nvflare"] and state["mounts"] == [f"{sandbox.host}/var/lib/nvflare"]
+
+
+def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: Sandbox, first_run: list[str], tmp_path: Path) -> None:
+    """The restore path: a new instance (fresh root disk) gets the retained data volume."""
+    rebuilt = Sandbox(tmp_path, sandbox.emulator)
+    state = json.loads((sandbox.root / "state.json").read_text())
+    old_device = next(iter(state["formatted"]))
+    volume_filesystem = state["formatted"][old_device]  # the filesystem travels with the volume
+    new_device = f"{rebuilt.host}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
+    (rebuilt.root / "state.json").write_text(json.dumps({"packages": [], "users": [], "formatted": {new_device: volume_filesystem}, "mounts": [], "owners": {}}))
+    result, calls = rebuilt.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not [c for c in calls if c.startswith("mkfs")]
+    assert f"mount {rebuilt.host}/var/lib/nvflare" in calls
+    assert f"UUID={volume_filesystem} /var/lib/nvflare ext4 defaults,nofail 0 2" in (rebuilt.host / "etc" / "fstab").read_text()

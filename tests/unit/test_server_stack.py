@@ -65,13 +65,12 @@ def ingress(template: Template) -> set[tuple[str, int, int]]:
 class TestHost:
     def test_ubuntu_ami_comes_from_canonicals_ssm_parameter(self, default_template: Template) -> None:
         image = only(default_template, INSTANCE)["Properties"]["ImageId"]
-        parameter = default_template.to_json()["Parameters"][image["Ref"]]
-        assert parameter["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-        assert parameter["Default"] == "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+        # Resolved when the instance launches, so a newer image never replaces a running hub.
+        assert image == "resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
 
     def test_graviton_instance_gets_the_arm64_image(self, dns_template: Template) -> None:
         image = only(dns_template, INSTANCE)["Properties"]["ImageId"]
-        assert "/arm64/" in dns_template.to_json()["Parameters"][image["Ref"]]["Default"]
+        assert image == "resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
 
     def test_instance_type_and_encrypted_gp3_root_volume(self, default_template: Template, dns_template: Template) -> None:
         for template, instance_type, size in ((default_template, "t3.medium", 40), (dns_template, "m7g.large", 64)):
