@@ -16,19 +16,28 @@ class HubDataVolume(Construct):
 
     DEVICE = "/dev/sdf"
 
-    def __init__(self, scope: Construct, construct_id: str, *, availability_zone: str, size_gib: int) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, availability_zone: str, size_gib: int, existing_volume_id: str | None
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.volume = ec2.Volume(
-            self,
-            "Volume",
-            availability_zone=availability_zone,
-            size=Size.gibibytes(size_gib),
-            volume_type=ec2.EbsDeviceVolumeType.GP3,
-            encrypted=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
-        self.volume.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+        if existing_volume_id:
+            # The restore path: the retained volume of an earlier hub (same AZ as the hub's subnet).
+            self.volume: ec2.IVolume = ec2.Volume.from_volume_attributes(
+                self, "Volume", volume_id=existing_volume_id, availability_zone=availability_zone
+            )
+        else:
+            volume = ec2.Volume(
+                self,
+                "Volume",
+                availability_zone=availability_zone,
+                size=Size.gibibytes(size_gib),
+                volume_type=ec2.EbsDeviceVolumeType.GP3,
+                encrypted=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
+            volume.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+            self.volume = volume
         vault = backup.BackupVault(self, "Vault", removal_policy=RemovalPolicy.RETAIN)
         plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
         plan.add_rule(

@@ -122,6 +122,7 @@ class Hub(_Model):
     instance_type: str = "t3.medium"
     root_volume_gib: int = 40
     data_volume_gib: int = 20
+    data_volume_id: str | None = None
     fl_port: int = 8002
     dashboard_cidrs: list[str] = ["0.0.0.0/0"]
     fl_cidrs: list[str] = ["0.0.0.0/0"]
@@ -152,6 +153,13 @@ class Hub(_Model):
     def _data_disk(cls, value: int) -> int:
         if not 1 <= value <= 16384:
             raise ValueError(f"{value} GiB is not a gp3 volume size; use 1 to 16384 (the default 20 holds the dashboard, certificates and kits)")
+        return value
+
+    @field_validator("data_volume_id")
+    @classmethod
+    def _data_volume_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"vol-[0-9a-f]{8,17}", value):
+            raise ValueError(f"{value!r} is not an EBS volume id; use the DataVolumeId output of the old stack, like vol-0123456789abcdef0")
         return value
 
     @field_validator("fl_port")

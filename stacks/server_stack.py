@@ -28,7 +28,9 @@ class FlareServerStack(Stack):
         network = HubNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
         kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
         admin = DashboardAdminCredential(self, "DashboardAdmin", project=federation.project, admin_email=federation.project_admin_email)
-        data = HubDataVolume(self, "Data", availability_zone=network.availability_zone, size_gib=hub.data_volume_gib)
+        data = HubDataVolume(
+            self, "Data", availability_zone=network.availability_zone, size_gib=hub.data_volume_gib, existing_volume_id=hub.data_volume_id
+        )
         runtime = HubRuntime(
             self,
             "Runtime",

@@ -82,6 +82,8 @@ INVALID = [
     ("empty cidr list", with_(hub={"fl_cidrs": []}), "federation.yaml: hub.fl_cidrs: the list is empty; nobody could connect"),
     ("ssh open to the world", with_(hub={"ssh_cidr": "0.0.0.0/0"}), "federation.yaml: hub.ssh_cidr: '0.0.0.0/0' opens SSH to the internet; use your admin network"),
     ("ipv6 cidr", with_(hub={"ssh_cidr": "2001:db8::/32"}), "federation.yaml: hub.ssh_cidr: '2001:db8::/32' is IPv6; only IPv4 CIDR blocks are supported"),
+    ("bad data volume id", with_(hub={"data_volume_id": "volume-1"}), "federation.yaml: hub.data_volume_id: 'volume-1' is not an EBS volume id"),
+    ("data volume too large", with_(hub={"data_volume_gib": 20000}), "federation.yaml: hub.data_volume_gib: 20000 GiB is not a gp3 volume size"),
     ("bad instance type", with_(hub={"instance_type": "large"}), "federation.yaml: hub.instance_type: 'large' is not an EC2 instance type; use a name like t3.medium"),
     ("bad requirement", with_(hub={"server_requirements": ["torch; rm -rf /"]}), "federation.yaml: hub.server_requirements: 'torch; rm -rf /' is not a pip requirement"),
     ("nvflare version unpinned", with_(nvflare_version=">=2.4"), "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\""),

@@ -358,3 +358,14 @@ class TestRuntime:
         assert ":secret:it/flareboard-cert-??????" in statements
         assert "readonly CERT_SECRET_NAME=it/flareboard-cert" in bootstrap_part(template)
         template.has_output("CertificateMode", {"Value": "provided"})
+
+
+def test_restore_adopts_an_existing_data_volume() -> None:
+    from tests.synth_fixtures import federation, synth_hub
+
+    template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0"}))
+    template.resource_count_is("AWS::EC2::Volume", 0)
+    template.has_resource_properties("AWS::EC2::VolumeAttachment", {"VolumeId": "vol-0123456789abcdef0", "Device": "/dev/sdf"})
+    assert "readonly DATA_VOLUME_ID=vol-0123456789abcdef0" in bootstrap_part(template)
+    assert "vol-0123456789abcdef0" in json.dumps(only(template, "AWS::Backup::BackupSelection"))
+    template.has_output("DataVolumeId", {"Value": "vol-0123456789abcdef0"})
