@@ -11,6 +11,8 @@ from typing import Any
 MAIN_TYPES = {
     "AWS::EC2::Instance": "EC2 instance",
     "AWS::EC2::EIP": "Elastic IP",
+    "AWS::EC2::Volume": "data volume",
+    "AWS::Backup::BackupPlan": "backup plan",
     "AWS::Route53::RecordSet": "DNS record",
     "AWS::EC2::VPC": "VPC (new)",
     "AWS::EC2::SecurityGroup": "security group",

@@ -36,7 +36,9 @@ def test_cli_synth_matches_the_tested_template(synth_out: Path, default_template
 def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> None:
     text = summarize(synth_out)
     assert text.splitlines()[0].startswith("FlareServerStack  (")
-    assert "1 EC2 instance, 1 Elastic IP, 1 VPC (new)" in text
+    resources = next(line for line in text.splitlines() if line.startswith("  resources: "))
+    for item in ("1 EC2 instance", "1 Elastic IP", "1 data volume", "1 backup plan", "1 VPC (new)", "1 secret"):
+        assert item in resources
     assert "instance type: t3.medium" in text
     assert "DashboardUrl: https://<EndpointElasticIp" in text
     assert "AdminSecretName: cancer-fl/dashboard-admin" in text

@@ -95,3 +95,19 @@ def test_systemd_analyze_catches_a_broken_unit(systemd_root: Path) -> None:
 def test_every_timer_has_its_service() -> None:
     for timer in (USERDATA_DIR / "hub" / "units").glob("*.timer"):
         assert (timer.with_suffix(".service")).exists(), timer.name
+
+
+def test_server_unit_waits_for_a_kit_and_the_dashboard_restarts_always() -> None:
+    server = (USERDATA_DIR / "hub/units/flare-server.service").read_text()
+    assert "ConditionPathExists=/var/lib/nvflare/kits/current/startup/fed_server.json" in server
+    assert "Restart=on-failure" in server
+    dashboard = (USERDATA_DIR / "hub/units/flare-dashboard.service").read_text()
+    assert "Restart=always" in dashboard and "User=nvflare" in dashboard
+    assert "NVFL_CREDENTIAL" not in dashboard
+
+
+def test_host_certbot_pin_matches_the_tested_one() -> None:
+    from stacks.server_stack import CERTBOT_VERSION
+
+    requirements = (USERDATA_DIR.parent / "requirements-dev.txt").read_text()
+    assert f"certbot=={CERTBOT_VERSION}" in requirements and f"certbot-dns-route53=={CERTBOT_VERSION}" in requirements
