@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     env.update({"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1", "CI": "true"})
     env.update(extra)
     return env
+
+
+def emulator_client(emulator: dict[str, str], service: str) -> Any:
+    """A boto3 client for one service of the emulator."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
 
 
 def cdk(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:

@@ -14,11 +14,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 
 from flarectl.userdata import USERDATA_DIR, render_script
 from tests.conftest import needs
+from tests.integration.conftest import emulator_client
 
 RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
             "pip", "systemctl", "sleep"]  # fmt: skip
@@ -49,8 +49,7 @@ class Sandbox:
             stub.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "host_recorder.py"} {name} "$@"\n')
             stub.chmod(0o755)
         self.log = root / "calls.log"
-        s3 = boto3.client("s3", endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        s3 = emulator_client(emulator, "s3")
         s3.create_bucket(Bucket="bootstrap-assets")
         for key in ("runtime-1.zip", "runtime-2.zip"):
             s3.put_object(Bucket="bootstrap-assets", Key=key, Body=runtime_zip())

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import needs
-from tests.integration.conftest import free_port
+from tests.integration.conftest import emulator_client, free_port
 from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
 
 FIGURES: dict[str, float] = {}
@@ -80,11 +79,9 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 
 @pytest.fixture(scope="module")
 def hub(aws_emulator: dict[str, str], pebble: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    route53 = boto3.client("route53", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    route53 = emulator_client(aws_emulator, "route53")
     route53.create_hosted_zone(Name="acme.test", CallerReference=f"certs-{time.time()}")
-    secrets = boto3.client("secretsmanager", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    secrets = emulator_client(aws_emulator, "secretsmanager")
     secrets.create_secret(Name="certtest/dashboard-admin", SecretString=json.dumps({"email": "it@flare.test", "password": "x" * 24}))
     hub = Hub(tmp_path_factory.mktemp("hub"), {
         **aws_emulator, **pebble, "PROJECT": "certtest", "ADMIN_SECRET_NAME": "certtest/dashboard-admin",
@@ -149,8 +146,7 @@ def test_a_failing_renewal_keeps_the_current_certificate_serving(hub: Hub) -> No
 
 
 def test_dns_challenge_went_through_route53_and_was_cleaned_up(hub: Hub, aws_emulator: dict[str, str]) -> None:
-    route53 = boto3.client("route53", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    route53 = emulator_client(aws_emulator, "route53")
     zone = next(z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "acme.test.")
     certbot_log = "".join(p.read_text() for p in (hub.data / "letsencrypt" / "logs").glob("letsencrypt.log*"))
     assert f"{zone['Id']}/rrset" in certbot_log  # the plugin wrote the TXT record into this zone

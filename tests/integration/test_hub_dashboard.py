@@ -15,10 +15,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-from tests.integration.conftest import free_port
+from tests.integration.conftest import emulator_client, free_port
 from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
 
 FIGURES: dict[str, float] = {}
@@ -60,8 +59,7 @@ def dashboard_answers(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def admin(aws_emulator: dict[str, str]) -> dict[str, str]:
-    client = boto3.client("secretsmanager", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client = emulator_client(aws_emulator, "secretsmanager")
     credential = {"email": "it-admin@hospital.test", "password": secrets.token_urlsafe(18), "name": "hubtest/dashboard-admin"}
     client.create_secret(Name=credential["name"], SecretString=json.dumps({"email": credential["email"], "password": credential["password"]}))
     return credential
@@ -124,8 +122,7 @@ def test_restart_keeps_database_and_session_secret(hub: Hub, port: int, admin: d
     assert users(port, token) == 200
     secret_key = (hub.data / "dashboard" / "secret_key").read_text()
     # After the first start the secret is not needed: prove it by breaking it.
-    client = boto3.client("secretsmanager", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client = emulator_client(aws_emulator, "secretsmanager")
     client.put_secret_value(SecretId=admin["name"], SecretString="{}")
     old_pid = hub.pid("flare-dashboard.service")
     hub.systemctl("restart", "flare-dashboard.service")

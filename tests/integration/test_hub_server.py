@@ -11,11 +11,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from flarectl.cli import main as flarectl
-from tests.integration.conftest import free_port
+from tests.integration.conftest import emulator_client, free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.provision import ADMIN, client_command, provision
 
@@ -24,8 +23,7 @@ BUCKET = "hubtest-kits"
 
 @pytest.fixture(scope="module")
 def s3(aws_emulator: dict[str, str]):
-    client = boto3.client("s3", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client = emulator_client(aws_emulator, "s3")
     client.create_bucket(Bucket=BUCKET)
     return client
 
