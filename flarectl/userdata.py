@@ -32,9 +32,20 @@ def render_script(relative_path: str, settings: dict[str, str]) -> str:
         missing, extra = sorted(set(declared) - set(settings)), sorted(set(settings) - set(declared))
         raise ValueError(f"userdata/{relative_path}: settings missing {missing}, not declared {extra}")
     text = (USERDATA_DIR / relative_path).read_text(encoding="utf-8")
+    lines = [f"readonly {line}" for line in assignments(settings)]
+    return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
+
+
+def assignments(settings: dict[str, str]) -> list[str]:
+    """`NAME='value'` lines, shell-quoted so no value can break out."""
     lines = []
     for name, value in settings.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
             raise ValueError(f"setting name {name!r} is not an upper-case shell variable name")
-        lines.append(f"readonly {name}={shlex.quote(value)}")
-    return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
+        lines.append(f"{name}={shlex.quote(value)}")
+    return lines
+
+
+def render_settings_file(settings: dict[str, str], *, about: str) -> str:
+    """A settings file for userdata/client/flare-client.sh (it sources it)."""
+    return f"# {about}\n# Written by flarectl from the federation file; shell-quoted NAME=value lines.\n" + "\n".join(assignments(settings)) + "\n"

@@ -1,0 +1,42 @@
+"""A small numpy FedAvg job (NVFlare Client API), built from NVFlare's own sag_np template."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nvflare
+
+TEMPLATE = Path(nvflare.__file__).parent / "tool" / "job" / "templates" / "sag_np"
+
+TRAIN = '''\
+"""Adds one to every weight: enough to see rounds, aggregation and results travel."""
+import nvflare.client as flare
+
+flare.init()
+while flare.is_running():
+    model = flare.receive()
+    params = {key: value + 1 for key, value in model.params.items()}
+    flare.send(flare.FLModel(params=params, metrics={"accuracy": 0.5}, meta={"NUM_STEPS_CURRENT_ROUND": 1}))
+'''
+
+
+def replaced(text: str, old: str, new: str) -> str:
+    assert old in text, f"NVFlare's sag_np template changed: {old!r} not found"
+    return text.replace(old, new)
+
+
+def numpy_job(folder: Path, *, clients: int, rounds: int = 3) -> Path:
+    """Job folder `folder` (meta.conf + app/config + app/custom) for `clients` clients."""
+    config, custom = folder / "app" / "config", folder / "app" / "custom"
+    config.mkdir(parents=True)
+    custom.mkdir(parents=True)
+    meta = replaced((TEMPLATE / "meta.conf").read_text(), 'name = "sag_np"', f'name = "{folder.name}"')
+    (folder / "meta.conf").write_text(replaced(meta, "min_clients = 2", f"min_clients = {clients}"))
+    client = replaced((TEMPLATE / "config_fed_client.conf").read_text(), '"app_script": "cifar10.py"', '"app_script": "train.py"')
+    (config / "config_fed_client.conf").write_text(client)
+    server = replaced((TEMPLATE / "config_fed_server.conf").read_text(), "min_clients = 2", f"min_clients = {clients}")
+    (config / "config_fed_server.conf").write_text(replaced(server, "num_rounds = 5", f"num_rounds = {rounds}"))
+    (custom / "train.py").write_text(TRAIN)
+    shutil.copy(TEMPLATE / "info.conf", folder / "info.conf")
+    return folder

@@ -1,0 +1,122 @@
+"""The shared client runtime (userdata/client/flare-client.sh) for real: install a kit from
+`nvflare provision`, run the client, connect to a real FL server (the hub's own server
+unit), and run a numpy FedAvg job (Client API) to FINISHED:COMPLETED as a Lead would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flarectl.userdata import USERDATA_DIR, render_settings_file
+from tests.integration.conftest import free_port
+from tests.integration.hub_harness import Hub, wait_for
+from tests.integration.jobs import numpy_job
+from tests.integration.provision import ADMIN, provision
+
+RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
+SITES = ["site-a", "site-b"]
+
+
+def site_settings(root: Path, site: str, kit: Path, **extra: str) -> Path:
+    settings = {
+        "SITE_NAME": site, "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "0", "GPU_MEMORY_GIB": "0",
+        "SITE_ROOT": str(root / site), "KIT_SOURCE": str(kit),
+        "VENV": sys.prefix,  # this venv already has NVFlare 2.9.0: install checks it and skips pip
+        **extra,
+    }  # fmt: skip
+    path = root / f"{site}.env"
+    path.write_text(render_settings_file(settings, about=f"test site {site}"))
+    return path
+
+
+def runtime(settings: Path, command: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(RUNTIME), str(settings), command], capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    fl_port = free_port()
+    prod = provision(tmp_path_factory.mktemp("provision"), project="runtime", fl_port=fl_port, clients=SITES)
+    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "runtime", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
+    kit = hub.data / "kits" / "provisioned"
+    shutil.copytree(prod / "localhost", kit)
+    (hub.data / "kits" / "current").symlink_to("provisioned")
+    hub.systemctl("start", "flare-server.service")
+    sites = tmp_path_factory.mktemp("sites")
+    clients = []
+    try:
+        yield {"prod": prod, "hub": hub, "sites": sites, "clients": clients}
+    finally:
+        for process in clients:
+            process.terminate()
+        for process in clients:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        hub.stop_all()
+
+
+def test_install_puts_the_kit_and_resources_in_place(federation: dict) -> None:
+    settings = site_settings(federation["sites"], "site-a", federation["prod"] / "site-a", GPUS="2", GPU_MEMORY_GIB="16")
+    result = runtime(settings, "install")
+    assert result.returncode == 0, result.stdout + result.stderr
+    kit = federation["sites"] / "site-a" / "kit"
+    assert (kit / "startup" / "fed_client.json").exists()
+    assert oct((kit / "startup" / "client.key").stat().st_mode & 0o777) == "0o600"
+    resources = json.loads((kit / "local" / "resources.json").read_text())
+    manager = next(c for c in resources["components"] if c["id"] == "resource_manager")
+    assert manager["args"]["num_of_gpus"] == 2 and manager["args"]["mem_per_gpu_in_GiB"] == 16
+    assert runtime(settings, "install").returncode == 0  # idempotent
+
+
+def test_install_refuses_another_sites_kit(federation: dict) -> None:
+    settings = site_settings(federation["sites"], "site-a", federation["prod"] / "site-b")
+    result = runtime(settings, "install")
+    assert result.returncode == 1
+    assert "is for site 'site-b', not 'site-a'" in result.stderr
+
+
+def test_run_waits_for_the_gpu_and_says_so(federation: dict, tmp_path: Path) -> None:
+    settings = site_settings(tmp_path, "site-a", federation["prod"] / "site-a", GPUS="1", GPU_MEMORY_GIB="16", GPU_WAIT_SECONDS="1")
+    assert runtime(settings, "install").returncode == 0
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "nvidia-smi").write_text("#!/bin/sh\nexit 9\n")  # a driver that is not ready
+    (fake_bin / "nvidia-smi").chmod(0o755)
+    with pytest.raises(subprocess.TimeoutExpired) as waited:
+        subprocess.run(["bash", str(RUNTIME), str(settings), "run"], capture_output=True, text=True, timeout=4,
+                       env={**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"})  # fmt: skip
+    assert "waiting for the NVIDIA driver: nvidia-smi does not answer yet" in (waited.value.stdout or b"").decode()
+
+
+def test_clients_connect_and_a_numpy_job_completes(federation: dict, tmp_path: Path) -> None:
+    from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+    prod = federation["prod"]
+    for site in SITES:
+        settings = site_settings(federation["sites"], site, prod / site)
+        assert runtime(settings, "install").returncode == 0
+        log = (federation["sites"] / f"{site}.log").open("w")
+        federation["clients"].append(
+            subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT)
+        )
+    session = new_secure_session(ADMIN, str(prod / ADMIN), timeout=60)
+    try:
+        wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=120, interval=2)
+        job_id = session.submit_job(str(numpy_job(tmp_path / "numpy-fedavg", clients=len(SITES))))
+        session.monitor_job(job_id, timeout=300)
+        meta = session.get_job_meta(job_id)
+        assert meta["status"] == "FINISHED:COMPLETED", meta
+    finally:
+        session.close()
+    for site in SITES:
+        assert "starting client" in (federation["sites"] / f"{site}.log").read_text()
+        assert list((federation["sites"] / site / "kit").glob(f"{job_id}*")), f"{site} ran no part of the job"

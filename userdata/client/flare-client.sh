@@ -1,0 +1,114 @@
+#!/bin/bash
+# The shared NVFlare client runtime. Every site kind (AWS, Azure, Slurm, WSL) installs and
+# runs its client through this one script; each platform only wraps it (a systemd unit, a
+# Slurm job script, a start script) and writes its settings file.
+#
+#   flare-client.sh SETTINGS_FILE install   venv with the pinned NVFlare + the site's requirements,
+#                                            the startup kit in place, local/resources.json
+#   flare-client.sh SETTINGS_FILE run       wait until the GPUs answer, then run the client in
+#                                            the foreground (NVFlare's client_train; no fork loop)
+#
+# SETTINGS_FILE holds shell-quoted NAME=value lines: SITE_NAME NVFLARE_VERSION REQUIREMENTS
+# GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, PYTHON, GPU_WAIT_SECONDS.
+set -euo pipefail
+
+log() { echo "flare-client: $*"; }
+die() { echo "flare-client: $*" >&2; exit 1; }
+
+[ "$#" -eq 2 ] || die "usage: flare-client.sh SETTINGS_FILE install|run"
+readonly SETTINGS_FILE="$1" COMMAND="$2"
+[ -r "${SETTINGS_FILE}" ] || die "settings file ${SETTINGS_FILE} not found"
+# shellcheck source=/dev/null
+. "${SETTINGS_FILE}"
+: "${SITE_NAME:?}" "${NVFLARE_VERSION:?}" "${GPUS:?}" "${GPU_MEMORY_GIB:?}" "${SITE_ROOT:?}" "${KIT_SOURCE:?}"
+readonly REQUIREMENTS="${REQUIREMENTS:-}"
+readonly VENV="${VENV:-${SITE_ROOT}/venv}"
+readonly PYTHON="${PYTHON:-python3}"
+readonly KIT_DIR="${SITE_ROOT}/kit"
+readonly GPU_WAIT_SECONDS="${GPU_WAIT_SECONDS:-30}"
+
+installed_nvflare() {
+  "${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
+}
+
+install_venv() {
+  if [ "$(installed_nvflare)" != "${NVFLARE_VERSION}" ]; then
+    "${PYTHON}" -m venv "${VENV}"
+    "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}"
+    log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
+  fi
+  if [ -n "${REQUIREMENTS}" ] && ! grep -qxF "${REQUIREMENTS}" "${VENV}/.site-requirements" 2>/dev/null; then
+    read -r -a requirements <<<"${REQUIREMENTS}"
+    "${VENV}/bin/pip" install --quiet "${requirements[@]}"
+    echo "${REQUIREMENTS}" >"${VENV}/.site-requirements"
+    log "installed site requirements: ${REQUIREMENTS}"
+  fi
+}
+
+kit_site() { # the site name a kit was made for
+  grep -o 'uid=[^ ]*' "$1/startup/sub_start.sh" | head -n 1 | cut -d= -f2
+}
+
+install_kit() {
+  local source="${KIT_SOURCE}" staging=""
+  if [ -f "${source}" ]; then
+    staging="$(mktemp -d)"
+    "${VENV}/bin/python" -m zipfile -e "${source}" "${staging}"
+    source="$(dirname "$(find "${staging}" -path '*/startup/fed_client.json' | head -n 1)")/.."
+  fi
+  [ -f "${source}/startup/fed_client.json" ] || die "${KIT_SOURCE} is not a client startup kit (no startup/fed_client.json)"
+  local kit_for
+  kit_for="$(kit_site "${source}")"
+  [ "${kit_for}" = "${SITE_NAME}" ] || die "the startup kit in ${KIT_SOURCE} is for site '${kit_for}', not '${SITE_NAME}'; download this site's kit from the dashboard"
+  mkdir -p "${KIT_DIR}"
+  cp -a "${source}/." "${KIT_DIR}/"
+  chmod 600 "${KIT_DIR}/startup/client.key"
+  [ -z "${staging}" ] || rm -rf "${staging}"
+  log "installed the startup kit for ${SITE_NAME} in ${KIT_DIR}"
+}
+
+write_resources() {
+  # What the site registered on the dashboard: NVFlare schedules jobs against these numbers.
+  "${VENV}/bin/python" - "${KIT_DIR}/local" "${GPUS}" "${GPU_MEMORY_GIB}" <<'PYTHON'
+import json, pathlib, sys
+local, gpus, memory = pathlib.Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+resources = json.loads((local / "resources.json.default").read_text())
+for component in resources["components"]:
+    if component["id"] == "resource_manager":
+        component["args"].update(num_of_gpus=gpus, mem_per_gpu_in_GiB=memory)
+(local / "resources.json").write_text(json.dumps(resources, indent=2))
+PYTHON
+}
+
+wait_for_gpus() {
+  [ "${GPUS}" -gt 0 ] || return 0
+  until nvidia-smi -L >/dev/null 2>&1; do
+    log "waiting for the NVIDIA driver: nvidia-smi does not answer yet (retrying in ${GPU_WAIT_SECONDS}s)"
+    sleep "${GPU_WAIT_SECONDS}"
+  done
+  log "GPUs: $(nvidia-smi -L | tr '\n' ';')"
+}
+
+run_client() {
+  [ -f "${KIT_DIR}/startup/fed_client.json" ] || die "no startup kit in ${KIT_DIR}; run: flare-client.sh ${SETTINGS_FILE} install"
+  wait_for_gpus
+  local org
+  org="$(grep -o 'org=[^ ]*' "${KIT_DIR}/startup/sub_start.sh" | head -n 1 | cut -d= -f2)"
+  # Job processes run `python3`: it must be this venv's, with NVFlare and the site's requirements.
+  export PATH="${VENV}/bin:${PATH}"
+  cd "${KIT_DIR}"
+  log "starting client ${SITE_NAME} (org ${org}) with NVFlare ${NVFLARE_VERSION}"
+  exec "${VENV}/bin/python" -u -m nvflare.private.fed.app.client.client_train -m "${KIT_DIR}" -s fed_client.json \
+    --set secure_train=true "uid=${SITE_NAME}" "org=${org}" config_folder=config
+}
+
+case "${COMMAND}" in
+  install)
+    mkdir -p "${SITE_ROOT}"
+    install_venv
+    install_kit
+    write_resources
+    ;;
+  run) run_client ;;
+  *) die "unknown command ${COMMAND}; use install or run" ;;
+esac
