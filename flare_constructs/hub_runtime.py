@@ -1,11 +1,11 @@
 """What runs on the hub: the bootstrap as user data, and hubctl + systemd units as an asset."""
 
 from aws_cdk import Aws
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from flare_constructs.user_data import every_boot_user_data
 from flarectl.userdata import USERDATA_DIR, render_script
 
 RUNTIME_DIR = USERDATA_DIR / "hub"
@@ -18,18 +18,12 @@ class HubRuntime(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
-        self.asset = s3_assets.Asset(self, "Files", path=str(RUNTIME_DIR), exclude=["bootstrap.sh", "cloud-config.yaml", "__pycache__"])
+        self.asset = s3_assets.Asset(self, "Files", path=str(RUNTIME_DIR), exclude=["bootstrap.sh", "__pycache__"])
         script = render_script(
             "hub/bootstrap.sh",
             {**settings, "RUNTIME_BUCKET": self.asset.s3_bucket_name, "RUNTIME_KEY": self.asset.s3_object_key},
         )
-        self.user_data = ec2.MultipartUserData()
-        self.user_data.add_part(
-            ec2.MultipartBody.from_raw_body(
-                content_type='text/cloud-config; charset="utf-8"', body=(RUNTIME_DIR / "cloud-config.yaml").read_text()
-            )
-        )
-        self.user_data.add_part(ec2.MultipartBody.from_user_data(ec2.UserData.custom(script)))
+        self.user_data = every_boot_user_data(script)
 
     def grant_read(self, role: iam.IRole) -> None:
         """Exactly this asset object; the CDK default would be the whole staging bucket."""

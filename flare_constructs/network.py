@@ -1,4 +1,4 @@
-"""Where the hub lives: the region's default VPC, an existing VPC, or a small new one."""
+"""Where a host lives: the region's default VPC, an existing VPC, or a small new one."""
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
@@ -8,9 +8,10 @@ from flare_constructs.acknowledge import acknowledge
 from flarectl.vpc_choice import VpcChoice
 
 
-class HubNetwork(Construct):
-    """`vpc` and `subnets` for the hub. A new VPC has public subnets only: no NAT gateway
-    to pay for, and the hub needs a public address anyway."""
+class FlareNetwork(Construct):
+    """`vpc` and `subnets` for the hub or a client site. A new VPC has public subnets only:
+    no NAT gateway to pay for; the hub needs a public address anyway, and a client site
+    only dials out (its security group admits nothing)."""
 
     def __init__(
         self,
@@ -43,8 +44,8 @@ class HubNetwork(Construct):
                 acknowledge(
                     subnet,
                     {
-                        "HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled": "The hub must be reachable by sites on the internet; its stable address is the Elastic IP.",
-                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW": "A public subnet: sites reach the hub over the internet, and the host reaches apt, PyPI and Let's Encrypt without a NAT gateway.",
+                        "HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled": "Hub: reachable by sites on the internet (stable address: the Elastic IP). Client site: outbound only, its security group admits nothing; a public IP avoids a NAT gateway.",
+                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW": "A public subnet: hosts reach the hub, apt, PyPI and Let's Encrypt without a NAT gateway.",
                     },
                 )
             acknowledge(

@@ -61,6 +61,13 @@ def _check_dns_name(value: str) -> str:
     return name
 
 
+def _check_requirements(value: list[str]) -> list[str]:
+    for requirement in value:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*([<>=!~]=?[A-Za-z0-9.*+!\-]+\s*,?\s*)*", requirement):
+            raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1")
+    return value
+
+
 def graviton(instance_type: str) -> bool:
     """t4g.small, m7g.large, c7gn.xlarge: AWS Graviton (arm64) instance families."""
     family = instance_type.split(".")[0]
@@ -201,10 +208,7 @@ class Hub(_Model):
     @field_validator("server_requirements")
     @classmethod
     def _requirements(cls, value: list[str]) -> list[str]:
-        for requirement in value:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*([<>=!~]=?[A-Za-z0-9.*+!\-]+\s*,?\s*)*", requirement):
-                raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1")
-        return value
+        return _check_requirements(value)
 
     @property
     def arch(self) -> Literal["arm64", "amd64"]:
@@ -278,7 +282,89 @@ class Site(_Model):
         return _check_name(value, "site name")
 
 
-SITE_KINDS: dict[str, type[Site]] = {}
+DLAMI_PARAMETER = "/aws/service/deeplearning/ami/{arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
+MIN_SITE_ROOT_GIB = 75  # the Deep Learning Base AMI's own snapshot size
+
+
+class AwsSite(Site):
+    """A client site on an AWS GPU instance, one CloudFormation stack per site."""
+
+    kind: Literal["aws"]
+    kit: str | None = None
+    gpus: int = 1
+    gpu_memory_gib: float
+    instance_type: str | None = None
+    arch: Literal["x86_64", "arm64"] = "x86_64"
+    root_volume_gib: int = 150
+    requirements: list[str] = []
+    spot: bool = False
+    aws: AwsTarget | None = None
+    network: Network = Network()
+    ami_ssm_parameter: str | None = None
+
+    @field_validator("gpu_memory_gib", mode="before")
+    @classmethod
+    def _memory_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, value: int) -> int:
+        if not 1 <= value <= 16:
+            raise ValueError(f"{value} GPUs: an AWS GPU site has 1 to 16 GPUs, as registered on the dashboard")
+        return value
+
+    @field_validator("gpu_memory_gib")
+    @classmethod
+    def _gpu_memory(cls, value: float) -> float:
+        if not 0 < value <= 192:
+            raise ValueError(f"{value:g} GiB per GPU is more than any AWS GPU has (H100: 80, H200: 141, B200: 180); use the memory of one GPU")
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str | None) -> str | None:
+        return Hub._instance_type(value) if value is not None else value
+
+    @field_validator("root_volume_gib")
+    @classmethod
+    def _root(cls, value: int) -> int:
+        if value < MIN_SITE_ROOT_GIB:
+            raise ValueError(f"{value} GiB is smaller than the Deep Learning AMI itself; use at least {MIN_SITE_ROOT_GIB} (default 150 leaves room for torch and data)")
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        return _check_requirements(value)
+
+    @field_validator("ami_ssm_parameter")
+    @classmethod
+    def _ami_parameter(cls, value: str | None) -> str | None:
+        return Hub._ami_parameter(value)
+
+    @field_validator("kit")
+    @classmethod
+    def _kit(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = Path(value)
+        if path.exists() and not (path / "startup" / "fed_client.json").exists():
+            raise ValueError(f"{value!r} is not an unzipped client startup kit (no startup/fed_client.json); unzip the kit from the dashboard there")
+        return value
+
+    @property
+    def ami_parameter(self) -> str:
+        return self.ami_ssm_parameter or DLAMI_PARAMETER.format(arch=self.arch)
+
+    @property
+    def kit_present(self) -> bool:
+        return self.kit is not None and (Path(self.kit) / "startup" / "fed_client.json").exists()
+
+
+SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite}
+# With more kinds: Annotated[AwsSite | AzureSite | ..., Field(discriminator="kind")].
+AnySite = AwsSite
 
 
 class Federation(_Model):
@@ -290,7 +376,7 @@ class Federation(_Model):
     hub: Hub = Hub()
     dns: Dns | None = None
     certificate: Certificate = Certificate()
-    sites: list[Site] = []
+    sites: list[AnySite] = []
 
     @field_validator("project")
     @classmethod
@@ -340,10 +426,13 @@ class Federation(_Model):
                 problems.append(f"sites[{index}].kind: {kind!r} is not a known site kind (known: {allowed})")
         if problems:
             raise ValueError("\n".join(problems))
-        return [SITE_KINDS[site["kind"]].model_validate(site) if isinstance(site, dict) else site for site in value]
+        return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Federation:
+        for index, site in enumerate(self.sites):
+            if isinstance(site, AwsSite) and site.network.vpc.startswith("vpc-") and (site.aws or self.aws).account is None:
+                raise ValueError(f"sites[{index}].network.vpc: an explicit VPC id needs aws.account and aws.region (for the site or the federation)")
         if self.certificate.mode == "letsencrypt" and self.dns is None:
             raise ValueError("certificate.mode: 'letsencrypt' needs a dns section (hosted_zone_id, zone_name, dashboard_name, server_name)")
         if self.network.vpc.startswith("vpc-") and self.aws.account is None:

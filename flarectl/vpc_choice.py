@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from flarectl.config import Federation
+from flarectl.config import AwsTarget, Network
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ def find_default_vpc(account: str, region: str) -> tuple[str | None, str]:
     return vpcs[0]["VpcId"], f"{vpcs[0]['VpcId']} is the default VPC of account {account} in {region}"
 
 
-def choose_vpc(federation: Federation) -> VpcChoice:
-    network, aws = federation.network, federation.aws
+def choose_vpc(network: Network, aws: AwsTarget) -> VpcChoice:
+    """For the hub (federation.network/aws) or a site (its own network, its aws or the federation's)."""
     if network.vpc == "new":
         return VpcChoice("new", "network.vpc is 'new'")
     if network.vpc != "auto":

@@ -10,7 +10,7 @@ from flare_constructs.hub_host import HubHost
 from flare_constructs.hub_runtime import HubRuntime
 from flare_constructs.kit_store import KitStore
 from flare_constructs.log_bucket import AuditLogBucket
-from flare_constructs.network import HubNetwork
+from flare_constructs.network import FlareNetwork
 from flare_constructs.provided_certificate import ProvidedCertificate
 from flarectl.config import Federation
 from flarectl.vpc_choice import VpcChoice
@@ -25,7 +25,7 @@ class FlareServerStack(Stack):
         hub, dns, certificate = federation.hub, federation.dns, federation.certificate
 
         logs = AuditLogBucket(self, "AuditLogs")
-        network = HubNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
+        network = FlareNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
         kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
         admin = DashboardAdminCredential(self, "DashboardAdmin", project=federation.project, admin_email=federation.project_admin_email)
         data = HubDataVolume(

@@ -55,11 +55,26 @@ def vpc_context(vpc_id: str, filter_key: str) -> dict[str, Any]:
 CDK_JSON_CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
-def synth_hub(federation: Federation, context: dict[str, Any] | None = None) -> Template:
+def synth_stack(federation: Federation, stack: str, context: dict[str, Any] | None = None) -> Template:
     """Synthesize like `cdk synth` does: with cdk.json's context (feature flags) applied."""
     app = cdk.App(outdir=tempfile.mkdtemp(prefix="cdk-test-"), context={**CDK_JSON_CONTEXT, **(context or {})})
     build_app(federation, app=app)
-    return Template.from_stack(app.node.find_child("FlareServerStack"))
+    return Template.from_stack(app.node.find_child(stack))
+
+
+def synth_hub(federation: Federation, context: dict[str, Any] | None = None) -> Template:
+    return synth_stack(federation, "FlareServerStack", context)
+
+
+def fake_client_kit(root: Path, site: str) -> Path:
+    """The files of a client startup kit that synthesis looks at (contents are not read)."""
+    kit = root / site
+    (kit / "startup").mkdir(parents=True)
+    (kit / "local").mkdir()
+    (kit / "startup" / "fed_client.json").write_text("{}")
+    (kit / "startup" / "sub_start.sh").write_text(f"exec python3 -m client_train --set uid={site} org=hospital\n")
+    (kit / "local" / "resources.json.default").write_text("{}")
+    return kit
 
 
 def federation(**overrides: Any) -> Federation:
@@ -107,3 +122,24 @@ def existing_vpc_template() -> Template:
         network={"vpc": "vpc-0abc12345def67890", "subnet_ids": ["subnet-0ddd3333eeee4444f"]},
     )
     return synth_hub(fed, vpc_context("vpc-0abc12345def67890", "filter.vpc-id=vpc-0abc12345def67890"))
+
+
+@pytest.fixture(scope="session")
+def client_template_without_kit(default_federation: Federation) -> Template:
+    """The default federation's AWS site: its kit is not there, so deploy must refuse."""
+    return synth_stack(default_federation, "FlareClient-gpu-site-1")
+
+
+@pytest.fixture(scope="session")
+def client_federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
+    kit = fake_client_kit(tmp_path_factory.mktemp("kits"), "onc-lab")
+    return federation(
+        sites=[
+            {"name": "onc-lab", "kind": "aws", "kit": str(kit), "gpus": 4, "gpu_memory_gib": 24, "requirements": ["torch==2.5.1"], "spot": True},
+        ]
+    )
+
+
+@pytest.fixture(scope="session")
+def client_template(client_federation: Federation) -> Template:
+    return synth_stack(client_federation, "FlareClient-onc-lab")

@@ -31,7 +31,7 @@ def runtime_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
         for path in (USERDATA_DIR / "hub").rglob("*"):
-            if path.is_file() and path.name not in ("bootstrap.sh", "cloud-config.yaml") and "__pycache__" not in path.parts:
+            if path.is_file() and path.name != "bootstrap.sh" and "__pycache__" not in path.parts:
                 bundle.write(path, str(path.relative_to(USERDATA_DIR / "hub")))
     return buffer.getvalue()
 
@@ -41,8 +41,10 @@ class Sandbox:
         self.root, self.emulator = root, emulator
         self.host = root / "host"
         self.bin = root / "bin"
-        for directory in (self.host / "etc", self.host / "dev" / "disk" / "by-id", self.bin):
+        for directory in (self.host / "etc", self.host / "dev" / "disk" / "by-id", self.host / "opt" / "nvflare" / "bin", self.bin):
             directory.mkdir(parents=True, exist_ok=True)
+        # What cloud-init's write_files puts in place before the bootstrap runs.
+        shutil.copy(USERDATA_DIR / "common" / "fetch_s3_zip.py", self.host / "opt" / "nvflare" / "bin" / "fetch_s3_zip.py")
         (self.host / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").touch()
         for name in RECORDED:
             stub = self.bin / name

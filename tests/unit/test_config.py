@@ -108,6 +108,14 @@ INVALID = [
     ("site name with a space", with_(sites=[{"name": "AWS T4", "kind": "aws"}]), "federation.yaml: sites[0].name: 'AWS T4' has a space; use letters, digits, '-' or '_'"),
     ("duplicate site names", with_(sites=[{"name": "site-1", "kind": "aws"}, {"name": "Site-1", "kind": "aws"}]), "federation.yaml: sites[1].name: 'Site-1' is used twice; site names must be unique"),
     ("unknown site kind", with_(sites=[{"name": "site-1", "kind": "gcp"}]), "federation.yaml: sites[0].kind: 'gcp' is not a known site kind"),
+    ("site gpus zero", with_(sites=[{"name": "lab", "kind": "aws", "gpus": 0, "gpu_memory_gib": 16}]), "federation.yaml: sites[0].gpus: 0 GPUs: an AWS GPU site has 1 to 16 GPUs"),
+    ("site gpu memory above any gpu", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 512}]), "federation.yaml: sites[0].gpu_memory_gib: 512 GiB per GPU is more than any AWS GPU has"),
+    ("site gpu memory missing", with_(sites=[{"name": "lab", "kind": "aws"}]), "federation.yaml: sites[0].gpu_memory_gib: is required"),
+    ("site root too small", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "root_volume_gib": 30}]), "federation.yaml: sites[0].root_volume_gib: 30 GiB is smaller than the Deep Learning AMI itself"),
+    ("site unknown key", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "gpu": 1}]), "federation.yaml: sites[0].gpu: unknown key; allowed keys: name, kind, kit, gpus"),
+    ("site bad arch", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "arch": "amd64"}]), "federation.yaml: sites[0].arch: 'amd64' is not allowed; use 'x86_64' or 'arm64'"),
+    ("site kit is not a kit", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "kit": "flarectl"}]), "federation.yaml: sites[0].kit: 'flarectl' is not an unzipped client startup kit"),
+    ("site explicit vpc without account", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "network": {"vpc": "vpc-0abc12345def67890"}}]), "federation.yaml: sites[0].network.vpc: an explicit VPC id needs aws.account and aws.region"),
     ("sites not a list", with_(sites={"name": "site-1"}), "federation.yaml: sites: {'name': 'site-1'}: input should be a valid list"),
 ]
 
@@ -141,3 +149,15 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_federation(tmp_path / "nope.yaml")
     assert "cannot read the federation file" in caught.value.problems[0]
+
+
+def test_no_instance_type_for_the_gpus_is_a_config_error() -> None:
+    from app import instance_choices
+    from flarectl.config import Federation
+
+    federation = Federation.model_validate(with_(sites=[{"name": "lab", "kind": "aws", "gpus": 3, "gpu_memory_gib": 16}]))
+    with pytest.raises(ConfigError) as caught:
+        instance_choices(federation)
+    assert caught.value.problems[0].startswith(
+        "sites[0].gpu_memory_gib: no x86_64 NVIDIA instance type in the built-in table has exactly 3 GPU(s) with 16 GiB each; nearest: p3.8xlarge (4 x V100 16 GiB, 32 vCPUs), g4dn.12xlarge"
+    )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from aws_cdk.assertions import Match, Template
+
+from flarectl.userdata import USERDATA_DIR
 
 INSTANCE = "AWS::EC2::Instance"
 
@@ -36,6 +40,14 @@ def render(value: object) -> str:
 
 def user_data_text(template: Template) -> str:
     return render(only(template, INSTANCE)["Properties"]["UserData"])
+
+
+def cloud_config(template: Template) -> dict:
+    text = user_data_text(template)
+    part = text.split('Content-Type: text/cloud-config; charset="utf-8"')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
+    body = part.split("\n\n", 1)[1]
+    assert body.startswith("#cloud-config\n")
+    return yaml.safe_load(body)
 
 
 def bootstrap_part(template: Template) -> str:
@@ -125,8 +137,11 @@ class TestHost:
     def test_user_data_runs_the_bootstrap_at_every_boot(self, default_template: Template) -> None:
         text = user_data_text(default_template)
         assert text.startswith('Content-Type: multipart/mixed; boundary="+AWS+CDK+User+Data+Separator=="')
-        assert 'Content-Type: text/cloud-config; charset="utf-8"' in text
-        assert "  - [scripts-user, always]" in text
+        config = cloud_config(default_template)
+        assert ["scripts-user", "always"] in config["cloud_final_modules"]
+        helper = config["write_files"][0]
+        assert helper["path"] == "/opt/nvflare/bin/fetch_s3_zip.py"
+        assert helper["content"] == (USERDATA_DIR / "common" / "fetch_s3_zip.py").read_text()
 
     def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
         text = bootstrap_part(default_template)

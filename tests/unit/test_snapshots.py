@@ -43,3 +43,11 @@ def test_hub_in_an_existing_vpc(existing_vpc_template: Template, snapshot_json: 
 
 def test_no_cdk_metadata_or_analytics(default_template: Template) -> None:
     assert default_template.find_resources("AWS::CDK::Metadata") == {}
+
+
+def test_client_site_with_kit(client_template: Template, snapshot_json: SnapshotAssertion) -> None:
+    assert stable(client_template) == snapshot_json
+
+
+def test_client_site_without_kit(client_template_without_kit: Template, snapshot_json: SnapshotAssertion) -> None:
+    assert stable(client_template_without_kit) == snapshot_json

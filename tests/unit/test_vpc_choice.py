@@ -7,8 +7,13 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
-from flarectl.vpc_choice import choose_vpc
+from flarectl.config import Federation
+from flarectl.vpc_choice import VpcChoice, choose_vpc
 from tests.synth_fixtures import ACCOUNT, REGION, federation, synth_hub, vpc_context
+
+
+def hub_vpc(fed: Federation) -> VpcChoice:
+    return choose_vpc(fed.network, fed.aws)
 
 
 @pytest.fixture
@@ -20,20 +25,20 @@ def aws_account(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_offline_synth_creates_a_vpc() -> None:
-    choice = choose_vpc(federation())
+    choice = hub_vpc(federation())
     assert choice.kind == "new"
     assert "offline" in choice.reason
 
 
 def test_explicit_choices_are_taken_as_written() -> None:
-    assert choose_vpc(federation(network={"vpc": "new"})).kind == "new"
-    existing = choose_vpc(federation(aws={"account": ACCOUNT, "region": REGION}, network={"vpc": "vpc-0abc12345def67890"}))
+    assert hub_vpc(federation(network={"vpc": "new"})).kind == "new"
+    existing = hub_vpc(federation(aws={"account": ACCOUNT, "region": REGION}, network={"vpc": "vpc-0abc12345def67890"}))
     assert (existing.kind, existing.vpc_id) == ("existing", "vpc-0abc12345def67890")
 
 
 def test_auto_uses_the_default_vpc_when_the_account_has_one(aws_account) -> None:
     default_vpc = aws_account.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    choice = choose_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
+    choice = hub_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
     assert (choice.kind, choice.vpc_id) == ("default", default_vpc)
     assert "default VPC" in choice.reason
 
@@ -44,20 +49,20 @@ def test_auto_creates_a_vpc_when_the_default_was_deleted(aws_account) -> None:
         for subnet in aws_account.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
             aws_account.delete_subnet(SubnetId=subnet["SubnetId"])
         aws_account.delete_vpc(VpcId=vpc["VpcId"])
-    choice = choose_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
+    choice = hub_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
     assert choice.kind == "new"
     assert choice.reason == f"account {ACCOUNT} has no default VPC in {REGION}"
 
 
 def test_auto_with_credentials_of_another_account_creates_a_vpc(aws_account) -> None:
-    choice = choose_vpc(federation(aws={"account": "210987654321", "region": REGION}))
+    choice = hub_vpc(federation(aws={"account": "210987654321", "region": REGION}))
     assert choice.kind == "new"
     assert "not aws.account 210987654321" in choice.reason
 
 
 def test_auto_without_credentials_creates_a_vpc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: like being offline
-    choice = choose_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
+    choice = hub_vpc(federation(aws={"account": ACCOUNT, "region": REGION}))
     assert choice.kind == "new"
     assert "could not check" in choice.reason
 

@@ -119,13 +119,7 @@ fetch_runtime() {
   if [ "$(cat "${RUNTIME_DIR}/.asset" 2>/dev/null || true)" = "${RUNTIME_KEY}" ]; then
     return 0
   fi
-  "${VENV}/bin/python" - "${RUNTIME_BUCKET}" "${RUNTIME_KEY}" "${RUNTIME_DIR}" <<'PYTHON'
-import io, sys, zipfile
-import boto3
-bucket, key, target = sys.argv[1:]
-archive = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-zipfile.ZipFile(io.BytesIO(archive)).extractall(target)
-PYTHON
+  "${VENV}/bin/python" "${ROOT}/opt/nvflare/bin/fetch_s3_zip.py" "${RUNTIME_BUCKET}" "${RUNTIME_KEY}" "${RUNTIME_DIR}"
   echo "${RUNTIME_KEY}" >"${RUNTIME_DIR}/.asset"
   CHANGED=yes
   log "installed hub runtime ${RUNTIME_KEY}"

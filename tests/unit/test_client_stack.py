@@ -1,0 +1,98 @@
+"""FlareClient-<site>: an AWS GPU client site, asserted on its synthesized template."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match, Template
+
+from tests.unit.test_server_stack import bootstrap_part, cloud_config, logical_id, only, render
+
+INSTANCE = "AWS::EC2::Instance"
+
+
+def test_instance_type_is_chosen_for_the_gpus_and_explained(client_template: Template, client_template_without_kit: Template) -> None:
+    client_template.has_resource_properties(INSTANCE, {"InstanceType": "g6.12xlarge"})  # 4 x L4: cheapest 4-GPU type with ~24 GiB
+    reason = client_template.to_json()["Outputs"]["InstanceTypeReason"]["Value"]
+    assert reason.startswith("g6.12xlarge (4 x L4 22 GiB, 48 vCPUs): cheapest of")
+    client_template_without_kit.has_resource_properties(INSTANCE, {"InstanceType": "g4dn.xlarge"})
+
+
+def test_deep_learning_ami_resolved_at_launch(client_template: Template) -> None:
+    image = only(client_template, INSTANCE)["Properties"]["ImageId"]
+    assert image == "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
+
+
+def test_no_inbound_rules_at_all(client_template: Template) -> None:
+    group = only(client_template, "AWS::EC2::SecurityGroup")["Properties"]
+    assert "SecurityGroupIngress" not in group
+    assert client_template.find_resources("AWS::EC2::SecurityGroupIngress") == {}
+    assert [rule["CidrIp"] for rule in group["SecurityGroupEgress"]] == ["0.0.0.0/0"]  # dials out to the hub, PyPI, apt
+
+
+def test_imdsv2_encrypted_root_monitoring_and_session_manager(client_template: Template) -> None:
+    client_template.has_resource_properties(
+        INSTANCE,
+        {
+            "BlockDeviceMappings": [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 150, "VolumeType": "gp3", "Encrypted": True}}],
+            "Monitoring": True,
+            "DisableApiTermination": True,
+        },
+    )
+    assert "KeyName" not in only(client_template, INSTANCE)["Properties"]
+    client_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {"LaunchTemplateData": Match.object_like({"MetadataOptions": {"HttpTokens": "required"}})},
+    )
+    role = only(client_template, "AWS::IAM::Role")["Properties"]
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(role["ManagedPolicyArns"])
+
+
+def test_spot_is_persistent_and_stops_on_interruption(client_template: Template, client_template_without_kit: Template) -> None:
+    client_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": Match.object_like(
+                {"InstanceMarketOptions": {"MarketType": "spot", "SpotOptions": {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"}}}
+            )
+        },
+    )
+    template = only(client_template_without_kit, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert "InstanceMarketOptions" not in template
+
+
+def test_the_kit_is_an_asset_only_this_instance_may_read(client_template: Template) -> None:
+    statements = only(client_template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    assert len(statements) == 1 and statements[0]["Action"] == "s3:GetObject"
+    resource = render(statements[0]["Resource"])
+    assert resource.endswith(".zip") and "*" not in resource
+    script = bootstrap_part(client_template)
+    assert f"readonly BUNDLE_KEY={resource.rsplit('/', 1)[1]}" in script
+
+
+def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_template: Template) -> None:
+    script = bootstrap_part(client_template)
+    assert script.startswith("#!/bin/bash\n")
+    for line in ("readonly SITE_NAME=onc-lab", "readonly NVFLARE_VERSION=2.9.0", "readonly GPUS=4", "readonly GPU_MEMORY_GIB=24",
+                 "readonly REQUIREMENTS=torch==2.5.1"):  # fmt: skip
+        assert line in script
+    assert '"${BUNDLE}/runtime/flare-client.sh" "${SETTINGS_FILE}" install' in script
+    assert ["scripts-user", "always"] in cloud_config(client_template)["cloud_final_modules"]
+
+
+def test_missing_kit_synthesizes_but_deploy_is_refused(client_template_without_kit: Template) -> None:
+    rules = client_template_without_kit.to_json()["Rules"]
+    rule = next(rule for name, rule in rules.items() if name.startswith("SiteStartupKitRequired"))
+    assertion = rule["Assertions"][0]
+    parameter = assertion["Assert"]["Fn::Equals"][0]["Ref"]
+    assert client_template_without_kit.to_json()["Parameters"][parameter]["Default"] == "missing"
+    assert assertion["Assert"]["Fn::Equals"][1] == "present"
+    assert assertion["AssertDescription"].startswith("Site gpu-site-1: no startup kit at kits/gpu-site-1. Download the site's kit")
+    assert client_template_without_kit.find_resources("AWS::IAM::Policy") == {}
+
+
+def test_outputs_say_which_instance_why_and_how_to_see_the_log(client_template: Template) -> None:
+    outputs = client_template.to_json()["Outputs"]
+    assert set(outputs) == {"InstanceId", "InstanceType", "InstanceTypeReason", "SsmSessionCommand", "ClientLogCommand"}
+    assert "journalctl -u flare-client -f" in render(outputs["ClientLogCommand"]["Value"])
+    assert outputs["InstanceId"]["Value"] == {"Ref": logical_id(client_template, INSTANCE)}
