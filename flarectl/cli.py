@@ -18,7 +18,7 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 2
-    print(f"{args.config}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} sites)")
+    print(f"{args.config}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} site(s))")
     return 0
 
 

@@ -48,7 +48,8 @@ def _instance_type(template: dict[str, Any]) -> str | None:
 def summarize(cdk_out: Path) -> str:
     manifest = json.loads((cdk_out / "manifest.json").read_text())
     lines = []
-    for name, artifact in sorted(manifest["artifacts"].items()):
+    # The hub first, then the sites.
+    for name, artifact in sorted(manifest["artifacts"].items(), key=lambda item: (item[0] != "FlareServerStack", item[0])):
         if artifact["type"] != "aws:cloudformation:stack":
             continue
         template_file = cdk_out / artifact["properties"]["templateFile"]
@@ -62,6 +63,9 @@ def summarize(cdk_out: Path) -> str:
             lines.append(f"  instance type: {instance_type}")
         for output_id, output in template.get("Outputs", {}).items():
             lines.append(f"  {output_id}: {_show(output['Value'])}")
+        for rule_id, rule in template.get("Rules", {}).items():
+            if "StartupKitRequired" in rule_id:
+                lines.append(f"  DEPLOY REFUSED until fixed: {rule['Assertions'][0]['AssertDescription']}")
     sites = cdk_out / "sites"
     site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []
     if site_dirs:

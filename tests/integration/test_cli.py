@@ -18,7 +18,9 @@ def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cdk") / "cdk.out"
     result = cdk("synth", "--quiet", "-o", str(out), env=cli_env())
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "network: new VPC, because offline synth" in result.stderr
+    assert "FlareServerStack: new VPC, because offline synth" in result.stderr
+    assert "FlareClient-gpu-site-1: g4dn.xlarge (1 x T4 16 GiB, 4 vCPUs): cheapest of" in result.stderr
+    assert "FlareClient-gpu-site-1: no startup kit at kits/gpu-site-1: synthesized for review; deploy will refuse" in result.stderr
     return out
 
 
@@ -43,6 +45,10 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert "DashboardUrl: https://<EndpointElasticIp" in text
     assert "AdminSecretName: cancer-fl/dashboard-admin" in text
     assert "Per-site artifacts: none" in text
+    client = text[text.index("FlareClient-gpu-site-1  ("):]
+    assert "instance type: g4dn.xlarge" in client
+    assert "InstanceTypeReason: g4dn.xlarge (1 x T4 16 GiB, 4 vCPUs): cheapest of" in client
+    assert "DEPLOY REFUSED until fixed: Site gpu-site-1: no startup kit at kits/gpu-site-1." in client
 
 
 BAD = """\
@@ -72,7 +78,7 @@ def test_bad_config_fails_clearly_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_flarectl_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert flarectl(["validate"]) == 0
-    assert "OK (project cancer-fl, NVFlare 2.9.0, 0 sites)" in capsys.readouterr().out
+    assert "OK (project cancer-fl, NVFlare 2.9.0, 1 site(s))" in capsys.readouterr().out
     config = tmp_path / "federation.yaml"
     config.write_text(BAD)
     assert flarectl(["validate", str(config)]) == 2

@@ -40,6 +40,18 @@ dns:
 """
 
 
+BOOTSTRAPPED: set[str] = set()
+
+
+def bootstrap(env: dict[str, str]) -> None:
+    """`cdk bootstrap` once per emulator."""
+    if env["AWS_ENDPOINT_URL"] in BOOTSTRAPPED:
+        return
+    result = cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    BOOTSTRAPPED.add(env["AWS_ENDPOINT_URL"])
+
+
 class Deployment:
     def __init__(self, emulator: dict[str, str], workdir: Path):
         self.env = cli_env(**emulator)
@@ -52,17 +64,17 @@ class Deployment:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
 
-    def deploy(self, config_text: str, name: str) -> dict[str, str]:
+    def deploy(self, config_text: str, name: str, stack: str = "FlareServerStack") -> dict[str, str]:
         config = self.workdir / f"{name}.yaml"
         config.write_text(config_text)
         outputs = self.workdir / f"{name}-outputs.json"
         result = cdk(
-            "deploy", "FlareServerStack", "-c", f"config={config}", "-o", str(self.workdir / f"{name}.out"),
+            "deploy", stack, "-c", f"config={config}", "-o", str(self.workdir / f"{name}.out"),
             "--require-approval", "never", "--method=direct", "--outputs-file", str(outputs), "--progress", "events",
             env=self.env,
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(outputs.read_text())["FlareServerStack"]
+        return json.loads(outputs.read_text())[stack]
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +86,7 @@ def deployment(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFa
     deployment.image_id = image_id
     zone = deployment.client("route53").create_hosted_zone(Name="flare.test", CallerReference="flare-test")
     deployment.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
-    result = cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", env=deployment.env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    bootstrap(deployment.env)
     deployment.first = deployment.deploy(federation_yaml(deployment.zone_id, "t3.medium"), "first")
     return deployment
 
@@ -196,3 +207,59 @@ def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment:
     addresses = deployment.client("ec2").describe_addresses()["Addresses"]
     assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(second["ElasticIp"], second["InstanceId"])]
     assert second["KitBucket"] == deployment.first["KitBucket"]
+
+
+SITE_AMI_PARAMETER = "/test/dlami/ami-id"
+
+
+@pytest.fixture(scope="module")
+def site(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    from tests.synth_fixtures import fake_client_kit
+
+    deployment = Deployment(aws_emulator, tmp_path_factory.mktemp("site"))
+    image_id = deployment.client("ec2").describe_images(Owners=["amazon"])["Images"][1]["ImageId"]
+    deployment.client("ssm").put_parameter(Name=SITE_AMI_PARAMETER, Value=image_id, Type="String", Overwrite=True)
+    deployment.image_id = image_id
+    kit = fake_client_kit(deployment.workdir, "lab-1")
+    bootstrap(deployment.env)
+    config = f"""\
+project: motofl
+project_admin_email: admin@flare.test
+sites:
+  - name: lab-1
+    kind: aws
+    kit: {kit}
+    gpus: 1
+    gpu_memory_gib: 24
+    ami_ssm_parameter: {SITE_AMI_PARAMETER}
+"""
+    deployment.outputs = deployment.deploy(config, "site", stack="FlareClient-lab-1")
+    return deployment
+
+
+def test_site_instance_runs_the_chosen_type_and_image(site: Deployment) -> None:
+    outputs = site.outputs
+    assert outputs["InstanceType"] == "g6.xlarge"  # 1 x L4 (22 GiB usable): cheapest with ~24 GiB
+    assert outputs["InstanceTypeReason"].startswith("g6.xlarge (1 x L4 22 GiB, 4 vCPUs): cheapest of")
+    hub = instance(site, outputs["InstanceId"])
+    assert (hub["InstanceType"], hub["ImageId"], hub["State"]["Name"]) == ("g6.xlarge", site.image_id, "running")
+
+
+def test_site_bundle_was_uploaded_and_is_what_the_bootstrap_fetches(site: Deployment) -> None:
+    settings = bootstrap_settings(site, site.outputs["InstanceId"])
+    assert settings["SITE_NAME"] == "lab-1" and settings["GPUS"] == "1" and settings["GPU_MEMORY_GIB"] == "24"
+    archive = site.client("s3").get_object(Bucket=settings["BUNDLE_BUCKET"], Key=settings["BUNDLE_KEY"])["Body"].read()
+    names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
+    assert "kit/startup/fed_client.json" in names and "runtime/flare-client.sh" in names and "runtime/flare-client.service" in names
+
+
+def test_site_role_reads_only_its_bundle_and_nothing_comes_in(site: Deployment) -> None:
+    iam = site.client("iam")
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareClient-lab-1-SiteRole")]
+    assert len(roles) == 1
+    documents = [iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"] for p in iam.list_role_policies(RoleName=roles[0])["PolicyNames"]]
+    statements = [s for d in documents for s in d["Statement"]]
+    settings = bootstrap_settings(site, site.outputs["InstanceId"])
+    assert statements == [{"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{settings['BUNDLE_BUCKET']}/{settings['BUNDLE_KEY']}"}]
+    groups = site.client("ec2").describe_security_groups(Filters=[{"Name": "description", "Values": ["NVFlare client lab-1: outbound only"]}])
+    assert [g["IpPermissions"] for g in groups["SecurityGroups"]] == [[]]
