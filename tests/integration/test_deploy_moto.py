@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from tests.integration.conftest import cdk, cli_env
 
@@ -130,7 +131,9 @@ def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deploymen
     assert hub["InstanceType"] == "t3.medium"
     assert hub["ImageId"] == deployment.image_id
     parts = user_data_parts(deployment, hub["InstanceId"])
-    assert "- [scripts-user, always]" in parts["text/cloud-config"]
+    config = yaml.safe_load(parts["text/cloud-config"])
+    assert ["scripts-user", "always"] in config["cloud_final_modules"]
+    assert config["write_files"][0]["path"] == "/opt/nvflare/bin/fetch_s3_zip.py"
     script = parts["text/x-shellscript"]
     assert script.startswith("#!/bin/bash\n")
     settings = bootstrap_settings(deployment, hub["InstanceId"])
