@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,11 +17,8 @@ import pytest
 from flarectl.userdata import USERDATA_DIR, render_script
 from tests.conftest import needs
 from tests.integration.conftest import emulator_client
+from tests.integration.sandbox import HostSandbox, changing
 
-RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
-            "pip", "systemctl", "sleep"]  # fmt: skip
-CHANGING = ("apt-get", "mkfs.ext4", "mount ", "useradd", "chown", "python3 -m venv", "pip ", "systemctl daemon-reload",
-            "systemctl enable", "systemctl restart")  # fmt: skip
 VOLUME = "vol-0123456789abcdef0"
 
 
@@ -36,27 +31,19 @@ def runtime_zip() -> bytes:
     return buffer.getvalue()
 
 
-class Sandbox:
+class Sandbox(HostSandbox):
+    """A hub: the data volume's device exists, the runtime asset is in the emulator's S3."""
+
     def __init__(self, root: Path, emulator: dict[str, str]):
-        self.root, self.emulator = root, emulator
-        self.host = root / "host"
-        self.bin = root / "bin"
-        for directory in (self.host / "etc", self.host / "dev" / "disk" / "by-id", self.host / "opt" / "nvflare" / "bin", self.bin):
-            directory.mkdir(parents=True, exist_ok=True)
-        # What cloud-init's write_files puts in place before the bootstrap runs.
-        shutil.copy(USERDATA_DIR / "common" / "fetch_s3_zip.py", self.host / "opt" / "nvflare" / "bin" / "fetch_s3_zip.py")
+        super().__init__(root, emulator)
+        (self.host / "dev" / "disk" / "by-id").mkdir(parents=True)
         (self.host / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").touch()
-        for name in RECORDED:
-            stub = self.bin / name
-            stub.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "host_recorder.py"} {name} "$@"\n')
-            stub.chmod(0o755)
-        self.log = root / "calls.log"
         s3 = emulator_client(emulator, "s3")
         s3.create_bucket(Bucket="bootstrap-assets")
         for key in ("runtime-1.zip", "runtime-2.zip"):
             s3.put_object(Bucket="bootstrap-assets", Key=key, Body=runtime_zip())
 
-    def script(self, runtime_key: str) -> Path:
+    def run(self, runtime_key: str = "runtime-1.zip") -> tuple[subprocess.CompletedProcess[str], list[str]]:
         settings = {
             "PROJECT": "cancer-fl", "NVFLARE_VERSION": "2.9.0", "CERTBOT_VERSION": "5.8.0", "SERVER_REQUIREMENTS": "",
             "FL_PORT": "8002", "KIT_BUCKET": "kits", "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
@@ -64,22 +51,7 @@ class Sandbox:
             "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
             "DATA_VOLUME_ID": VOLUME, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
         }  # fmt: skip
-        path = self.root / "user-data.sh"
-        path.write_text(render_script("hub/bootstrap.sh", settings))
-        return path
-
-    def run(self, runtime_key: str = "runtime-1.zip") -> tuple[subprocess.CompletedProcess[str], list[str]]:
-        start = len(self.calls())
-        env = {**os.environ, **self.emulator, "FLARE_ROOT": str(self.host), "PATH": f"{self.bin}:{os.environ['PATH']}",
-               "RECORDER_LOG": str(self.log), "RECORDER_STATE": str(self.root / "state.json"), "RECORDER_BIN": str(self.bin)}  # fmt: skip
-        result = subprocess.run(["bash", str(self.script(runtime_key))], env=env, capture_output=True, text=True, timeout=120)
-        return result, self.calls()[start:]
-
-    def calls(self) -> list[str]:
-        return self.log.read_text().splitlines() if self.log.exists() else []
-
-    def snapshot(self) -> dict[str, float]:
-        return {str(p.relative_to(self.host)): p.stat().st_mtime_ns for p in self.host.rglob("*") if p.is_file()}
+        return self.run_script(render_script("hub/bootstrap.sh", settings))
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +65,6 @@ def first_run(sandbox: Sandbox) -> list[str]:
     result, calls = sandbox.run()
     assert result.returncode == 0, result.stdout + result.stderr
     return calls
-
-
-def changing(calls: list[str]) -> list[str]:
-    return [c for c in calls if c.startswith(CHANGING)]
 
 
 def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[str]) -> None:

@@ -63,7 +63,8 @@ def test_rendering_refuses_missing_or_undeclared_settings() -> None:
         render_script("hub/bootstrap.sh", {**hostile_settings("hub/bootstrap.sh"), "EXTRA": "1"})
 
 
-UNITS = sorted(p.name for p in (USERDATA_DIR / "hub" / "units").iterdir())
+UNIT_FILES = {p.name: p for p in [*(USERDATA_DIR / "hub" / "units").iterdir(), USERDATA_DIR / "client" / "flare-client.service"]}
+UNITS = sorted(UNIT_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,8 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python.parent.mkdir(parents=True)
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
-    for unit in UNITS:
-        shutil.copy(USERDATA_DIR / "hub" / "units" / unit, root / "etc/systemd/system" / unit)
+    for unit, path in UNIT_FILES.items():
+        shutil.copy(path, root / "etc/systemd/system" / unit)
     return root
 
 

@@ -2,17 +2,19 @@
 # AWS client site bootstrap: cloud-init runs it as root at every boot. It fetches this site's
 # bundle (startup kit + the shared client runtime), then lets the shared runtime install the
 # client and a systemd unit run it. Every step checks first: a second run changes nothing.
+# FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
 # @SETTINGS@ SITE_NAME NVFLARE_VERSION REQUIREMENTS GPUS GPU_MEMORY_GIB BUNDLE_BUCKET BUNDLE_KEY
 
+readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
-readonly INSTALL_ROOT=/opt/nvflare-client
-readonly SITE_ROOT=/var/lib/nvflare-client
+readonly INSTALL_ROOT="${ROOT}/opt/nvflare-client"
+readonly SITE_ROOT="${ROOT}/var/lib/nvflare-client"
 readonly VENV="${INSTALL_ROOT}/venv"
 readonly BUNDLE="${INSTALL_ROOT}/bundle"
-readonly SETTINGS_FILE=/etc/nvflare-client/client.env
-readonly UNIT=/etc/systemd/system/flare-client.service
+readonly SETTINGS_FILE="${ROOT}/etc/nvflare-client/client.env"
+readonly UNIT="${ROOT}/etc/systemd/system/flare-client.service"
 
 log() { echo "flare-client-bootstrap: $*"; }
 
@@ -25,8 +27,8 @@ install_packages() {
 }
 
 create_service_user() {
-  id "${SERVICE_USER}" >/dev/null 2>&1 || useradd --system --home-dir "${SITE_ROOT}" --shell /usr/sbin/nologin "${SERVICE_USER}"
-  install -d -o "${SERVICE_USER}" -g "${SERVICE_USER}" -m 0750 "${SITE_ROOT}"
+  id "${SERVICE_USER}" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin "${SERVICE_USER}"
+  install -d -m 0750 "${SITE_ROOT}"
 }
 
 fetch_bundle() {
@@ -36,13 +38,13 @@ fetch_bundle() {
   [ -x "${VENV}/bin/python" ] || python3 -m venv "${VENV}"
   "${VENV}/bin/python" -c 'import boto3' 2>/dev/null || "${VENV}/bin/pip" install --quiet boto3
   rm -rf "${BUNDLE}"
-  "${VENV}/bin/python" /opt/nvflare/bin/fetch_s3_zip.py "${BUNDLE_BUCKET}" "${BUNDLE_KEY}" "${BUNDLE}"
+  "${VENV}/bin/python" "${ROOT}/opt/nvflare/bin/fetch_s3_zip.py" "${BUNDLE_BUCKET}" "${BUNDLE_KEY}" "${BUNDLE}"
   echo "${BUNDLE_KEY}" >"${BUNDLE}/.asset"
   log "fetched site bundle ${BUNDLE_KEY}"
 }
 
 write_settings() {
-  install -d -m 0755 "$(dirname "${SETTINGS_FILE}")"
+  install -d -m 0755 "$(dirname "${SETTINGS_FILE}")" "$(dirname "${UNIT}")"
   {
     printf '# Written by the AWS site bootstrap for userdata/client/flare-client.sh\n'
     printf 'SITE_NAME=%q\nNVFLARE_VERSION=%q\nREQUIREMENTS=%q\nGPUS=%q\nGPU_MEMORY_GIB=%q\n' \
@@ -63,7 +65,8 @@ install_client() {
   if [ "$(cat "${SITE_ROOT}/.installed" 2>/dev/null || true)" = "${wanted}" ]; then
     return 0
   fi
-  "${BUNDLE}/runtime/flare-client.sh" "${SETTINGS_FILE}" install
+  # Through bash: unzipping does not keep the execute bit.
+  bash "${BUNDLE}/runtime/flare-client.sh" "${SETTINGS_FILE}" install
   chown -R "${SERVICE_USER}:${SERVICE_USER}" "${SITE_ROOT}"
   install -m 0644 "${BUNDLE}/runtime/flare-client.service" "${UNIT}"
   systemctl daemon-reload
