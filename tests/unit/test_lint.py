@@ -74,10 +74,11 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("systemd-root")
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
-    python = root / "opt/nvflare/venv/bin/python"
-    python.parent.mkdir(parents=True)
-    python.write_text("#!/bin/sh\n")
-    python.chmod(0o755)
+    for executable in ("opt/nvflare/venv/bin/python", "bin/bash"):  # what the units' ExecStart lines run
+        path = root / executable
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
     for unit, path in UNIT_FILES.items():
         shutil.copy(path, root / "etc/systemd/system" / unit)
     return root
