@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Wall time of `cdk synth` (pinned CLI) for the embedded default federation, next to an empty
-CDK app measured in the same run, and their ratio. Prints figures; asserts nothing.
+CDK app measured in the same run, and their ratio; then federations with 10, 50 and 100 AWS
+sites and the time each site adds. Prints figures; asserts nothing.
 
-Run: make bench   (or .venv/bin/python bench/synth.py --runs 5)
+Run: make bench   (or .venv/bin/python bench/synth.py --runs 5 --sites 10 50 100)
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 EMPTY_APP = """\
@@ -35,6 +38,7 @@ def timed_synth(app_dir: Path, env: dict[str, str], extra: list[str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sites", type=int, nargs="*", default=[10, 50, 100])
     args = parser.parse_args()
     env = dict(os.environ, CDK_DISABLE_CLI_TELEMETRY="1", CDK_DISABLE_VERSION_CHECK="1")
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), env["PATH"]])
@@ -52,7 +56,26 @@ def main() -> int:
     print(f"  empty CDK app           {empty_median:6.2f} s   runs: {', '.join(f'{t:.2f}' for t in empty_times)}")
     print(f"  default federation.yaml {default_median:6.2f} s   runs: {', '.join(f'{t:.2f}' for t in default_times)}")
     print(f"  ratio default/empty     {default_median / empty_median:6.2f}x")
+    if args.sites:
+        print("cdk synth with N AWS sites (one run each; kits absent, so no asset copying)")
+        timings = {}
+        with tempfile.TemporaryDirectory() as work:
+            for count in args.sites:
+                config = Path(work) / f"federation-{count}.yaml"
+                config.write_text(yaml.safe_dump(federation_with_sites(count)))
+                timings[count] = timed_synth(ROOT, env, ["-c", f"config={config}"])
+                print(f"  {count:4d} sites  {timings[count]:7.2f} s")
+        counts = sorted(timings)
+        if len(counts) >= 2:
+            slope = (timings[counts[-1]] - timings[counts[0]]) / (counts[-1] - counts[0])
+            print(f"  per-site increment      {slope:6.3f} s/site ({counts[0]} -> {counts[-1]} sites)")
     return 0
+
+
+def federation_with_sites(count: int) -> dict:
+    data = yaml.safe_load((ROOT / "federation.yaml").read_text())
+    data["sites"] = [{"name": f"site-{i:03d}", "kind": "aws", "gpus": 1, "gpu_memory_gib": 16} for i in range(count)]
+    return data
 
 
 if __name__ == "__main__":
