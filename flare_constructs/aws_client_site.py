@@ -4,14 +4,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from aws_cdk import Aws, CfnParameter, CfnRule, CfnRuleAssertion, Fn
+from aws_cdk import CfnParameter, CfnRule, CfnRuleAssertion, Fn
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from flare_constructs.acknowledge import acknowledge
-from flare_constructs.user_data import every_boot_user_data
+from flare_constructs.managed_instance import ManagedInstance
+from flare_constructs.user_data import every_boot_user_data, grant_asset_read
 from flarectl.config import AwsSite
 from flarectl.userdata import USERDATA_DIR, render_script
 
@@ -48,14 +47,7 @@ class AwsClientSite(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description=f"NVFlare client {site.name}: outbound only", allow_all_outbound=True
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"NVFlare client site {site.name}",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
-        )
-        bundle_bucket, bundle_key = self._bundle(site)
+        bundle = self._bundle(site)
         script = render_script(
             "client/aws-bootstrap.sh",
             {
@@ -64,66 +56,30 @@ class AwsClientSite(Construct):
                 "REQUIREMENTS": " ".join(site.requirements),
                 "GPUS": str(site.gpus),
                 "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
-                "BUNDLE_BUCKET": bundle_bucket,
-                "BUNDLE_KEY": bundle_key,
+                "BUNDLE_BUCKET": bundle.s3_bucket_name if bundle else "",
+                "BUNDLE_KEY": bundle.s3_object_key if bundle else "",
             },
         )
-        self.instance = ec2.Instance(
+        host = ManagedInstance(
             self,
-            "Instance",
+            "Host",
             vpc=vpc,
-            vpc_subnets=subnets,
-            instance_type=ec2.InstanceType(instance_type),
-            # Resolved at launch: a newer AMI does not replace a running site on the next deploy.
-            machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(site.ami_parameter, os=ec2.OperatingSystemType.LINUX),
+            subnets=subnets,
             security_group=self.security_group,
-            role=self.role,
+            instance_type=instance_type,
+            ami_parameter=site.ami_parameter,
+            root_volume_gib=site.root_volume_gib,
             user_data=every_boot_user_data(script),
-            detailed_monitoring=True,
-            disable_api_termination=True,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/sda1",
-                    volume=ec2.BlockDeviceVolume.ebs(site.root_volume_gib, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True),
-                )
-            ],
+            description=f"NVFlare client site {site.name}",
+            spot=site.spot,
         )
-        self.instance.instance.add_property_deletion_override("AvailabilityZone")
-        self.instance.instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1152"]}})
-        # IMDSv2, and optionally Spot, through a launch template of our own (ec2.Instance
-        # has no Spot option): a persistent request that stops, not terminates, keeps the disk.
-        launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
-            http_endpoint=True,
-            spot_options=ec2.LaunchTemplateSpotOptions(
-                request_type=ec2.SpotRequestType.PERSISTENT, interruption_behavior=ec2.SpotInstanceInterruption.STOP
-            )
-            if site.spot
-            else None,
-        )
-        self.instance.instance.launch_template = ec2.CfnInstance.LaunchTemplateSpecificationProperty(
-            launch_template_id=launch_template.launch_template_id, version=launch_template.latest_version_number
-        )
-        acknowledge(
-            self.instance,
-            {
-                "CloudFormation-Validate::E1152": "ImageId 'resolve:ssm:<parameter>' is EC2's documented launch-time AMI lookup.",
-                "AwsSolutions-EC28": "Detailed monitoring is on; ASG-style monitoring does not apply to a single site host.",
-            },
-        )
-        acknowledge(
-            self.role,
-            {
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": "AWS's maintained policy for Session Manager, which replaces SSH and key pairs.",
-                "HIPAA.Security-IAMNoInlinePolicy": "The only grant, read of this site's own bundle object, lives with the role it serves.",
-            },
-        )
+        self.instance = host.instance
+        if bundle is not None:
+            grant_asset_read(host.role, bundle)
 
-    def _bundle(self, site: AwsSite) -> tuple[str, str]:
-        """The site bundle asset and the role's read on exactly that object; without a kit,
-        a CloudFormation rule that refuses the deploy (synth still works, for review)."""
+    def _bundle(self, site: AwsSite) -> s3_assets.Asset | None:
+        """The site bundle asset; without a kit, a CloudFormation rule that refuses the
+        deploy instead (synth still works, for review)."""
         if not site.kit_present:
             status = CfnParameter(self, "StartupKit", type="String", default="missing", description=f"Startup kit of site {site.name}")
             CfnRule(
@@ -139,9 +95,5 @@ class AwsClientSite(Construct):
                     )
                 ],
             )
-            return "", ""
-        asset = s3_assets.Asset(self, "Bundle", path=site_bundle(Path(site.kit)))
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"])
-        )
-        return asset.s3_bucket_name, asset.s3_object_key
+            return None
+        return s3_assets.Asset(self, "Bundle", path=site_bundle(Path(site.kit)))

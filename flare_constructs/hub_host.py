@@ -4,15 +4,15 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
+from flare_constructs.managed_instance import ManagedInstance
 
 
 class HubHost(Construct):
-    """Ubuntu 24.04 from Canonical's SSM parameter, encrypted gp3 root, IMDSv2, SSM Session
-    Manager instead of a key pair, termination protection and automatic recovery."""
+    """Ubuntu 24.04 from Canonical's SSM parameter on a ManagedInstance, a security group for
+    the dashboard and the FL port, and automatic recovery."""
 
     def __init__(
         self,
@@ -53,54 +53,19 @@ class HubHost(Construct):
                 },
             )
 
-        self.role = iam.Role(
+        host = ManagedInstance(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="NVFlare hub host",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
-        )
-        acknowledge(
-            self.role,
-            {
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": "AWS's maintained policy for Session Manager, which replaces SSH and key pairs.",
-                "HIPAA.Security-IAMNoInlinePolicy": "Grants scoped to this hub's own bucket prefix, secret and hosted zone live with the role they serve.",
-            },
-        )
-
-        self.instance = ec2.Instance(
-            self,
-            "Instance",
+            "Host",
             vpc=vpc,
-            vpc_subnets=subnets,
-            instance_type=ec2.InstanceType(instance_type),
-            # Resolved by EC2 when the instance launches: a newer Canonical image then does not
-            # replace a running hub on the next deploy (unattended-upgrades keeps it patched).
-            machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(ami_parameter, os=ec2.OperatingSystemType.LINUX),
+            subnets=subnets,
             security_group=self.security_group,
-            role=self.role,
+            instance_type=instance_type,
+            ami_parameter=ami_parameter,
+            root_volume_gib=root_volume_gib,
             user_data=user_data,
-            require_imdsv2=True,
-            detailed_monitoring=True,
-            disable_api_termination=True,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/sda1",
-                    volume=ec2.BlockDeviceVolume.ebs(root_volume_gib, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True),
-                )
-            ],
+            description="NVFlare hub host",
         )
-        # The subnet already fixes the AZ; a literal AZ from a VPC lookup only pins the template to it.
-        self.instance.instance.add_property_deletion_override("AvailabilityZone")
-        # cfn-lint's ImageId pattern does not know EC2's documented `resolve:ssm:` form.
-        self.instance.instance.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1152"]}})
-        acknowledge(
-            self.instance,
-            {
-                "CloudFormation-Validate::E1152": "ImageId 'resolve:ssm:<parameter>' is EC2's documented launch-time AMI lookup.",
-                "AwsSolutions-EC28": "Detailed monitoring is on (HIPAA rule satisfied); ASG-style monitoring does not apply to a single hub host.",
-            },
-        )
+        self.role, self.instance = host.role, host.instance
 
         self.recovery_alarm = cloudwatch.Alarm(
             self,

@@ -1,11 +1,10 @@
 """What runs on the hub: the bootstrap as user data, and hubctl + systemd units as an asset."""
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from flare_constructs.user_data import every_boot_user_data
+from flare_constructs.user_data import every_boot_user_data, grant_asset_read
 from flarectl.userdata import USERDATA_DIR, render_script
 
 RUNTIME_DIR = USERDATA_DIR / "hub"
@@ -26,10 +25,4 @@ class HubRuntime(Construct):
         self.user_data = every_boot_user_data(script)
 
     def grant_read(self, role: iam.IRole) -> None:
-        """Exactly this asset object; the CDK default would be the whole staging bucket."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[f"arn:{Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"],
-            )
-        )
+        grant_asset_read(role, self.asset)

@@ -189,7 +189,7 @@ def test_admin_secret_holds_a_generated_password(deployment: Deployment, tmp_pat
 
 def test_host_role_can_read_kits_and_the_secret(deployment: Deployment) -> None:
     iam = deployment.client("iam")
-    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareServerStack-HubRole")]
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareServerStack-HubHostRole")]
     assert len(roles) == 1
     policies = iam.list_role_policies(RoleName=roles[0])["PolicyNames"]
     documents = json.dumps([iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"] for p in policies])
@@ -258,7 +258,7 @@ def test_site_bundle_was_uploaded_and_is_what_the_bootstrap_fetches(site: Deploy
 
 def test_site_role_reads_only_its_bundle_and_nothing_comes_in(site: Deployment) -> None:
     iam = site.client("iam")
-    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareClient-lab-1-SiteRole")]
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareClient-lab-1-SiteHostRole")]
     assert len(roles) == 1
     documents = [iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"] for p in iam.list_role_policies(RoleName=roles[0])["PolicyNames"]]
     statements = [s for d in documents for s in d["Statement"]]

@@ -64,7 +64,7 @@ def hub_role(template: Template) -> str:
 
 
 def hub_policy(template: Template) -> list[dict]:
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubRoleDefaultPolicy")}})
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubHostRoleDefaultPolicy")}})
     assert len(policies) == 1
     return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
 
@@ -105,7 +105,7 @@ class TestHost:
     def test_monitoring_termination_protection_and_instance_profile(self, default_template: Template) -> None:
         default_template.has_resource_properties(
             INSTANCE,
-            {"Monitoring": True, "DisableApiTermination": True, "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubInstanceInstanceProfile")}},
+            {"Monitoring": True, "DisableApiTermination": True, "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubHostInstanceInstanceProfile")}},
         )
 
     def test_session_manager_instead_of_ssh(self, default_template: Template) -> None:
