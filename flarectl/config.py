@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -362,9 +362,109 @@ class AwsSite(Site):
         return self.kit is not None and (Path(self.kit) / "startup" / "fed_client.json").exists()
 
 
-SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite}
-# With more kinds: Annotated[AwsSite | AzureSite | ..., Field(discriminator="kind")].
-AnySite = AwsSite
+SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=-]+)?")
+SLURM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _absolute_path(value: str, what: str) -> str:
+    if not value.startswith("/") or not re.fullmatch(r"/[A-Za-z0-9_./@+-]*", value) or "/../" in value + "/":
+        raise ValueError(f"{value!r} is not an absolute {what} path of letters, digits and _ . / @ + -; use e.g. /shared/nvflare/site-1")
+    return value
+
+
+class SlurmSite(Site):
+    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy."""
+
+    kind: Literal["slurm"]
+    kit: str
+    workdir: str
+    python: str = "python3"
+    gpus: int = 1
+    gpu_memory_gib: float = 0
+    requirements: list[str] = []
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "1-00:00:00"
+    gres: str | None = None
+    cpus: int = 4
+    memory: str = "32G"
+    extra_directives: list[str] = []
+    mode: Literal["allocation", "launcher"] = "allocation"
+    handover_seconds: int = 300
+
+    @field_validator("gpu_memory_gib", mode="before")
+    @classmethod
+    def _memory_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("kit", "workdir")
+    @classmethod
+    def _paths(cls, value: str, info: Any) -> str:
+        return _absolute_path(value, info.field_name)
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, value: str) -> str:
+        if value != "python3" and not value.startswith("/"):
+            raise ValueError(f"{value!r}: use python3 (from PATH) or an absolute path to Python >= 3.10")
+        return _absolute_path(value, "python") if value.startswith("/") else value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        return _check_requirements(value)
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _slurm_names(cls, value: str | None) -> str | None:
+        if value is not None and not SLURM_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slurm name; use letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not re.fullmatch(r"(\d+-)?\d{1,2}:\d{2}(:\d{2})?|\d+", value):
+            raise ValueError(f"{value!r} is not a Slurm time limit; use minutes, HH:MM:SS or D-HH:MM:SS (e.g. 1-00:00:00)")
+        return value
+
+    @field_validator("gres")
+    @classmethod
+    def _gres(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"gpu(:[A-Za-z0-9_.-]+)?:\d+", value):
+            raise ValueError(f"{value!r} is not a GPU gres; write it like gpu:a40:1 or gpu:1")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+[KMGT]?", value):
+            raise ValueError(f"{value!r} is not a Slurm memory size; write it like 32G or 64000M")
+        return value
+
+    @field_validator("extra_directives")
+    @classmethod
+    def _directives(cls, value: list[str]) -> list[str]:
+        for directive in value:
+            if not SBATCH_DIRECTIVE.fullmatch(directive):
+                raise ValueError(f"{directive!r} is not a safe #SBATCH option; write one option like --constraint=a40 (no spaces, quotes or ;)")
+        return value
+
+    @field_validator("handover_seconds")
+    @classmethod
+    def _handover(cls, value: int) -> int:
+        if not 30 <= value <= 3600:
+            raise ValueError(f"{value} s: hand over between 30 s and 3600 s before the wall-time limit")
+        return value
+
+    @property
+    def job_name(self) -> str:
+        return f"flare-{self.name}"
+
+
+SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite, "slurm": SlurmSite}
+AnySite = Annotated[AwsSite | SlurmSite, Field(discriminator="kind")]
 
 
 class Federation(_Model):
@@ -448,10 +548,12 @@ class Federation(_Model):
 
 def _location(loc: tuple[Any, ...]) -> str:
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "tagged-union")):
+        elif index and isinstance(loc[index - 1], int) and part in SITE_KINDS:
+            continue  # the discriminator pydantic adds after a site's index
+        elif str(part).startswith(("function-", "tagged-union")):
             continue
         else:
             path += ("." if path else "") + str(part)
@@ -461,18 +563,20 @@ def _location(loc: tuple[Any, ...]) -> str:
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """Field names of the model that owns the unknown key at `loc`."""
     model: Any = Federation
-    for part in loc[:-1]:
+    for index, part in enumerate(loc[:-1]):
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if index and isinstance(loc[index - 1], int) and part in SITE_KINDS:
+            model = SITE_KINDS[part]
+            continue
+        field = model.model_fields.get(part) if model is not None else None
         if field is None:
             return []
         annotation = field.annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
+        # None for a list of sites: the kind that follows the index names the model.
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return list(model.model_fields)
+    return list(model.model_fields) if model is not None else []
 
 
 def _messages(error: dict[str, Any]) -> list[tuple[str, str]]:
