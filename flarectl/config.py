@@ -378,6 +378,7 @@ class SlurmSite(Site):
     kind: Literal["slurm"]
     kit: str
     workdir: str
+    venv: str | None = None
     python: str = "python3"
     gpus: int = 1
     gpu_memory_gib: float = 0
@@ -398,10 +399,10 @@ class SlurmSite(Site):
     def _memory_number(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    @field_validator("kit", "workdir")
+    @field_validator("kit", "workdir", "venv")
     @classmethod
-    def _paths(cls, value: str, info: Any) -> str:
-        return _absolute_path(value, info.field_name)
+    def _paths(cls, value: str | None, info: Any) -> str | None:
+        return _absolute_path(value, info.field_name) if value is not None else value
 
     @field_validator("python")
     @classmethod

@@ -1,7 +1,7 @@
 """A single-node Slurm cluster on localhost for the tests (Debian 12's Slurm 22.05).
 
 No systemd and no cgroups here: munged, slurmctld and slurmd run as background processes
-with proctrack/linuxproc and task/none. The node has one fake GPU (gres file -> /dev/null),
+with proctrack/linuxproc and task/none. The node has two fake GPUs (gres files -> /dev/null),
 which is enough for Slurm to allocate it and set CUDA_VISIBLE_DEVICES. Finished jobs are
 recorded by jobcomp/filetxt (no slurmdbd, so no sacct)."""
 
@@ -32,9 +32,10 @@ class SlurmCluster:
     def write_config(self) -> None:
         for directory in ("state", "spool", "dev", "log"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
-        gpu = self.root / "dev" / "nvidia0"
-        if not gpu.exists():
-            gpu.symlink_to("/dev/null")
+        gpus = [self.root / "dev" / f"nvidia{index}" for index in range(2)]
+        for gpu in gpus:
+            if not gpu.exists():
+                gpu.symlink_to("/dev/null")
         self.conf.write_text(f"""\
 ClusterName=flaretest
 SlurmctldHost={self.node}(127.0.0.1)
@@ -60,10 +61,10 @@ JobCompLoc={self.jobcomp}
 MinJobAge=600
 ReturnToService=2
 KillWait=10
-NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory=2000 Gres=gpu:a40:1 State=UNKNOWN
+NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory=2000 Gres=gpu:a40:2 State=UNKNOWN
 PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """)
-        (self.root / "gres.conf").write_text(f"NodeName={self.node} Name=gpu Type=a40 File={gpu}\n")
+        (self.root / "gres.conf").write_text(f"NodeName={self.node} Name=gpu Type=a40 File={self.root}/dev/nvidia[0-1]\n")
 
     def start(self) -> None:
         self.write_config()

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Cron watchdog for one Slurm site (the guide's nvflare-check-run.sh, made robust): submits
+# the client job only when no job of this name is pending or running. A lock keeps two runs
+# from submitting twice. Exit codes: 0 nothing to do or submitted, 1 submission failed,
+# 2 Slurm did not answer.
+set -euo pipefail
+
+# @SETTINGS@ SITE_DIR JOB_NAME
+
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) flare-watchdog ${JOB_NAME}: $*"; }
+
+exec 9>"${SITE_DIR}/.watchdog.lock"
+if ! flock -n 9; then
+  log "another watchdog run holds the lock; nothing to do"
+  exit 0
+fi
+
+if ! jobs="$(squeue -h --me -n "${JOB_NAME}" -t PENDING,RUNNING,CONFIGURING,COMPLETING,REQUEUED,RESIZING,SUSPENDED -o '%i %T')"; then
+  log "squeue failed; is Slurm reachable from here?"
+  exit 2
+fi
+if [ -n "${jobs}" ]; then
+  log "already queued or running: $(echo "${jobs}" | tr '\n' ' ')"
+  exit 0
+fi
+if job="$(sbatch --parsable "${SITE_DIR}/flare-client.sbatch")"; then
+  log "no job was queued or running; submitted job ${job}"
+  exit 0
+fi
+log "sbatch failed"
+exit 1
