@@ -10,7 +10,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
-from flarectl.config import DEFAULT_FEDERATION, AwsSite, AwsTarget, ConfigError, Federation, load_federation
+from flarectl import slurm_site
+from flarectl.config import DEFAULT_FEDERATION, AwsSite, AwsTarget, ConfigError, Federation, SlurmSite, load_federation
 from flarectl.instance_types import Choice, NoInstanceType, choose_instance_type
 from flarectl.vpc_choice import choose_vpc
 from stacks.client_stack import FlareClientStack
@@ -76,6 +77,10 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
             description=f"NVFlare client site {site.name} (AWS GPU) for project {federation.project}",
             analytics_reporting=False,
         )
+    for site in federation.sites:
+        if isinstance(site, SlurmSite):
+            written = slurm_site.emit(site, federation, Path(app.outdir) / "sites" / site.name)
+            print(f"sites/{site.name}: {len(written)} files for the Slurm login node (see its README.md)", file=sys.stderr)
     validations = cdk.Validations.of(app)
     validations.add_plugins(AwsSolutionsChecks(app))
     validations.add_plugins(HIPAASecurityChecks(app))

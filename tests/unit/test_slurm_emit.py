@@ -1,0 +1,108 @@
+"""What `cdk synth` writes for a Slurm site: shellcheck-clean scripts, safe rendering."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flarectl.config import DEFAULT_FEDERATION, Federation, load_federation
+from flarectl.slurm_site import emit
+from tests.conftest import needs
+
+
+def slurm_federation(**fields) -> Federation:
+    site = {"name": "hpc-1", "kind": "slurm", "kit": "/shared/kits/hpc-1", "workdir": "/shared/nvflare/hpc-1", **fields}
+    return Federation.model_validate({"project": "p", "project_admin_email": "it@hospital.test", "sites": [site]})
+
+
+@pytest.fixture
+def emitted(tmp_path: Path) -> Path:
+    federation = slurm_federation(partition="gpu", account="onc", qos="normal", gres="gpu:a40:1", extra_directives=["--constraint=a40"],
+                                  requirements=["torch>=2.4,<3"], gpu_memory_gib=44)  # fmt: skip
+    emit(federation.sites[0], federation, tmp_path)
+    return tmp_path
+
+
+def test_files_for_the_login_node(emitted: Path) -> None:
+    assert sorted(p.name for p in emitted.iterdir()) == [
+        "README.md", "client.env", "crontab.txt", "flare-client.sbatch", "flare-client.sh", "flare-watchdog.sh"
+    ]  # fmt: skip
+    assert (emitted / "flare-client.sh").read_text() == (Path(__file__).parents[2] / "userdata/client/flare-client.sh").read_text()
+
+
+def test_job_script_directives_come_first_and_hand_over_before_the_limit(emitted: Path) -> None:
+    lines = (emitted / "flare-client.sbatch").read_text().splitlines()
+    directives = [line for line in lines if line.startswith("#SBATCH ")]
+    assert directives == [
+        "#SBATCH --job-name=flare-hpc-1", "#SBATCH --partition=gpu", "#SBATCH --account=onc", "#SBATCH --qos=normal",
+        "#SBATCH --time=1-00:00:00", "#SBATCH --gres=gpu:a40:1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=32G",
+        "#SBATCH --signal=B:USR1@300", "#SBATCH --output=/shared/nvflare/hpc-1/%x-%j.out", "#SBATCH --open-mode=append",
+        "#SBATCH --constraint=a40",
+    ]  # fmt: skip
+    first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    assert lines.index(directives[-1]) < first_command  # Slurm ignores #SBATCH after the first command
+    text = "\n".join(lines)
+    assert 'sbatch --parsable --dependency=singleton "${SITE_DIR}/flare-client.sbatch"' in text
+    assert 'bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" run &' in text
+
+
+def test_gpus_instead_of_gres(tmp_path: Path) -> None:
+    federation = slurm_federation(gpus=2)
+    emit(federation.sites[0], federation, tmp_path)
+    assert "#SBATCH --gpus=2" in (tmp_path / "flare-client.sbatch").read_text()
+
+
+def test_settings_are_quoted_for_the_shared_runtime(emitted: Path) -> None:
+    result = subprocess.run(["bash", "-c", f'. "{emitted}/client.env"; echo "$REQUIREMENTS|$KIT_SOURCE|$GPU_MEMORY_GIB"'],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.stdout == "torch>=2.4,<3|/shared/kits/hpc-1|44\n"
+
+
+def test_crontab_line_runs_the_watchdog(emitted: Path) -> None:
+    assert (emitted / "crontab.txt").read_text() == (
+        "*/10 * * * * /bin/bash /shared/nvflare/hpc-1/flare-watchdog.sh >> /shared/nvflare/hpc-1/watchdog.log 2>&1\n"
+    )
+
+
+def test_readme_says_where_to_copy_how_to_start_check_and_stop(emitted: Path) -> None:
+    readme = (emitted / "README.md").read_text()
+    for text in ("/shared/kits/hpc-1", "Copy this folder's files to `/shared/nvflare/hpc-1/`", "bash /shared/nvflare/hpc-1/flare-watchdog.sh",
+                 "squeue --me -n flare-hpc-1", "scancel --me -n flare-hpc-1", "crontab -e"):  # fmt: skip
+        assert text in readme
+
+
+@pytest.mark.parametrize("script", ["flare-client.sbatch", "flare-watchdog.sh", "flare-client.sh"])
+def test_emitted_scripts_are_shellcheck_clean(emitted: Path, script: str) -> None:
+    needs(shutil.which("shellcheck") is not None, "shellcheck (Debian package 'shellcheck')")
+    result = subprocess.run(["shellcheck", "-s", "bash", "--severity=style", str(emitted / script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"extra_directives": ["--comment=x\n#SBATCH --uid=0"]}, "is not a safe #SBATCH option"),
+        ({"extra_directives": ["--wrap='rm -rf /'"]}, "is not a safe #SBATCH option"),
+        ({"workdir": "/shared/$(id)"}, "is not an absolute workdir path"),
+        ({"kit": "relative/kit"}, "is not an absolute kit path"),
+        ({"partition": "gpu;reboot"}, "is not a Slurm name"),
+        ({"gres": "gpu:a40:1 --uid=0"}, "is not a GPU gres"),
+        ({"time": "1-00:00:00\n#SBATCH --uid=0"}, "is not a Slurm time limit"),
+        ({"memory": "32G; id"}, "is not a Slurm memory size"),
+        ({"python": "python3; id"}, "use python3 (from PATH) or an absolute path"),
+    ],
+)
+def test_hostile_values_never_reach_a_script(fields: dict, expected: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        slurm_federation(**fields)
+    assert expected in str(caught.value)
+
+
+def test_default_federation_has_a_slurm_site() -> None:
+    federation = load_federation(DEFAULT_FEDERATION)
+    assert [site.name for site in federation.sites if site.kind == "slurm"] == ["hpc-lab"]
