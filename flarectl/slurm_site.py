@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import yaml
+
 from flarectl.config import SBATCH_DIRECTIVE, Federation, SlurmSite
 from flarectl.userdata import USERDATA_DIR, render_script, render_settings_file
 
@@ -53,7 +55,24 @@ def client_settings(site: SlurmSite, nvflare_version: str) -> str:
     )
 
 
+def launcher_config(site: SlurmSite) -> dict:
+    """`nvflare deploy prepare --config` for NVFlare's Slurm job launcher (runtime: slurm)."""
+    directives = {key: value for key, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value}
+    return {
+        "runtime": "slurm",
+        # The client parent: a small CPU-only job the watchdog keeps submitted.
+        "parent": {"sbatch_directives": {**directives, "time": site.time}},
+        "job_launcher": {
+            "sandbox": "none",
+            "python_path": f"{site.venv or site.workdir + '/venv'}/bin/python",
+            "sbatch_directives": {**directives, "time": site.time},
+        },
+    }
+
+
 def site_readme(site: SlurmSite) -> str:
+    if site.mode == "launcher":
+        return launcher_readme(site)
     return f"""# Slurm site `{site.name}`
 
 Generated from the federation file; nothing here is a secret. Everything runs as your own
@@ -79,11 +98,41 @@ or newer).
 """
 
 
+def launcher_readme(site: SlurmSite) -> str:
+    return f"""# Slurm site `{site.name}` (launcher mode)
+
+NVFlare's own Slurm job launcher (NVFlare 2.9; needs Slurm 23.02.3 or newer with `sacct`
+and a shared filesystem): the client parent runs as a small CPU-only job, and each FL job
+becomes its own GPU job, so a GPU is held only while an FL job runs.
+
+1. Download this site's startup kit from the NVFlare dashboard and unzip it to `{site.kit}`.
+2. Copy this folder's files to `{site.workdir}/` on the login node.
+3. Prepare once (and after every new kit): `bash {site.workdir}/flare-launcher-prepare.sh`
+   (installs NVFlare into `{site.venv or site.workdir + "/venv"}`, then runs
+   `nvflare deploy prepare` with `slurm.yaml` into `{site.workdir}/prepared`).
+4. Start: `bash {site.workdir}/flare-watchdog.sh` (submits `prepared/startup/parent.slurm`
+   as job `{site.job_name}` unless it is queued or running); keep it running with the line
+   in `crontab.txt` (`crontab -e`).
+
+Check: `squeue --me` (the parent `{site.job_name}` and, during training, one job per FL job).
+Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
+"""
+
+
 def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
+    if site.mode == "launcher":
+        job = f"{site.workdir}/prepared/startup/parent.slurm"
+        mode_files = {
+            "slurm.yaml": yaml.safe_dump(launcher_config(site), sort_keys=False),
+            "flare-launcher-prepare.sh": render_script("slurm/flare-launcher-prepare.sh", {"SITE_DIR": site.workdir}),
+        }
+    else:
+        job = f"{site.workdir}/flare-client.sbatch"
+        mode_files = {"flare-client.sbatch": job_script(site)}
     files = {
-        "flare-client.sbatch": job_script(site),
-        "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name}),
+        **mode_files,
+        "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job}),
         "client.env": client_settings(site, federation.nvflare_version),
         "crontab.txt": f"*/10 * * * * /bin/bash {site.workdir}/flare-watchdog.sh >> {site.workdir}/watchdog.log 2>&1\n",
         "README.md": site_readme(site),

@@ -152,3 +152,20 @@ def timestamp(log: str, marker: str) -> datetime:
     if line[:4].isdigit() and line[10] == "T":  # our own log lines: 2026-11-30T03:20:08Z
         return datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ")
     return datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")  # NVFlare's: 2026-11-30 03:20:08,643
+
+
+def test_launcher_mode_config_is_accepted_by_nvflare_deploy_prepare(federation, tmp_path_factory) -> None:
+    """Slurm 22.05 here is older than the launcher needs (23.02.3 + sacct): prepare is real,
+    running FL jobs through the launcher is not verified here."""
+    workdir = site_files(tmp_path_factory.mktemp("sites"), federation["prod"], "hpc-1", mode="launcher", partition="gpu", time="08:00:00")
+    assert not (workdir / "flare-client.sbatch").exists()
+    result = subprocess.run(["bash", str(workdir / "flare-launcher-prepare.sh")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    prepared = workdir / "prepared"
+    parent = (prepared / "startup" / "parent.slurm").read_text()
+    assert "#SBATCH --partition=gpu\n" in parent and "#SBATCH --time=08:00:00\n" in parent
+    assert (prepared / "startup" / "start_slurm.sh").exists()
+    resources = (prepared / "local" / "resources.json.default").read_text()
+    assert "slurm" in resources.lower() and f'"python_path": "{sys.prefix}/bin/python"' in resources
+    watchdog_script = (workdir / "flare-watchdog.sh").read_text()
+    assert f"readonly JOB_SCRIPT={workdir}/prepared/startup/parent.slurm" in watchdog_script

@@ -106,3 +106,26 @@ def test_hostile_values_never_reach_a_script(fields: dict, expected: str) -> Non
 def test_default_federation_has_a_slurm_site() -> None:
     federation = load_federation(DEFAULT_FEDERATION)
     assert [site.name for site in federation.sites if site.kind == "slurm"] == ["hpc-lab"]
+
+
+def test_launcher_mode_emits_the_nvflare_slurm_config(tmp_path: Path) -> None:
+    import yaml
+
+    federation = slurm_federation(mode="launcher", partition="gpu", account="onc", time="08:00:00", venv="/shared/venvs/flare")
+    emit(federation.sites[0], federation, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-launcher-prepare.sh", "flare-watchdog.sh", "slurm.yaml"
+    ]  # fmt: skip
+    config = yaml.safe_load((tmp_path / "slurm.yaml").read_text())
+    assert config == {
+        "runtime": "slurm",
+        "parent": {"sbatch_directives": {"partition": "gpu", "account": "onc", "time": "08:00:00"}},
+        "job_launcher": {"sandbox": "none", "python_path": "/shared/venvs/flare/bin/python",
+                         "sbatch_directives": {"partition": "gpu", "account": "onc", "time": "08:00:00"}},
+    }  # fmt: skip
+    assert "readonly JOB_SCRIPT=/shared/nvflare/hpc-1/prepared/startup/parent.slurm" in (tmp_path / "flare-watchdog.sh").read_text()
+    assert "nvflare deploy prepare" in (tmp_path / "README.md").read_text()
+    needs(shutil.which("shellcheck") is not None, "shellcheck (Debian package 'shellcheck')")
+    result = subprocess.run(["shellcheck", "-s", "bash", str(tmp_path / "flare-launcher-prepare.sh"), str(tmp_path / "flare-watchdog.sh")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout

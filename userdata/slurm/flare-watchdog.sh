@@ -1,11 +1,12 @@
 #!/bin/bash
 # Cron watchdog for one Slurm site (the guide's nvflare-check-run.sh, made robust): submits
-# the client job only when no job of this name is pending or running. A lock keeps two runs
+# the site's job (the client job, or in launcher mode NVFlare's parent job) only when no job
+# of this name is pending or running. A lock keeps two runs
 # from submitting twice. Exit codes: 0 nothing to do or submitted, 1 submission failed,
 # 2 Slurm did not answer.
 set -euo pipefail
 
-# @SETTINGS@ SITE_DIR JOB_NAME
+# @SETTINGS@ SITE_DIR JOB_NAME JOB_SCRIPT
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) flare-watchdog ${JOB_NAME}: $*"; }
 
@@ -23,7 +24,7 @@ if [ -n "${jobs}" ]; then
   log "already queued or running: $(echo "${jobs}" | tr '\n' ' ')"
   exit 0
 fi
-if job="$(sbatch --parsable "${SITE_DIR}/flare-client.sbatch")"; then
+if job="$(sbatch --parsable --job-name="${JOB_NAME}" "${JOB_SCRIPT}")"; then
   log "no job was queued or running; submitted job ${job}"
   exit 0
 fi
