@@ -83,6 +83,7 @@ PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
             if state in ("idle", "mixed", "allocated"):
                 return
             time.sleep(0.3)
+        self.stop()
         raise RuntimeError(f"the Slurm node did not come up (state {state!r}); see {self.root}/log")
 
     def stop(self) -> None:
