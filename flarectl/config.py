@@ -464,8 +464,48 @@ class SlurmSite(Site):
         return f"flare-{self.name}"
 
 
-SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite, "slurm": SlurmSite}
-AnySite = Annotated[AwsSite | SlurmSite, Field(discriminator="kind")]
+class WslSite(Site):
+    """A Windows laptop with an NVIDIA GPU, running the client inside WSL 2 (Ubuntu)."""
+
+    kind: Literal["wsl"]
+    kit: str
+    workdir: str
+    venv: str | None = None
+    python: str = "python3"
+    gpus: int = 1
+    gpu_memory_gib: float = 0
+    requirements: list[str] = []
+
+    @field_validator("gpu_memory_gib", mode="before")
+    @classmethod
+    def _memory_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("kit", "workdir", "venv")
+    @classmethod
+    def _paths(cls, value: str | None, info: Any) -> str | None:
+        return _absolute_path(value, info.field_name) if value is not None else value
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, value: str) -> str:
+        return SlurmSite._python(value)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, value: int) -> int:
+        if not 0 <= value <= 8:
+            raise ValueError(f"{value} GPUs: a laptop site has 0 to 8 GPUs, as registered on the dashboard")
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        return _check_requirements(value)
+
+
+SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite, "slurm": SlurmSite, "wsl": WslSite}
+AnySite = Annotated[AwsSite | SlurmSite | WslSite, Field(discriminator="kind")]
 
 
 class Federation(_Model):

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from flarectl.config import SBATCH_DIRECTIVE, Federation, SlurmSite
-from flarectl.userdata import USERDATA_DIR, render_script, render_settings_file
+from flarectl.site_files import client_settings
+from flarectl.userdata import USERDATA_DIR, render_script
 
 SBATCH_MARKER = "# @SBATCH@"
 
@@ -36,23 +37,6 @@ def directives(site: SlurmSite) -> list[str]:
 def job_script(site: SlurmSite) -> str:
     text = render_script("slurm/flare-client.sbatch", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name})
     return text.replace(SBATCH_MARKER, "\n".join(f"#SBATCH {d}" for d in directives(site)), 1)
-
-
-def client_settings(site: SlurmSite, nvflare_version: str) -> str:
-    return render_settings_file(
-        {
-            "SITE_NAME": site.name,
-            "NVFLARE_VERSION": nvflare_version,
-            "REQUIREMENTS": " ".join(site.requirements),
-            "GPUS": str(site.gpus),
-            "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
-            "SITE_ROOT": site.workdir,
-            "KIT_SOURCE": site.kit,
-            "VENV": site.venv or f"{site.workdir}/venv",
-            "PYTHON": site.python,
-        },
-        about=f"NVFlare client settings for Slurm site {site.name}",
-    )
 
 
 def launcher_config(site: SlurmSite) -> dict:

@@ -1,0 +1,119 @@
+#!/bin/bash
+# NVFlare client on a Windows laptop, inside WSL 2 (Ubuntu), through the shared client
+# runtime (flare-client.sh). Run from this folder inside WSL:
+#   bash flare-site.sh setup    check the GPU, install NVFlare and the startup kit
+#   bash flare-site.sh start    start the client (systemd unit if WSL runs systemd, else a supervised process)
+#   bash flare-site.sh stop     stop it
+#   bash flare-site.sh status   is it running? (exit 0 yes, 3 no)
+set -euo pipefail
+
+# @SETTINGS@ SITE_DIR SITE_NAME GPUS
+
+readonly UNIT="flare-client-${SITE_NAME}.service"
+readonly LOG="${SITE_DIR}/client.log"
+readonly PID_FILE="${SITE_DIR}/supervisor.pid"
+export PATH="/usr/lib/wsl/lib:${PATH}"  # where WSL puts nvidia-smi
+
+log() { echo "flare-site: $*"; }
+die() { echo "flare-site: $*" >&2; exit 1; }
+
+has_systemd() { [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
+unit_installed() { has_systemd && [ -f "/etc/systemd/system/${UNIT}" ]; }
+
+supervisor_pid() {
+  local pid
+  pid="$(cat "${PID_FILE}" 2>/dev/null || true)"
+  if [ -n "${pid}" ] && kill -0 "${pid}" 2>/dev/null; then
+    echo "${pid}"
+  fi
+}
+
+setup() {
+  grep -qi microsoft /proc/version 2>/dev/null || log "note: this does not look like WSL; continuing anyway"
+  if [ "${GPUS}" -gt 0 ] && ! nvidia-smi -L; then
+    die "nvidia-smi finds no GPU. Install the NVIDIA Windows driver (it includes WSL support), run check-windows.ps1 in PowerShell, then 'wsl --shutdown' and try again"
+  fi
+  python3 -m venv --help >/dev/null 2>&1 || die "Python's venv module is missing: sudo apt install python3-venv"
+  bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" install
+  if has_systemd; then
+    sudo tee "/etc/systemd/system/${UNIT}" >/dev/null <<UNIT
+[Unit]
+Description=NVFlare client ${SITE_NAME} (WSL)
+After=network-online.target
+
+[Service]
+User=$(id -un)
+ExecStart=/bin/bash ${SITE_DIR}/flare-client.sh ${SITE_DIR}/client.env run
+Restart=always
+RestartSec=30
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    sudo systemctl daemon-reload
+    sudo systemctl enable "${UNIT}"
+    log "installed ${UNIT}; it starts with WSL. Start it now: bash flare-site.sh start"
+  else
+    log "WSL runs without systemd: start/stop use a supervised background process (log: ${LOG})"
+  fi
+}
+
+supervise() {
+  # Restart the client when it exits, like systemd's Restart=always, until stopped.
+  local child=""
+  trap '[ -z "${child}" ] || kill -TERM "${child}" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" run &
+    child=$!
+    status=0
+    wait "${child}" || status=$?
+    log "$(date -u +%Y-%m-%dT%H:%M:%SZ) client exited (status ${status}); restarting in 10 s"
+    sleep 10
+  done
+}
+
+start() {
+  if unit_installed; then
+    sudo systemctl start "${UNIT}"
+    log "started ${UNIT} (journalctl -u ${UNIT} -f)"
+  elif [ -n "$(supervisor_pid)" ]; then
+    log "already running (pid $(supervisor_pid)); log: ${LOG}"
+  else
+    setsid nohup bash "${SITE_DIR}/flare-site.sh" supervise >>"${LOG}" 2>&1 </dev/null &
+    echo $! >"${PID_FILE}"
+    log "started (pid $!); log: ${LOG}"
+  fi
+}
+
+stop() {
+  if unit_installed; then
+    sudo systemctl stop "${UNIT}"
+  elif [ -n "$(supervisor_pid)" ]; then
+    local pid
+    pid="$(supervisor_pid)"
+    kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}"
+    for _ in $(seq 1 30); do
+      kill -0 "${pid}" 2>/dev/null || break
+      sleep 1
+    done
+    rm -f "${PID_FILE}"
+  fi
+  log "stopped"
+}
+
+status() {
+  if unit_installed; then
+    systemctl is-active --quiet "${UNIT}" && { log "running (${UNIT})"; return 0; }
+  elif [ -n "$(supervisor_pid)" ]; then
+    log "running (pid $(supervisor_pid)); last log lines:"
+    tail -n 5 "${LOG}" || true
+    return 0
+  fi
+  log "not running"
+  return 3
+}
+
+case "${1:-}" in
+  setup | start | stop | status | supervise) "$1" ;;
+  *) die "usage: bash flare-site.sh setup|start|stop|status" ;;
+esac
