@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flarectl import server_kit
+from flarectl import lead, server_kit
 from flarectl.config import DEFAULT_FEDERATION, ConfigError, load_federation
 from flarectl.summary import summarize
 
@@ -52,6 +52,22 @@ def _server_kit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _submit(args: argparse.Namespace) -> int:
+    try:
+        return lead.submit(Path(args.job_folder), lead.find_kit(args.kit, args.poc), args.timeout)
+    except lead.LeadError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        return lead.status(lead.find_kit(args.kit, args.poc))
+    except lead.LeadError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flarectl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,7 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     kit.add_argument("--stack", default="FlareServerStack", help="hub stack whose KitBucket output to use")
     kit.add_argument("--bucket", help="kit bucket name (instead of looking it up from --stack)")
     kit.set_defaults(run=_server_kit)
+    for name, helptext, run in (("submit", "submit a job as a Lead and follow it to the end", _submit),
+                                ("status", "show the FL server, connected clients and running jobs", _status)):  # fmt: skip
+        command = commands.add_parser(name, help=helptext)
+        if name == "submit":
+            command.add_argument("job_folder")
+            command.add_argument("--timeout", type=float, default=3600, help="seconds to follow the job (default 3600)")
+        command.add_argument("--kit", help="your admin startup kit folder (default: the one under ~/.nvflare/<project>/<user>)")
+        command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
+        command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
+        command.set_defaults(run=run)
     args = parser.parse_args(argv)
+    if not getattr(args, "debug", True):
+        import logging
+
+        logging.disable(logging.WARNING)
     return args.run(args)
 
 

@@ -120,3 +120,35 @@ def test_clients_connect_and_a_numpy_job_completes(federation: dict, tmp_path: P
     for site in SITES:
         assert "starting client" in (federation["sites"] / f"{site}.log").read_text()
         assert list((federation["sites"] / site / "kit").glob(f"{job_id}*")), f"{site} ran no part of the job"
+
+
+def test_lead_submits_with_flarectl_and_sees_status(federation: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flarectl.cli import main as flarectl
+
+    kit = str(federation["prod"] / ADMIN)
+    assert flarectl(["status", "--kit", kit]) == 0
+    out = capsys.readouterr().out
+    assert "server: status: " in out and "site-a (last_connect_time" in out and "site-b (last_connect_time" in out
+
+    job = numpy_job(tmp_path / "lead-job", clients=len(SITES), rounds=2)
+    assert flarectl(["submit", str(job), "--kit", kit, "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted lead-job as job" in out and "RUNNING" in out and out.rstrip().endswith("FINISHED:COMPLETED")
+
+
+def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    from flarectl.cli import main as flarectl
+
+    kit = str(federation["prod"] / ADMIN)
+    broken = numpy_job(tmp_path / "broken-job", clients=len(SITES), rounds=2)
+    (broken / "app" / "custom" / "train.py").write_text("raise RuntimeError('the site data is missing')\n")
+    assert flarectl(["submit", str(broken), "--kit", kit, "--timeout", "300"]) == 1
+    assert "ended FINISHED:" in capsys.readouterr().out
+
+    (tmp_path / "not-a-job").mkdir()
+    assert flarectl(["submit", str(tmp_path / "not-a-job"), "--kit", kit]) == 2
+    assert "has no meta.json or meta.conf" in capsys.readouterr().err
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert flarectl(["status"]) == 2
+    assert "no admin startup kit found in ~/.nvflare/<project>/<user>" in capsys.readouterr().err
