@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth test bench bench-slurm clean
+.PHONY: synth test demo bench bench-slurm clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ test: $(VENV)/.dev node_modules/.installed
 
 bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/synth.py
+
+# A whole federation on this machine, then the same job on `nvflare poc`.
+# Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).
+demo: $(VENV)/.dev node_modules/.installed
+	$(PYTHON) -m tests.e2e.federation_demo
 
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).
 bench-slurm: $(VENV)/.dev node_modules/.installed

@@ -26,9 +26,10 @@ UNITS = USERDATA_DIR / "hub" / "units"
 VENV = Path(sys.prefix)
 
 
-def unit_directives(unit: str) -> dict[str, list[str]]:
+def unit_directives(unit: str | Path) -> dict[str, list[str]]:
+    """A unit file's directives: a hub unit by name, or any unit file by path."""
     directives: dict[str, list[str]] = {}
-    for line in (UNITS / unit).read_text().splitlines():
+    for line in (unit if isinstance(unit, Path) else UNITS / unit).read_text().splitlines():
         if "=" in line and not line.startswith(("#", "[")):
             key, value = line.split("=", 1)
             directives.setdefault(key.strip(), []).append(value.strip())

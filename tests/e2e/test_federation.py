@@ -1,0 +1,33 @@
+"""The whole federation end to end (see federation_demo.py), as a test: every site trains,
+the job completes, nothing is left running; NVFlare's poc runs the same job for comparison."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import psutil
+
+from tests.conftest import needs
+from tests.e2e.federation_demo import run
+
+
+def nvflare_processes() -> list[str]:
+    return [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
+            if any(marker in " ".join(p.info["cmdline"] or []) for marker in ("server_train", "client_train", "slurmctld", "slurmd -D"))]  # fmt: skip
+
+
+def test_every_site_kind_trains_one_job_and_everything_stops(capsys) -> None:
+    needs(shutil.which("slurmctld") is not None and shutil.which("munged") is not None, "Slurm and munge (Debian packages)")
+    needs(os.geteuid() == 0, "root, to start munged and the Slurm daemons")
+    before = nvflare_processes()
+    report = run()
+    assert report.status == "FINISHED:COMPLETED"
+    assert report.trained == {"aws-site": True, "slurm-site": True, "wsl-site": True}
+    assert report.poc_status == "FINISHED:COMPLETED"
+    assert report.peak_mib > 0 and report.poc_peak_mib > 0
+    assert nvflare_processes() == before  # nothing left running
+    out = capsys.readouterr().out
+    assert "this project: FINISHED:COMPLETED in" in out and "nvflare poc:  FINISHED:COMPLETED in" in out
+    print(out.splitlines()[-2])
+    print(out.splitlines()[-1])
