@@ -7,12 +7,13 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
-from flarectl.config import Dns
+from flarectl.config import Dns, ElasticIp
 
 
 class HubEndpoint(Construct):
-    """The EIP names its instance directly (no separate association), and is retained when
-    the stack is deleted so DNS records and certificates keep pointing at a kept address."""
+    """A new EIP names its instance directly (no separate association) and is retained when
+    the stack is deleted, so DNS records, certificates and startup kits keep pointing at a kept
+    address; `existing_ip` adopts such a kept EIP in a rebuilt hub instead."""
 
     def __init__(
         self,
@@ -23,11 +24,17 @@ class HubEndpoint(Construct):
         role: iam.IRole,
         dns: Dns | None,
         fl_port: int,
+        existing_ip: ElasticIp | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.elastic_ip = ec2.CfnEIP(self, "ElasticIp", domain="vpc", instance_id=instance.instance_id)
-        self.elastic_ip.apply_removal_policy(RemovalPolicy.RETAIN)
-        address = self.elastic_ip.ref  # Ref of an EIP is its public IP
+        if existing_ip:
+            ec2.CfnEIPAssociation(self, "ElasticIpAssociation", allocation_id=existing_ip.allocation_id, instance_id=instance.instance_id)
+            address = existing_ip.address
+        else:
+            elastic_ip = ec2.CfnEIP(self, "ElasticIp", domain="vpc", instance_id=instance.instance_id)
+            elastic_ip.apply_removal_policy(RemovalPolicy.RETAIN)
+            address = elastic_ip.ref  # Ref of an EIP is its public IP
+        self.address = address
 
         if dns is None:
             self.dashboard_url = f"https://{address}"

@@ -125,11 +125,37 @@ class Network(_Model):
         return self
 
 
+class ElasticIp(_Model):
+    """An Elastic IP kept from an earlier hub (the restore path): its allocation and address."""
+
+    allocation_id: str
+    address: str
+
+    @field_validator("allocation_id")
+    @classmethod
+    def _allocation(cls, value: str) -> str:
+        if not re.fullmatch(r"eipalloc-[0-9a-f]{8,17}", value):
+            raise ValueError(f"{value!r} is not an Elastic IP allocation id; it looks like eipalloc-0123456789abcdef0")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address; use the ElasticIp output of the earlier hub") from None
+        if ip.version != 4 or ip.is_private:
+            raise ValueError(f"{value!r} is not a public IPv4 address; use the ElasticIp output of the earlier hub")
+        return value
+
+
 class Hub(_Model):
     instance_type: str = "t3.medium"
     root_volume_gib: int = 40
     data_volume_gib: int = 20
     data_volume_id: str | None = None
+    elastic_ip: ElasticIp | None = None
     fl_port: int = 8002
     dashboard_cidrs: list[str] = ["0.0.0.0/0"]
     fl_cidrs: list[str] = ["0.0.0.0/0"]

@@ -71,12 +71,14 @@ class FlareServerStack(Stack):
         admin.secret.grant_read(host.role)
         if certificate.secret_name:
             ProvidedCertificate(self, "ProvidedCertificate", secret_name=certificate.secret_name).grant_read(host.role)
-        endpoint = HubEndpoint(self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port)
+        endpoint = HubEndpoint(
+            self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip
+        )
 
         outputs = {
             "DashboardUrl": (endpoint.dashboard_url, "NVFlare dashboard (sign-up, approvals, startup kits)"),
             "FlServerAddress": (endpoint.server_address, "FL server address the startup kits connect to"),
-            "ElasticIp": (endpoint.elastic_ip.ref, "The hub's stable public IP (retained if the stack is deleted)"),
+            "ElasticIp": (endpoint.address, "The hub's stable public IP (retained if the stack is deleted)"),
             "InstanceId": (host.instance.instance_id, "Hub EC2 instance"),
             "DataVolumeId": (data.volume.volume_id, "Dashboard database, certificates and kits (retained)"),
             "SsmSessionCommand": (

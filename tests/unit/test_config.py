@@ -84,6 +84,8 @@ INVALID = [
     ("ipv6 cidr", with_(hub={"ssh_cidr": "2001:db8::/32"}), "federation.yaml: hub.ssh_cidr: '2001:db8::/32' is IPv6; only IPv4 CIDR blocks are supported"),
     ("bad data volume id", with_(hub={"data_volume_id": "volume-1"}), "federation.yaml: hub.data_volume_id: 'volume-1' is not an EBS volume id"),
     ("data volume too large", with_(hub={"data_volume_gib": 20000}), "federation.yaml: hub.data_volume_gib: 20000 GiB is not a gp3 volume size"),
+    ("bad elastic ip allocation", with_(hub={"elastic_ip": {"allocation_id": "eip-1", "address": "52.10.20.30"}}), "federation.yaml: hub.elastic_ip.allocation_id: 'eip-1' is not an Elastic IP allocation id"),
+    ("private elastic ip address", with_(hub={"elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "10.0.0.7"}}), "federation.yaml: hub.elastic_ip.address: '10.0.0.7' is not a public IPv4 address"),
     ("bad instance type", with_(hub={"instance_type": "large"}), "federation.yaml: hub.instance_type: 'large' is not an EC2 instance type; use a name like t3.medium"),
     ("bad requirement", with_(hub={"server_requirements": ["torch; rm -rf /"]}), "federation.yaml: hub.server_requirements: 'torch; rm -rf /' is not a pip requirement"),
     ("nvflare version unpinned", with_(nvflare_version=">=2.4"), "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\""),

@@ -384,3 +384,16 @@ def test_restore_adopts_an_existing_data_volume() -> None:
     assert "readonly DATA_VOLUME_ID=vol-0123456789abcdef0" in bootstrap_part(template)
     assert "vol-0123456789abcdef0" in json.dumps(only(template, "AWS::Backup::BackupSelection"))
     template.has_output("DataVolumeId", {"Value": "vol-0123456789abcdef0"})
+
+
+def test_restore_adopts_the_kept_elastic_ip() -> None:
+    """Kits name the server by address when there is no DNS: a rebuilt hub keeps the old one."""
+    from tests.synth_fixtures import DNS, federation, synth_hub
+
+    template = synth_hub(federation(dns=DNS, hub={"elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "52.10.20.30"}}))
+    template.resource_count_is("AWS::EC2::EIP", 0)
+    template.has_resource_properties(
+        "AWS::EC2::EIPAssociation", {"AllocationId": "eipalloc-0123456789abcdef0", "InstanceId": {"Ref": logical_id(template, INSTANCE)}}
+    )
+    template.has_resource_properties("AWS::Route53::RecordSet", {"Name": "flareboard.mydomain.edu.", "ResourceRecords": ["52.10.20.30"]})
+    template.has_output("ElasticIp", {"Value": "52.10.20.30"})
