@@ -398,10 +398,10 @@ def _absolute_path(value: str, what: str) -> str:
     return value
 
 
-class SlurmSite(Site):
-    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy."""
+class FolderSite(Site):
+    """A site that runs the shared client runtime from a folder of emitted files (Slurm
+    clusters, WSL laptops): where the kit and the files live, and what the site registered."""
 
-    kind: Literal["slurm"]
     kit: str
     workdir: str
     venv: str | None = None
@@ -409,16 +409,6 @@ class SlurmSite(Site):
     gpus: int = 1
     gpu_memory_gib: float = 0
     requirements: list[str] = []
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    time: str = "1-00:00:00"
-    gres: str | None = None
-    cpus: int = 4
-    memory: str = "32G"
-    extra_directives: list[str] = []
-    mode: Literal["allocation", "launcher"] = "allocation"
-    handover_seconds: int = 300
 
     @field_validator("gpu_memory_gib", mode="before")
     @classmethod
@@ -441,6 +431,22 @@ class SlurmSite(Site):
     @classmethod
     def _requirements(cls, value: list[str]) -> list[str]:
         return _check_requirements(value)
+
+
+class SlurmSite(FolderSite):
+    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy."""
+
+    kind: Literal["slurm"]
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "1-00:00:00"
+    gres: str | None = None
+    cpus: int = 4
+    memory: str = "32G"
+    extra_directives: list[str] = []
+    mode: Literal["allocation", "launcher"] = "allocation"
+    handover_seconds: int = 300
 
     @field_validator("partition", "account", "qos")
     @classmethod
@@ -490,32 +496,10 @@ class SlurmSite(Site):
         return f"flare-{self.name}"
 
 
-class WslSite(Site):
+class WslSite(FolderSite):
     """A Windows laptop with an NVIDIA GPU, running the client inside WSL 2 (Ubuntu)."""
 
     kind: Literal["wsl"]
-    kit: str
-    workdir: str
-    venv: str | None = None
-    python: str = "python3"
-    gpus: int = 1
-    gpu_memory_gib: float = 0
-    requirements: list[str] = []
-
-    @field_validator("gpu_memory_gib", mode="before")
-    @classmethod
-    def _memory_number(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("kit", "workdir", "venv")
-    @classmethod
-    def _paths(cls, value: str | None, info: Any) -> str | None:
-        return _absolute_path(value, info.field_name) if value is not None else value
-
-    @field_validator("python")
-    @classmethod
-    def _python(cls, value: str) -> str:
-        return SlurmSite._python(value)
 
     @field_validator("gpus")
     @classmethod
@@ -523,11 +507,6 @@ class WslSite(Site):
         if not 0 <= value <= 8:
             raise ValueError(f"{value} GPUs: a laptop site has 0 to 8 GPUs, as registered on the dashboard")
         return value
-
-    @field_validator("requirements")
-    @classmethod
-    def _requirements(cls, value: list[str]) -> list[str]:
-        return _check_requirements(value)
 
 
 SITE_KINDS: dict[str, type[Site]] = {"aws": AwsSite, "slurm": SlurmSite, "wsl": WslSite}

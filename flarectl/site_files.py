@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from flarectl.config import SlurmSite, WslSite
+from flarectl.config import FolderSite
 from flarectl.userdata import render_settings_file
 
 
-def client_settings(site: SlurmSite | WslSite, nvflare_version: str) -> str:
+def client_settings(site: FolderSite, nvflare_version: str) -> str:
     return render_settings_file(
         {
             "SITE_NAME": site.name,
