@@ -10,8 +10,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
-from flarectl import slurm_site, wsl_site
-from flarectl.config import DEFAULT_FEDERATION, AwsSite, AwsTarget, ConfigError, Federation, SlurmSite, WslSite, load_federation
+from flarectl import azure_site, slurm_site, wsl_site
+from flarectl.config import DEFAULT_FEDERATION, AwsSite, AwsTarget, AzureSite, ConfigError, Federation, SlurmSite, WslSite, load_federation
 from flarectl.instance_types import Choice, NoInstanceType, choose_instance_type
 from flarectl.vpc_choice import choose_vpc
 from stacks.client_stack import FlareClientStack
@@ -77,8 +77,13 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
             description=f"NVFlare client site {site.name} (AWS GPU) for project {federation.project}",
             analytics_reporting=False,
         )
-    # Sites with nothing to deploy get files to copy: Slurm login nodes, WSL laptops.
-    emitters = {SlurmSite: (slurm_site.emit, "the Slurm login node"), WslSite: (wsl_site.emit, "the laptop's WSL")}
+    # Sites outside CloudFormation get files: to review (Azure, deployed by `flarectl azure`),
+    # or to copy (Slurm login nodes, WSL laptops).
+    emitters = {
+        AzureSite: (azure_site.emit, "review; deploy with `flarectl azure deploy`"),
+        SlurmSite: (slurm_site.emit, "the Slurm login node"),
+        WslSite: (wsl_site.emit, "the laptop's WSL"),
+    }
     for site in federation.sites:
         if type(site) in emitters:
             emit, where = emitters[type(site)]

@@ -14,7 +14,7 @@ from flare_constructs.user_data import every_boot_user_data, grant_asset_read
 from flarectl.config import AwsSite
 from flarectl.userdata import USERDATA_DIR, render_script
 
-CLIENT_RUNTIME = ("flare-client.sh", "flare-client.service")
+CLIENT_RUNTIME = ("flare-client.sh", "flare-client.service", "install-service.sh")
 
 
 def site_bundle(kit: Path) -> str:

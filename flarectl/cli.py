@@ -68,6 +68,64 @@ def _status(args: argparse.Namespace) -> int:
         return 2
 
 
+def _azure(args: argparse.Namespace) -> int:
+    """`flarectl azure plan|deploy|destroy SITE`."""
+    import os
+
+    from azure.core.exceptions import AzureError
+
+    from flarectl import azure_deploy, azure_plan
+    from flarectl.config import AzureSite
+
+    def fail(message: str) -> int:
+        print(f"flarectl: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        federation = load_federation(args.config)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if isinstance(site, AzureSite)}
+    if args.site not in sites:
+        return fail(f"no Azure site {args.site!r} in {args.config}; Azure sites: {', '.join(sites) or 'none (add one with kind: azure)'}")
+    index, site = sites[args.site]
+    subscription = args.subscription or site.subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    if not subscription:
+        return fail(f"sites[{index}].subscription_id is not set; set it, pass --subscription, or set AZURE_SUBSCRIPTION_ID (`az account show --query id -o tsv`)")
+    try:
+        if args.action == "destroy":
+            plan = azure_plan.plan_site(site, federation, subscription_id=subscription, custom_data="", custom_data_sha256="", ssh_public_key="")
+        else:
+            plan = azure_plan.deploy_plan(site, federation, subscription_id=subscription)
+    except ValueError as error:
+        return fail(f"sites[{index}].kit: {error}")
+    clients = azure_deploy.connect(subscription)
+
+    def confirm(question: str) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            print(f"{question} Pass --yes to confirm without a terminal.", file=sys.stderr)
+            return False
+        return input(f"{question} Type the resource group name to confirm: ").strip() == plan.resource_group
+
+    try:
+        if args.action == "plan":
+            azure_deploy.describe(plan, clients)
+        elif args.action == "deploy":
+            azure_deploy.deploy(plan, clients)
+            print(f"site {site.name} deployed; the client starts when cloud-init finishes (a few minutes; longer the first time the GPU driver installs)")
+        else:
+            azure_deploy.destroy(plan, clients, confirm)
+    except azure_deploy.AzureDeployError as error:
+        return fail(str(error))
+    except AzureError as error:
+        return fail(f"an Azure request failed: {str(error).splitlines()[0]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flarectl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=run)
+    azure = commands.add_parser("azure", help="plan, deploy or destroy an Azure GPU site (kind: azure)")
+    azure.add_argument("action", choices=["plan", "deploy", "destroy"])
+    azure.add_argument("site", help="the site's name in the federation file")
+    azure.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    azure.add_argument("--subscription", help="Azure subscription id (default: the site's subscription_id, then AZURE_SUBSCRIPTION_ID)")
+    azure.add_argument("--yes", action="store_true", help="destroy without asking")
+    azure.set_defaults(run=_azure)
     args = parser.parse_args(argv)
     if not getattr(args, "debug", True):
         import logging

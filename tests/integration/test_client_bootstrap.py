@@ -60,8 +60,8 @@ def test_first_boot_installs_the_client_through_the_shared_runtime(site: Site, f
     assert changing(first_run) == [
         "apt-get update -q",
         "apt-get install -y -q --no-install-recommends python3-venv",
-        "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
         f"python3 -m venv {venv}",
+        "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
         f"chown -R nvflare:nvflare {site.host}/var/lib/nvflare-client",
         "systemctl daemon-reload",
         "systemctl enable flare-client.service",

@@ -76,7 +76,7 @@ def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_templat
     for line in ("readonly SITE_NAME=onc-lab", "readonly NVFLARE_VERSION=2.9.0", "readonly GPUS=4", "readonly GPU_MEMORY_GIB=24",
                  "readonly REQUIREMENTS=torch==2.5.1"):  # fmt: skip
         assert line in script
-    assert 'bash "${BUNDLE}/runtime/flare-client.sh" "${SETTINGS_FILE}" install' in script
+    assert 'bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}"' in script
     assert ["scripts-user", "always"] in cloud_config(client_template)["cloud_final_modules"]
 
 

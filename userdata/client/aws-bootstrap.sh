@@ -8,13 +8,11 @@ set -euo pipefail
 # @SETTINGS@ SITE_NAME NVFLARE_VERSION REQUIREMENTS GPUS GPU_MEMORY_GIB BUNDLE_BUCKET BUNDLE_KEY
 
 readonly ROOT="${FLARE_ROOT:-}"
-readonly SERVICE_USER=nvflare
 readonly INSTALL_ROOT="${ROOT}/opt/nvflare-client"
 readonly SITE_ROOT="${ROOT}/var/lib/nvflare-client"
 readonly VENV="${INSTALL_ROOT}/venv"
 readonly BUNDLE="${INSTALL_ROOT}/bundle"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare-client/client.env"
-readonly UNIT="${ROOT}/etc/systemd/system/flare-client.service"
 
 log() { echo "flare-client-bootstrap: $*"; }
 
@@ -24,11 +22,6 @@ install_packages() {
     apt-get update -q
     apt-get install -y -q --no-install-recommends python3-venv
   fi
-}
-
-create_service_user() {
-  id "${SERVICE_USER}" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin "${SERVICE_USER}"
-  install -d -m 0750 "${SITE_ROOT}"
 }
 
 fetch_bundle() {
@@ -44,7 +37,7 @@ fetch_bundle() {
 }
 
 write_settings() {
-  install -d -m 0755 "$(dirname "${SETTINGS_FILE}")" "$(dirname "${UNIT}")"
+  install -d -m 0755 "$(dirname "${SETTINGS_FILE}")"
   {
     printf '# Written by the AWS site bootstrap for userdata/client/flare-client.sh\n'
     printf 'SITE_NAME=%q\nNVFLARE_VERSION=%q\nREQUIREMENTS=%q\nGPUS=%q\nGPU_MEMORY_GIB=%q\n' \
@@ -60,26 +53,12 @@ write_settings() {
 
 install_client() {
   # Redo the install when the bundle or the settings changed, or when it never finished.
-  local wanted
-  wanted="${BUNDLE_KEY} $(sha256sum "${SETTINGS_FILE}" | cut -d' ' -f1)"
-  if [ "$(cat "${SITE_ROOT}/.installed" 2>/dev/null || true)" = "${wanted}" ]; then
-    return 0
-  fi
-  # Through bash: unzipping does not keep the execute bit.
-  bash "${BUNDLE}/runtime/flare-client.sh" "${SETTINGS_FILE}" install
-  chown -R "${SERVICE_USER}:${SERVICE_USER}" "${SITE_ROOT}"
-  install -m 0644 "${BUNDLE}/runtime/flare-client.service" "${UNIT}"
-  systemctl daemon-reload
-  systemctl enable flare-client.service
-  systemctl restart flare-client.service
-  echo "${wanted}" >"${SITE_ROOT}/.installed"
-  log "client ${SITE_NAME} installed and (re)started"
+  bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}" "${BUNDLE_KEY} $(sha256sum "${SETTINGS_FILE}" | cut -d' ' -f1)"
 }
 
 main() {
   log "starting (site ${SITE_NAME}, nvflare ${NVFLARE_VERSION})"
   install_packages
-  create_service_user
   fetch_bundle
   write_settings
   install_client

@@ -1,0 +1,59 @@
+"""What `cdk synth` emits for an Azure GPU site (cdk.out/sites/<site>/): the ARM template of
+what `flarectl azure deploy` creates, the VM's cloud-config without the kit, and a README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flarectl.azure_plan import arm_template, cloud_config
+from flarectl.config import AzureSite, Federation
+
+
+def site_readme(site: AzureSite, federation: Federation) -> str:
+    group = site.resource_group_for(federation.project)
+    ssh = (
+        f"SSH is open on port 22 from {site.ssh_cidr} only, for `{site.admin_user}` with your key."
+        if site.ssh_cidr
+        else "Nothing can connect to the VM: no inbound rules, no public IP on the VM. Use `az vm run-command invoke` for a shell command."
+    )
+    driver = (
+        "the NvidiaGpuDriverLinux extension installs the NVIDIA driver; the client waits until `nvidia-smi` answers."
+        if site.gpu_driver == "extension"
+        else "cloud-init installs the NVIDIA driver from Ubuntu's archive (`ubuntu-drivers install --gpgpu`) before the client starts."
+    )
+    return f"""# Azure GPU site `{site.name}`
+
+`flarectl azure deploy {site.name}` creates, in resource group `{group}` ({site.location}):
+a NAT gateway with a static public IP (the only way out), a network security group with no
+inbound rules, a virtual network, a NIC and a `{site.vm_size}` VM (Ubuntu 24.04, SSH key only,
+encryption at host, Trusted Launch without Secure Boot). On first boot, cloud-init installs
+NVFlare {federation.nvflare_version} and the site's startup kit through the shared client runtime
+and starts `flare-client.service`, which starts again at every boot; {driver}
+
+Files here, for review:
+- `azure-template.json`: the ARM template of exactly those resources. The VM's custom data
+  (which carries the startup kit) is a secure parameter, so the kit is not in the file.
+- `cloud-init.yaml`: the VM's custom data with the kit left out.
+
+Steps for the Org Admin:
+1. Register the site on the dashboard, download its startup kit, unzip it at `{site.kit or 'sites[].kit'}`.
+2. `az login` (or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET).
+3. `flarectl azure plan {site.name}` shows what would be created or changed.
+4. `flarectl azure deploy {site.name}`; run it again any time: it changes only what differs.
+5. `flarectl azure destroy {site.name}` deletes resource group `{group}` (it asks first).
+
+{ssh}
+"""
+
+
+def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "azure-template.json": json.dumps(arm_template(site, federation), indent=2) + "\n",
+        "cloud-init.yaml": cloud_config(site, federation, kit=None),
+        "README.md": site_readme(site, federation),
+    }
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return sorted(directory / name for name in files)
