@@ -5,6 +5,8 @@ tests/e2e/test_federation.py runs it as a test.
 
 - hub: the FL server from the hub's own flare-server.service command
 - AWS site: the command of flare-client.service (the AWS site's systemd unit)
+- Azure site: the VM's custom data as `flarectl azure deploy` sends it, unpacked as cloud-init
+  would; its runtime installs the kit from it and flare-client.service's command runs it
 - Slurm site: the emitted watchdog and job script, on a single-node Slurm cluster on localhost
 - WSL site: the emitted flare-site.sh setup + start
 Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt). No GPU: a fake
@@ -31,16 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flarectl import lead, slurm_site, wsl_site  # noqa: E402
+from flarectl import azure_plan, lead, slurm_site, wsl_site  # noqa: E402
 from flarectl.config import Federation  # noqa: E402
 from flarectl.userdata import USERDATA_DIR, render_settings_file  # noqa: E402
 from tests.integration.conftest import free_port  # noqa: E402
 from tests.integration.hub_harness import Hub, unit_directives, wait_for  # noqa: E402
 from tests.integration.jobs import numpy_job  # noqa: E402
 from tests.integration.provision import ADMIN, provision  # noqa: E402
+from tests.integration.sandbox import unpack_custom_data  # noqa: E402
 from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
 
-SITES = ("aws-site", "slurm-site", "wsl-site")
+SITES = ("aws-site", "azure-site", "slurm-site", "wsl-site")
 FAKE_NVIDIA_SMI = """#!/bin/sh
 case "$*" in
   *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
@@ -88,16 +91,14 @@ class PeakMemory:
         self._thread.join()
 
 
-def aws_unit_command(settings_file: Path) -> list[str]:
-    """The AWS site's flare-client.service ExecStart, with its host paths mapped here."""
-    argv = shlex.split(unit_directives(USERDATA_DIR / "client" / "flare-client.service")["ExecStart"][0])
-    mapping = {"/opt/nvflare-client/bundle/runtime/flare-client.sh": str(USERDATA_DIR / "client" / "flare-client.sh"),
-               "/etc/nvflare-client/client.env": str(settings_file)}  # fmt: skip
+def unit_command(unit: Path, runtime: Path, settings_file: Path) -> list[str]:
+    """A cloud site's flare-client.service ExecStart, with its host paths mapped here."""
+    argv = shlex.split(unit_directives(unit)["ExecStart"][0])
+    mapping = {"/opt/nvflare-client/bundle/runtime/flare-client.sh": str(runtime), "/etc/nvflare-client/client.env": str(settings_file)}
     return [mapping.get(word, word) for word in argv]
 
 
-def our_federation(work: Path, say) -> tuple[str, dict[str, bool], list]:
-    cleanups: list = []
+def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool]]:
     fake = work / "gpu"
     fake.mkdir()
     (fake / "nvidia-smi").write_text(FAKE_NVIDIA_SMI)
@@ -105,7 +106,7 @@ def our_federation(work: Path, say) -> tuple[str, dict[str, bool], list]:
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
     site_common = {"venv": sys.prefix, "gpus": 1, "gpu_memory_gib": 7}
 
-    say("provisioning the federation (nvflare provision): server, 3 sites, a lead")
+    say(f"provisioning the federation (nvflare provision): server, {len(SITES)} sites, a lead")
     fl_port = free_port()
     (work / "provision").mkdir()
     prod = provision(work / "provision", project="demo", fl_port=fl_port, clients=list(SITES))
@@ -125,9 +126,26 @@ def our_federation(work: Path, say) -> tuple[str, dict[str, bool], list]:
                                               "GPU_MEMORY_GIB": "7", "SITE_ROOT": str(aws), "KIT_SOURCE": str(prod / "aws-site"),
                                               "VENV": sys.prefix}, about="demo AWS site"))  # fmt: skip
     subprocess.run(["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True)
-    aws_client = subprocess.Popen(aws_unit_command(settings), env={**env, "CUDA_VISIBLE_DEVICES": "0"},
+    unit = USERDATA_DIR / "client" / "flare-client.service"
+    aws_client = subprocess.Popen(unit_command(unit, USERDATA_DIR / "client" / "flare-client.sh", settings), env={**env, "CUDA_VISIBLE_DEVICES": "0"},
                                   stdout=(aws / "client.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     cleanups.append(lambda: stop_process(aws_client))
+
+    say("Azure site: the VM's custom data unpacked as cloud-init would; its runtime installs the kit, flare-client.service's command runs it")
+    azure = work / "azure-site"
+    azure_federation = Federation.model_validate({"project": "demo", "project_admin_email": "it@hospital.test", "sites": [
+        {"name": "azure-site", "kind": "azure", "location": "eastus", "kit": str(prod / "azure-site"), "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
+    custom_data, _ = azure_plan.custom_data_for_deploy(azure_federation.sites[0], azure_federation)
+    unpack_custom_data(custom_data, azure)
+    runtime = azure / "opt" / "nvflare-client" / "bundle" / "runtime"
+    azure_settings = azure / "etc" / "nvflare-client" / "client.env"
+    with azure_settings.open("a") as settings_file:  # this venv already has NVFlare: no pip install from PyPI
+        settings_file.write(f"VENV={sys.prefix}\n")
+    subprocess.run(["bash", str(runtime / "flare-client.sh"), str(azure_settings), "install"], env=env, check=True, capture_output=True)
+    azure_client = subprocess.Popen(unit_command(runtime / "flare-client.service", runtime / "flare-client.sh", azure_settings),
+                                    env={**env, "CUDA_VISIBLE_DEVICES": "0"}, stdout=(work / "azure-client.log").open("w"),
+                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    cleanups.append(lambda: stop_process(azure_client))
 
     say("Slurm site: starting a single-node Slurm cluster, submitting with the emitted watchdog")
     cluster = SlurmCluster(work / "slurm")
@@ -157,14 +175,15 @@ def our_federation(work: Path, say) -> tuple[str, dict[str, bool], list]:
         wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=180, interval=1)
     finally:
         session.close()
-    say("all three sites connected; the Lead submits a 3-round numpy FedAvg job (flarectl submit)")
+    say(f"all {len(SITES)} sites connected; the Lead submits a 3-round numpy FedAvg job (flarectl submit)")
     job = numpy_job(work / "numpy-fedavg", clients=len(SITES))
     lines: list[str] = []
     code = lead.submit(job, kit, timeout=600, say=lambda line: (lines.append(line), say("  " + line)))
     job_id = re.search(r"as job (\S+)", lines[0]).group(1)
-    workspaces = {"aws-site": aws / "kit", "slurm-site": work / "slurm-site" / "kit", "wsl-site": work / "wsl-site" / "kit"}
+    workspaces = {"aws-site": aws / "kit", "azure-site": azure / "var" / "lib" / "nvflare-client" / "kit",
+                  "slurm-site": work / "slurm-site" / "kit", "wsl-site": work / "wsl-site" / "kit"}  # fmt: skip
     trained = {site: any(path.glob(f"{job_id}*")) for site, path in workspaces.items()}
-    return ("FINISHED:COMPLETED" if code == 0 else lines[-1]), trained, cleanups
+    return ("FINISHED:COMPLETED" if code == 0 else lines[-1]), trained
 
 
 def stop_process(process: subprocess.Popen) -> None:
@@ -181,11 +200,11 @@ def poc_federation(work: Path, say) -> str:
     # The CLI writes ~/.nvflare; `poc start` runs `python3` from PATH: it must be this venv's.
     env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     nvflare = str(Path(sys.executable).parent / "nvflare")
-    say("nvflare poc: prepare -n 3, start")
-    subprocess.run([nvflare, "poc", "prepare", "-n", "3", "--force"], env=env, check=True, capture_output=True)
+    say(f"nvflare poc: prepare -n {len(SITES)}, start")
+    subprocess.run([nvflare, "poc", "prepare", "-n", str(len(SITES)), "--force"], env=env, check=True, capture_output=True)
     subprocess.run([nvflare, "poc", "start"], env=env, check=True, capture_output=True, timeout=120)
     try:
-        job = numpy_job(work / "poc-numpy-fedavg", clients=3)
+        job = numpy_job(work / "poc-numpy-fedavg", clients=len(SITES))
         code = lead.submit(job, lead.find_kit(None, poc=True), timeout=600, say=lambda line: say("  " + line))
         return "FINISHED:COMPLETED" if code == 0 else "failed"
     finally:
@@ -205,7 +224,7 @@ def run(say=print) -> Report:
     cleanups: list = []
     with PeakMemory() as memory:
         try:
-            report.status, report.trained, cleanups = our_federation(work, say)
+            report.status, report.trained = our_federation(work, say, cleanups)
         finally:
             say("shutting everything down")
             for cleanup in reversed(cleanups):
@@ -216,8 +235,8 @@ def run(say=print) -> Report:
         report.poc_status = poc_federation(work, say)
     report.poc_wall_seconds, report.poc_peak_mib = time.monotonic() - started, memory.peak
     say(f"this project: {report.status} in {report.wall_seconds:.1f} s, peak {report.peak_mib:.0f} MiB "
-        f"(server + 3 clients + jobs; includes starting Slurm); trained: {report.trained}")  # fmt: skip
-    say(f"nvflare poc:  {report.poc_status} in {report.poc_wall_seconds:.1f} s, peak {report.poc_peak_mib:.0f} MiB (server + 3 clients + jobs)")
+        f"(server + {len(SITES)} clients + jobs; includes starting Slurm); trained: {report.trained}")  # fmt: skip
+    say(f"nvflare poc:  {report.poc_status} in {report.poc_wall_seconds:.1f} s, peak {report.poc_peak_mib:.0f} MiB (server + {len(SITES)} clients + jobs)")
     return report
 
 

@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import base64
+
+import yaml
+
+from flarectl.azure_plan import decode_custom_data
 from flarectl.userdata import USERDATA_DIR
 
 RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
@@ -53,3 +58,18 @@ class HostSandbox:
 
     def snapshot(self) -> dict[str, int]:
         return {str(p.relative_to(self.host)): p.stat().st_mtime_ns for p in self.host.rglob("*") if p.is_file()}
+
+
+def unpack_custom_data(custom_data: str, host: Path) -> dict:
+    """What cloud-init's write_files does with an Azure VM's custom data, under `host`; the
+    absolute paths in client.env point there too. Returns the cloud-config."""
+    cloud_config = yaml.safe_load(decode_custom_data(custom_data))
+    for entry in cloud_config["write_files"]:
+        path = host / entry["path"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(entry["content"]) if entry.get("encoding") == "b64" else entry["content"].encode())
+        path.chmod(int(entry["permissions"], 8))
+    settings = host / "etc" / "nvflare-client" / "client.env"
+    lines = [line.replace("='/", f"='{host}/").replace("=/", f"={host}/") for line in settings.read_text().splitlines()]
+    settings.write_text("\n".join(lines) + "\n")
+    return cloud_config
