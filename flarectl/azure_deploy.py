@@ -165,7 +165,9 @@ def resource_group_state(plan: SitePlan, clients: AzureClients) -> tuple[str, di
     return ("ours" if ours else "foreign"), tags
 
 
-def changes(plan: SitePlan, clients: AzureClients) -> list[Change]:
+def changes(plan: SitePlan, clients: AzureClients, *, group_exists: bool) -> list[Change]:
+    if not group_exists:  # nothing to read: everything is new
+        return [Change(resource, "create") for resource in plan.resources]
     found: list[Change] = []
     vm_recreated = False
     for resource in plan.resources:
@@ -186,10 +188,7 @@ def describe(plan: SitePlan, clients: AzureClients, out: Callable[[str], None] =
         "foreign": "use as it is (not created by flarectl: destroy will not delete it)",
     }[state]
     out(f"resource group {plan.resource_group} ({plan.site.location}): {group_line}")
-    if state == "missing":
-        found = [Change(resource, "create") for resource in plan.resources]
-    else:
-        found = changes(plan, clients)
+    found = changes(plan, clients, group_exists=state != "missing")
     for change in found:
         out(f"  {change.resource.label} {change.resource.name}: {change.action}")
         for reason in change.reasons:
@@ -240,7 +239,7 @@ def deploy(plan: SitePlan, clients: AzureClients, out: Callable[[str], None] = p
         out(f"resource group {plan.resource_group}: unchanged")
     applied = []
     total = len(plan.resources)
-    for step, change in enumerate(changes(plan, clients) if state != "missing" else [Change(r, "create") for r in plan.resources], start=1):
+    for step, change in enumerate(changes(plan, clients, group_exists=state != "missing"), start=1):
         resource = change.resource
         where = f"[{step}/{total}] {resource.label} {resource.name}"
         if change.action == "unchanged":

@@ -122,18 +122,19 @@ def plan_site(
         "vm": f"{site.name}-vm",
     }
     public_ip = "Microsoft.Network/publicIPAddresses"
+    static_ip = network.PublicIPAddress(  # the NAT gateway's, and the VM's when SSH is open
+        location=site.location,
+        tags=tags,
+        sku=network.PublicIPAddressSku(name="Standard", tier="Regional"),
+        public_ip_allocation_method="Static",
+        public_ip_address_version="IPv4",
+    )
     resources: list[Planned] = [
         Planned(
             "NAT gateway address",
             public_ip,
             names["nat_ip"],
-            network.PublicIPAddress(
-                location=site.location,
-                tags=tags,
-                sku=network.PublicIPAddressSku(name="Standard", tier="Regional"),
-                public_ip_allocation_method="Static",
-                public_ip_address_version="IPv4",
-            ),
+            static_ip,
         ),
         Planned(
             "NAT gateway (outbound only)",
@@ -179,13 +180,7 @@ def plan_site(
                 "SSH address",
                 public_ip,
                 names["ssh_ip"],
-                network.PublicIPAddress(
-                    location=site.location,
-                    tags=tags,
-                    sku=network.PublicIPAddressSku(name="Standard", tier="Regional"),
-                    public_ip_allocation_method="Static",
-                    public_ip_address_version="IPv4",
-                ),
+                static_ip,
             )
         )
     resources.append(

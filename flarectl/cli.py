@@ -7,16 +7,23 @@ import sys
 from pathlib import Path
 
 from flarectl import lead, server_kit
-from flarectl.config import DEFAULT_FEDERATION, ConfigError, load_federation
+from flarectl.config import DEFAULT_FEDERATION, ConfigError, Federation, load_federation
 from flarectl.summary import summarize
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _load(config: str) -> Federation | None:
+    """The federation, or None after printing one line per problem."""
     try:
-        federation = load_federation(args.config)
+        return load_federation(config)
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
+        return None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    federation = _load(args.config)
+    if federation is None:
         return 2
     print(f"{args.config}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} site(s))")
     return 0
@@ -81,11 +88,8 @@ def _azure(args: argparse.Namespace) -> int:
         print(f"flarectl: {message}", file=sys.stderr)
         return 2
 
-    try:
-        federation = load_federation(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
+    federation = _load(args.config)
+    if federation is None:
         return 2
     sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if isinstance(site, AzureSite)}
     if args.site not in sites:
