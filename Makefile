@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth test demo bench bench-slurm clean
+.PHONY: synth lint test demo bench bench-slurm clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -31,7 +31,13 @@ synth: $(VENV)/.runtime node_modules/.installed
 	@echo
 	@$(PYTHON) -m flarectl summary cdk.out
 
-test: $(VENV)/.dev node_modules/.installed
+# The Python quality gate: lint, formatting and types (config in pyproject.toml).
+lint: $(VENV)/.dev
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+test: lint $(VENV)/.dev node_modules/.installed
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev node_modules/.installed
@@ -47,4 +53,4 @@ bench-slurm: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/slurm_gpu_hold.py
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache build dist

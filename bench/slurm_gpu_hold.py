@@ -57,12 +57,16 @@ def main() -> int:
     hub.systemctl("start", "flare-server.service")
     fake = work / "bin"
     fake.mkdir()
-    (fake / "nvidia-smi").write_text("#!/bin/sh\ncase \"$*\" in *index*) printf 'index\\n0\\n1\\n';; *memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n';; *) echo GPU;; esac\n")
+    (fake / "nvidia-smi").write_text(
+        "#!/bin/sh\ncase \"$*\" in *index*) printf 'index\\n0\\n1\\n';; *memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n';; *) echo GPU;; esac\n"
+    )
     (fake / "nvidia-smi").chmod(0o755)
     env = {**cluster.env, "PATH": f"{fake}:{cluster.env['PATH']}"}
     try:
         workdir = site_files(work / "sites", prod, "hpc-1")
-        job_id = re.search(r"submitted job (\d+)", watchdog(workdir, env).stdout).group(1)
+        submitted = re.search(r"submitted job (\d+)", watchdog(workdir, env).stdout)
+        assert submitted, "the watchdog submitted no job"
+        job_id = submitted.group(1)
         wait_for(lambda: "Successfully registered client:hpc-1" in job_log(workdir, job_id), timeout=120, interval=0.5)
         from nvflare.fuel.flare_api.flare_api import new_secure_session
 

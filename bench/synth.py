@@ -45,7 +45,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as empty:
         empty_dir = Path(empty)
         (empty_dir / "app.py").write_text(EMPTY_APP)
-        (empty_dir / "cdk.json").write_text(f'{{"app": "{sys.executable} app.py", "context": {{"notices": false, "cli-telemetry": false}}}}')
+        (empty_dir / "cdk.json").write_text(
+            f'{{"app": "{sys.executable} app.py", "context": {{"notices": false, "cli-telemetry": false}}}}'
+        )
         timed_synth(empty_dir, env, [])  # warm the jsii cache so neither side pays for it
         empty_times, default_times = [], []
         for _ in range(args.runs):

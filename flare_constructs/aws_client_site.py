@@ -9,12 +9,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_read
 from flare_constructs.managed_instance import ManagedInstance
-from flare_constructs.user_data import every_boot_user_data, grant_asset_read
-from flarectl.config import AwsSite
-from flarectl.userdata import USERDATA_DIR, render_script
+from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
+from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.sites.aws.model import AwsSite
 
-CLIENT_RUNTIME = ("flare-client.sh", "flare-client.service", "install-service.sh")
+HOST = cloud_layout(kit="kit")  # the bundle unzips to kit/ and runtime/
 
 
 def site_bundle(kit: Path) -> str:
@@ -22,7 +23,7 @@ def site_bundle(kit: Path) -> str:
     bundle = Path(tempfile.mkdtemp(prefix="flare-site-bundle-"))
     shutil.copytree(kit, bundle / "kit", ignore=shutil.ignore_patterns("__pycache__"))
     (bundle / "runtime").mkdir()
-    for name in CLIENT_RUNTIME:
+    for name in RUNTIME_FILES:
         shutil.copy2(USERDATA_DIR / "client" / name, bundle / "runtime" / name)
     return str(bundle)
 
@@ -51,11 +52,10 @@ class AwsClientSite(Construct):
         script = render_script(
             "client/aws-bootstrap.sh",
             {
-                "SITE_NAME": site.name,
-                "NVFLARE_VERSION": nvflare_version,
-                "REQUIREMENTS": " ".join(site.requirements),
-                "GPUS": str(site.gpus),
-                "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
+                "CLIENT_SETTINGS": client_env(site, nvflare_version, HOST),
+                "SETTINGS_PATH": HOST.settings_file,
+                "BUNDLE_PATH": CLOUD_BUNDLE,
+                "VENV_PATH": HOST.venv,
                 "BUNDLE_BUCKET": bundle.s3_bucket_name if bundle else "",
                 "BUNDLE_KEY": bundle.s3_object_key if bundle else "",
             },
@@ -96,4 +96,4 @@ class AwsClientSite(Construct):
                 ],
             )
             return None
-        return s3_assets.Asset(self, "Bundle", path=site_bundle(Path(site.kit)))
+        return s3_assets.Asset(self, "Bundle", path=site_bundle(Path(str(site.kit))))

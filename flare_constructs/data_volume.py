@@ -1,6 +1,8 @@
 """The hub's data volume: dashboard database, certificates, kits and job stores."""
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from typing import cast
+
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -36,7 +38,7 @@ class HubDataVolume(Construct):
                 removal_policy=RemovalPolicy.RETAIN,
             )
             # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
-            volume.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+            cast(CfnResource, volume.node.default_child).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
             self.volume = volume
         vault = backup.BackupVault(self, "Vault", removal_policy=RemovalPolicy.RETAIN)
         plan = backup.BackupPlan(self, "Plan", backup_vault=vault)

@@ -7,7 +7,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
-from flarectl.config import Dns, ElasticIp
+from flarectl.config.hub import Dns, ElasticIp
 
 
 class HubEndpoint(Construct):
@@ -41,9 +41,7 @@ class HubEndpoint(Construct):
             self.server_address = f"{address}:{fl_port}"
             return
 
-        zone = route53.HostedZone.from_hosted_zone_attributes(
-            self, "Zone", hosted_zone_id=dns.hosted_zone_id, zone_name=dns.zone_name
-        )
+        zone = route53.HostedZone.from_hosted_zone_attributes(self, "Zone", hosted_zone_id=dns.hosted_zone_id, zone_name=dns.zone_name)
         for record_id, name in (("DashboardRecord", dns.dashboard_name), ("ServerRecord", dns.server_name)):
             route53.ARecord(
                 self,

@@ -4,8 +4,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from flare_constructs.user_data import every_boot_user_data, grant_asset_read
-from flarectl.userdata import USERDATA_DIR, render_script
+from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_read
+from flarectl.host_scripts import USERDATA_DIR, render_script
 
 RUNTIME_DIR = USERDATA_DIR / "hub"
 

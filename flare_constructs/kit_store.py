@@ -1,6 +1,8 @@
 """The S3 bucket that carries startup kits to hosts (no copying kits over ssh)."""
 
-from aws_cdk import RemovalPolicy, Stack
+from typing import cast
+
+from aws_cdk import CfnElement, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -44,7 +46,7 @@ class KitStore(Construct):
             )
         )
         stack = Stack.of(self)
-        bucket_id = stack.resolve(stack.get_logical_id(self.bucket.node.default_child))
+        bucket_id = stack.resolve(stack.get_logical_id(cast(CfnElement, self.bucket.node.default_child)))
         acknowledge(
             role,
             {

@@ -24,8 +24,9 @@ class FlareNetwork(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.choice = choice
+        vpc: ec2.IVpc
         if choice.kind == "new":
-            vpc = ec2.Vpc(
+            new_vpc = ec2.Vpc(
                 self,
                 "Vpc",
                 ip_addresses=ec2.IpAddresses.cidr("10.42.0.0/16"),
@@ -40,7 +41,7 @@ class FlareNetwork(Construct):
                     )
                 },
             )
-            for subnet in vpc.public_subnets:
+            for subnet in new_vpc.public_subnets:
                 acknowledge(
                     subnet,
                     {
@@ -49,11 +50,12 @@ class FlareNetwork(Construct):
                     },
                 )
             acknowledge(
-                vpc,
+                new_vpc,
                 {
                     "HIPAA.Security-VPCDefaultSecurityGroupClosed": "Nothing uses the default security group; closing it needs a Lambda custom resource.",
                 },
             )
+            vpc = new_vpc
         elif choice.kind == "default":
             vpc = ec2.Vpc.from_lookup(self, "Vpc", is_default=True)
         else:

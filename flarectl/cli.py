@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 from flarectl import lead, server_kit
-from flarectl.config import DEFAULT_FEDERATION, ConfigError, Federation, load_federation
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.errors import ConfigError
+from flarectl.config.federation import Federation, load_federation
+from flarectl.sites.registry import KINDS
 from flarectl.summary import summarize
 
 
-def _load(config: str) -> Federation | None:
+def load_or_report(config: str) -> Federation | None:
     """The federation, or None after printing one line per problem."""
     try:
         return load_federation(config)
@@ -22,7 +25,7 @@ def _load(config: str) -> Federation | None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    federation = _load(args.config)
+    federation = load_or_report(args.config)
     if federation is None:
         return 2
     print(f"{args.config}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} site(s))")
@@ -75,58 +78,23 @@ def _status(args: argparse.Namespace) -> int:
         return 2
 
 
-def _azure(args: argparse.Namespace) -> int:
-    """`flarectl azure plan|deploy|destroy SITE`."""
-    import os
-
-    from azure.core.exceptions import AzureError
-
-    from flarectl import azure_deploy, azure_plan
-    from flarectl.config import AzureSite
-
-    def fail(message: str) -> int:
-        print(f"flarectl: {message}", file=sys.stderr)
-        return 2
-
-    federation = _load(args.config)
+def _site_files(args: argparse.Namespace) -> int:
+    """The files `cdk synth` writes for one site, without CDK (for an Org Admin with only flarectl)."""
+    federation = load_or_report(args.config)
     if federation is None:
         return 2
-    sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if isinstance(site, AzureSite)}
-    if args.site not in sites:
-        return fail(f"no Azure site {args.site!r} in {args.config}; Azure sites: {', '.join(sites) or 'none (add one with kind: azure)'}")
-    index, site = sites[args.site]
-    subscription = args.subscription or site.subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
-    if not subscription:
-        return fail(f"sites[{index}].subscription_id is not set; set it, pass --subscription, or set AZURE_SUBSCRIPTION_ID (`az account show --query id -o tsv`)")
-    try:
-        if args.action == "destroy":
-            plan = azure_plan.plan_site(site, federation, subscription_id=subscription, custom_data="", custom_data_sha256="", ssh_public_key="")
-        else:
-            plan = azure_plan.deploy_plan(site, federation, subscription_id=subscription)
-    except ValueError as error:
-        return fail(f"sites[{index}].kit: {error}")
-    clients = azure_deploy.connect(subscription)
-
-    def confirm(question: str) -> bool:
-        if args.yes:
-            return True
-        if not sys.stdin.isatty():
-            print(f"{question} Pass --yes to confirm without a terminal.", file=sys.stderr)
-            return False
-        return input(f"{question} Type the resource group name to confirm: ").strip() == plan.resource_group
-
-    try:
-        if args.action == "plan":
-            azure_deploy.describe(plan, clients)
-        elif args.action == "deploy":
-            azure_deploy.deploy(plan, clients)
-            print(f"site {site.name} deployed; the client starts when cloud-init finishes (a few minutes; longer the first time the GPU driver installs)")
-        else:
-            azure_deploy.destroy(plan, clients, confirm)
-    except azure_deploy.AzureDeployError as error:
-        return fail(str(error))
-    except AzureError as error:
-        return fail(f"an Azure request failed: {str(error).splitlines()[0]}")
+    sites = {site.name: site for site in federation.sites}
+    site = sites.get(args.site)
+    if site is None:
+        print(f"flarectl: no site {args.site!r} in {args.config}; sites: {', '.join(sites) or 'none'}", file=sys.stderr)
+        return 2
+    emit = KINDS[site.kind].emit
+    if emit is None:
+        print(f"flarectl: {site.kind} sites are CloudFormation stacks, not files; `make synth` builds them", file=sys.stderr)
+        return 2
+    directory = Path(args.output or Path("cdk.out") / "sites" / site.name)
+    written = emit(site, federation, directory)
+    print(f"{directory}: {', '.join(path.name for path in written)} (see README.md)")
     return 0
 
 
@@ -156,13 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=run)
-    azure = commands.add_parser("azure", help="plan, deploy or destroy an Azure GPU site (kind: azure)")
-    azure.add_argument("action", choices=["plan", "deploy", "destroy"])
-    azure.add_argument("site", help="the site's name in the federation file")
-    azure.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
-    azure.add_argument("--subscription", help="Azure subscription id (default: the site's subscription_id, then AZURE_SUBSCRIPTION_ID)")
-    azure.add_argument("--yes", action="store_true", help="destroy without asking")
-    azure.set_defaults(run=_azure)
+    files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
+    files.add_argument("site", help="the site's name in the federation file")
+    files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
+    files.set_defaults(run=_site_files)
+    for kind in KINDS.values():  # the kinds' own verbs
+        if kind.add_commands:
+            kind.add_commands(commands)
     args = parser.parse_args(argv)
     if not getattr(args, "debug", True):
         import logging

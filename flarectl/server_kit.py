@@ -85,7 +85,7 @@ def install(s3: Any, bucket: str, path: Path, password: str | None = None) -> di
         "key": key,
         "sha256": digest,
         "name": path.name,
-        "published": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "published": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "previous": previous,
     }
     s3.put_object(Bucket=bucket, Key=POINTER, Body=json.dumps(pointer, indent=2).encode(), ServerSideEncryption="aws:kms")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from flarectl.config import AwsTarget, Network
+from flarectl.config.hub import AwsTarget, Network
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from constructs import Construct
 from flare_constructs.aws_client_site import AwsClientSite
 from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import FlareNetwork
-from flarectl.config import AwsSite
-from flarectl.instance_types import Choice
+from flarectl.sites.aws.instance_types import Choice
+from flarectl.sites.aws.model import AwsSite
 from flarectl.vpc_choice import VpcChoice
 
 

@@ -12,7 +12,7 @@ from flare_constructs.kit_store import KitStore
 from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import FlareNetwork
 from flare_constructs.provided_certificate import ProvidedCertificate
-from flarectl.config import Federation
+from flarectl.config.federation import Federation
 from flarectl.vpc_choice import VpcChoice
 
 SERVER_KIT_PREFIX = "server/"

@@ -42,5 +42,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; in CI every test must run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+
 # Session-scoped synthesized templates, shared by unit and integration tests.
 pytest_plugins = ["tests.synth_fixtures"]

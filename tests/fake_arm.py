@@ -127,10 +127,17 @@ class FakeArm(HttpTransport):
         if request.method == "GET":
             if key in self.groups:
                 return _Response(request, 200, self.groups[key])
-            return _Response(request, 404, {"error": {"code": "ResourceGroupNotFound", "message": f"Resource group '{name}' could not be found."}})
+            return _Response(
+                request, 404, {"error": {"code": "ResourceGroupNotFound", "message": f"Resource group '{name}' could not be found."}}
+            )
         if request.method == "PUT":
             status = 200 if key in self.groups else 201
-            self.groups[key] = {**body, "id": request.url.split("?")[0].removeprefix(ARM), "name": name, "properties": {"provisioningState": "Succeeded"}}
+            self.groups[key] = {
+                **body,
+                "id": request.url.split("?")[0].removeprefix(ARM),
+                "name": name,
+                "properties": {"provisioningState": "Succeeded"},
+            }
             return _Response(request, status, self.groups[key])
         if request.method == "DELETE":
             self.groups.pop(key)
@@ -152,7 +159,10 @@ class FakeArm(HttpTransport):
         self.resources[key] = stored
         final = {"status": "Failed", "error": {"code": "DeploymentFailed", "message": failure}} if failure else {"status": "Succeeded"}
         operation = self._new_operation("async", [{"status": "InProgress"}, final])
-        answer = {**self._visible(stored), "properties": {**self._visible(stored)["properties"], "provisioningState": "Creating" if creating else "Updating"}}
+        answer = {
+            **self._visible(stored),
+            "properties": {**self._visible(stored)["properties"], "provisioningState": "Creating" if creating else "Updating"},
+        }
         return _Response(request, 201 if creating else 200, answer, {"Azure-AsyncOperation": operation})
 
     @staticmethod
@@ -181,4 +191,8 @@ class FakeArm(HttpTransport):
             return _Response(request, 200, status)
         if status["status"] == "InProgress":
             return _Response(request, 202, None, {"Location": request.url})
-        return _Response(request, 200 if status["status"] == "Succeeded" else 500, None if status["status"] == "Succeeded" else {"error": status.get("error")})
+        return _Response(
+            request,
+            200 if status["status"] == "Succeeded" else 500,
+            None if status["status"] == "Succeeded" else {"error": status.get("error")},
+        )

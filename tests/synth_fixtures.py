@@ -17,7 +17,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import build_app
-from flarectl.config import DEFAULT_FEDERATION, Federation, load_federation
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.federation import Federation, load_federation
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ACCOUNT, REGION = "123456789012", "us-west-2"
@@ -43,8 +45,18 @@ def vpc_context(vpc_id: str, filter_key: str) -> dict[str, Any]:
                     "name": "Public",
                     "type": "Public",
                     "subnets": [
-                        {"subnetId": "subnet-0aaa1111bbbb2222c", "cidr": "172.31.0.0/20", "availabilityZone": f"{REGION}a", "routeTableId": "rtb-0a1"},
-                        {"subnetId": "subnet-0ddd3333eeee4444f", "cidr": "172.31.16.0/20", "availabilityZone": f"{REGION}b", "routeTableId": "rtb-0a2"},
+                        {
+                            "subnetId": "subnet-0aaa1111bbbb2222c",
+                            "cidr": "172.31.0.0/20",
+                            "availabilityZone": f"{REGION}a",
+                            "routeTableId": "rtb-0a1",
+                        },
+                        {
+                            "subnetId": "subnet-0ddd3333eeee4444f",
+                            "cidr": "172.31.16.0/20",
+                            "availabilityZone": f"{REGION}b",
+                            "routeTableId": "rtb-0a2",
+                        },
                     ],
                 }
             ],
@@ -135,7 +147,15 @@ def client_federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
     kit = fake_client_kit(tmp_path_factory.mktemp("kits"), "onc-lab")
     return federation(
         sites=[
-            {"name": "onc-lab", "kind": "aws", "kit": str(kit), "gpus": 4, "gpu_memory_gib": 24, "requirements": ["torch==2.5.1"], "spot": True},
+            {
+                "name": "onc-lab",
+                "kind": "aws",
+                "kit": str(kit),
+                "gpus": 4,
+                "gpu_memory_gib": 24,
+                "requirements": ["torch==2.5.1"],
+                "spot": True,
+            },
         ]
     )
 

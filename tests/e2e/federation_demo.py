@@ -33,9 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flarectl import azure_plan, lead, slurm_site, wsl_site  # noqa: E402
-from flarectl.config import Federation  # noqa: E402
-from flarectl.userdata import USERDATA_DIR, render_settings_file  # noqa: E402
+from flarectl import lead  # noqa: E402
+from flarectl.config.federation import Federation  # noqa: E402
+from flarectl.host_scripts import USERDATA_DIR, render_settings_file  # noqa: E402
+from flarectl.sites import slurm as slurm_site  # noqa: E402
+from flarectl.sites import wsl as wsl_site  # noqa: E402
+from flarectl.sites.azure import custom_data as azure_plan  # noqa: E402
 from tests.integration.conftest import free_port  # noqa: E402
 from tests.integration.hub_harness import Hub, unit_directives, wait_for  # noqa: E402
 from tests.integration.jobs import numpy_job  # noqa: E402
@@ -125,13 +128,17 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     settings.write_text(render_settings_file({"SITE_NAME": "aws-site", "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "1",
                                               "GPU_MEMORY_GIB": "7", "SITE_ROOT": str(aws), "KIT_SOURCE": str(prod / "aws-site"),
                                               "VENV": sys.prefix}, about="demo AWS site"))  # fmt: skip
-    subprocess.run(["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
+    )
     unit = USERDATA_DIR / "client" / "flare-client.service"
     aws_client = subprocess.Popen(unit_command(unit, USERDATA_DIR / "client" / "flare-client.sh", settings), env={**env, "CUDA_VISIBLE_DEVICES": "0"},
                                   stdout=(aws / "client.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     cleanups.append(lambda: stop_process(aws_client))
 
-    say("Azure site: the VM's custom data unpacked as cloud-init would; its runtime installs the kit, flare-client.service's command runs it")
+    say(
+        "Azure site: the VM's custom data unpacked as cloud-init would; its runtime installs the kit, flare-client.service's command runs it"
+    )
     azure = work / "azure-site"
     azure_federation = Federation.model_validate({"project": "demo", "project_admin_email": "it@hospital.test", "sites": [
         {"name": "azure-site", "kind": "azure", "location": "eastus", "kit": str(prod / "azure-site"), "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
@@ -236,7 +243,9 @@ def run(say=print) -> Report:
     report.poc_wall_seconds, report.poc_peak_mib = time.monotonic() - started, memory.peak
     say(f"this project: {report.status} in {report.wall_seconds:.1f} s, peak {report.peak_mib:.0f} MiB "
         f"(server + {len(SITES)} clients + jobs; includes starting Slurm); trained: {report.trained}")  # fmt: skip
-    say(f"nvflare poc:  {report.poc_status} in {report.poc_wall_seconds:.1f} s, peak {report.poc_peak_mib:.0f} MiB (server + {len(SITES)} clients + jobs)")
+    say(
+        f"nvflare poc:  {report.poc_status} in {report.poc_wall_seconds:.1f} s, peak {report.poc_peak_mib:.0f} MiB (server + {len(SITES)} clients + jobs)"
+    )
     return report
 
 

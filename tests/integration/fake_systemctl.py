@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+
 def pid_of(unit: str, state: Path) -> int | None:
     pid_file = state / f"{unit}.pid"
     if not pid_file.exists():
@@ -50,7 +51,9 @@ def start(unit: str, state: Path) -> None:
         return
     spec = json.loads(spec_file.read_text())
     log = (state / f"{unit}.log").open("a")
-    process = subprocess.Popen(spec["argv"], env=spec["env"], cwd=spec.get("cwd"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        spec["argv"], env=spec["env"], cwd=spec.get("cwd"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     (state / f"{unit}.pid").write_text(str(process.pid))
 
 

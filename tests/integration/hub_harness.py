@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from flarectl.userdata import USERDATA_DIR
+from flarectl.host_scripts import USERDATA_DIR
 from tests.integration.fake_systemctl import pid_of
 
 UNITS = USERDATA_DIR / "hub" / "units"
@@ -45,7 +45,7 @@ class Hub:
         for directory in (self.data, self.systemd, self.bin):
             directory.mkdir(parents=True, exist_ok=True)
         systemctl = self.bin / "systemctl"
-        systemctl.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / 'fake_systemctl.py'} \"$@\"\n")
+        systemctl.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "fake_systemctl.py"} "$@"\n')
         systemctl.chmod(0o755)
         self.settings = settings
         self.paths = {
@@ -61,7 +61,7 @@ class Hub:
     def map(self, value: str) -> str:
         for host_path, local in self.paths.items():
             if value == host_path or value.startswith(host_path + "/"):
-                return local + value[len(host_path):]
+                return local + value[len(host_path) :]
         return value
 
     def command(self, unit: str) -> tuple[list[str], dict[str, str]]:

@@ -119,7 +119,12 @@ Instance.create_from_cloudformation_json = classmethod(create_instance_resolving
 
 
 def update_instance(
-    cls: type[Instance], original_resource: Instance, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    cls: type[Instance],
+    original_resource: Instance,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
 ) -> Instance:
     properties = cloudformation_json["Properties"]
     image_changed = properties["ImageId"] != original_resource.image_id and not properties["ImageId"].startswith("resolve:ssm:")

@@ -3,18 +3,17 @@ its paths there, and the system-changing commands are recorders (host_recorder.p
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import base64
-
 import yaml
 
-from flarectl.azure_plan import decode_custom_data
-from flarectl.userdata import USERDATA_DIR
+from flarectl.host_scripts import USERDATA_DIR
+from flarectl.sites.azure.custom_data import decode_custom_data
 
 RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
             "pip", "systemctl", "sleep"]  # fmt: skip

@@ -48,8 +48,10 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert "  azure-site-1: README.md, azure-template.json, cloud-init.yaml" in text
     assert "  hpc-lab: README.md, client.env, crontab.txt, flare-client.sbatch, flare-client.sh, flare-watchdog.sh" in text
     assert "  laptop-1: README.md, check-windows.ps1, client.env, flare-client.sh, flare-site.sh" in text
-    assert (synth_out / "sites" / "hpc-lab" / "flare-client.sbatch").read_text().startswith("#!/bin/bash\n#SBATCH --job-name=flare-hpc-lab\n")
-    client = text[text.index("FlareClient-gpu-site-1  ("):]
+    assert (
+        (synth_out / "sites" / "hpc-lab" / "flare-client.sbatch").read_text().startswith("#!/bin/bash\n#SBATCH --job-name=flare-hpc-lab\n")
+    )
+    client = text[text.index("FlareClient-gpu-site-1  (") :]
     assert "instance type: g4dn.xlarge" in client
     assert "InstanceTypeReason: g4dn.xlarge (1 x T4 16 GiB, 4 vCPUs): cheapest of" in client
     assert "DEPLOY REFUSED until fixed: Site gpu-site-1: no startup kit at kits/gpu-site-1." in client

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.userdata import USERDATA_DIR, render_settings_file
+from flarectl.host_scripts import USERDATA_DIR, render_settings_file
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.jobs import numpy_job
@@ -105,9 +105,7 @@ def test_clients_connect_and_a_numpy_job_completes(federation: dict, tmp_path: P
         settings = site_settings(federation["sites"], site, prod / site)
         assert runtime(settings, "install").returncode == 0
         log = (federation["sites"] / f"{site}.log").open("w")
-        federation["clients"].append(
-            subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT)
-        )
+        federation["clients"].append(subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT))
     session = new_secure_session(ADMIN, str(prod / ADMIN), timeout=60)
     try:
         wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=120, interval=2)

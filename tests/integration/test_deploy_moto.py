@@ -11,7 +11,8 @@ import base64
 import email
 import io
 import json
-import shlex
+import re
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,7 @@ class Deployment:
     def __init__(self, emulator: dict[str, str], workdir: Path):
         self.env = cli_env(**emulator)
         self.workdir = workdir
-        self.session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
+        self.session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
         self.endpoint = emulator["AWS_ENDPOINT_URL"]
 
     def client(self, service: str) -> Any:
@@ -70,8 +69,19 @@ class Deployment:
         config.write_text(config_text)
         outputs = self.workdir / f"{name}-outputs.json"
         result = cdk(
-            "deploy", stack, "-c", f"config={config}", "-o", str(self.workdir / f"{name}.out"),
-            "--require-approval", "never", "--method=direct", "--outputs-file", str(outputs), "--progress", "events",
+            "deploy",
+            stack,
+            "-c",
+            f"config={config}",
+            "-o",
+            str(self.workdir / f"{name}.out"),
+            "--require-approval",
+            "never",
+            "--method=direct",
+            "--outputs-file",
+            str(outputs),
+            "--progress",
+            "events",
             env=self.env,
         )
         assert result.returncode == 0, result.stdout + result.stderr
@@ -100,10 +110,20 @@ def user_data_parts(deployment: Deployment, instance_id: str) -> dict[str, str]:
 
 
 def bootstrap_settings(deployment: Deployment, instance_id: str) -> dict[str, str]:
-    """The `readonly NAME=value` settings rendered into the bootstrap, unquoted as bash would."""
+    """The settings rendered into the bootstrap (its `# @SETTINGS@` line), and those of the
+    client.env it carries (CLIENT_SETTINGS), as bash reads them."""
     script = user_data_parts(deployment, instance_id)["text/x-shellscript"]
-    lines = [line.removeprefix("readonly ") for line in script.splitlines() if line.startswith("readonly ") and "${" not in line]
-    return {name: shlex.split(value)[0] if value else "" for name, value in (line.split("=", 1) for line in lines)}
+    header = script.split("\nreadonly ROOT=")[0]
+    settings = read_settings(header, re.findall(r"^readonly ([A-Z][A-Z0-9_]*)=", header, re.M))
+    if "CLIENT_SETTINGS" in settings:
+        settings |= read_settings(settings["CLIENT_SETTINGS"], re.findall(r"^([A-Z][A-Z0-9_]*)=", settings["CLIENT_SETTINGS"], re.M))
+    return settings
+
+
+def read_settings(shell: str, names: list[str]) -> dict[str, str]:
+    printed = subprocess.run(["bash", "-c", shell + "".join(f'\nprintf "%s\\0" "${{{name}}}"' for name in names)],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return dict(zip(names, printed.split("\0")[:-1], strict=True))
 
 
 def instance(deployment: Deployment, instance_id: str) -> dict[str, Any]:
@@ -141,7 +161,9 @@ def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deploymen
     assert settings["KIT_BUCKET"] == deployment.first["KitBucket"]  # references were resolved
     assert settings["AWS_REGION"] == "us-east-1"
     assert settings["CERTIFICATE_MODE"] == "letsencrypt" and settings["DASHBOARD_NAME"] == "dashboard.flare.test"
-    volumes = deployment.client("ec2").describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [hub["InstanceId"]]}])["Volumes"]
+    volumes = deployment.client("ec2").describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [hub["InstanceId"]]}])[
+        "Volumes"
+    ]
     root = [v for v in volumes if v["VolumeId"] != deployment.first["DataVolumeId"]]
     assert [(v["Size"], v["VolumeType"], v["Encrypted"]) for v in root] == [(40, "gp3", True)]
 
@@ -174,7 +196,9 @@ def test_dns_records_hold_the_elastic_ip(deployment: Deployment) -> None:
 
 
 def test_kit_bucket_exists_and_is_kms_encrypted(deployment: Deployment) -> None:
-    rules = deployment.client("s3").get_bucket_encryption(Bucket=deployment.first["KitBucket"])["ServerSideEncryptionConfiguration"]["Rules"]
+    rules = deployment.client("s3").get_bucket_encryption(Bucket=deployment.first["KitBucket"])["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
 
@@ -260,9 +284,16 @@ def test_site_role_reads_only_its_bundle_and_nothing_comes_in(site: Deployment) 
     iam = site.client("iam")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("FlareClient-lab-1-SiteHostRole")]
     assert len(roles) == 1
-    documents = [iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"] for p in iam.list_role_policies(RoleName=roles[0])["PolicyNames"]]
+    documents = [
+        iam.get_role_policy(RoleName=roles[0], PolicyName=p)["PolicyDocument"]
+        for p in iam.list_role_policies(RoleName=roles[0])["PolicyNames"]
+    ]
     statements = [s for d in documents for s in d["Statement"]]
     settings = bootstrap_settings(site, site.outputs["InstanceId"])
-    assert statements == [{"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{settings['BUNDLE_BUCKET']}/{settings['BUNDLE_KEY']}"}]
-    groups = site.client("ec2").describe_security_groups(Filters=[{"Name": "description", "Values": ["NVFlare client lab-1: outbound only"]}])
+    assert statements == [
+        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{settings['BUNDLE_BUCKET']}/{settings['BUNDLE_KEY']}"}
+    ]
+    groups = site.client("ec2").describe_security_groups(
+        Filters=[{"Name": "description", "Values": ["NVFlare client lab-1: outbound only"]}]
+    )
     assert [g["IpPermissions"] for g in groups["SecurityGroups"]] == [[]]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.userdata import USERDATA_DIR, render_script
+from flarectl.host_scripts import USERDATA_DIR, render_script
 from tests.conftest import needs
 from tests.integration.conftest import emulator_client
 from tests.integration.sandbox import HostSandbox, changing
@@ -147,7 +147,9 @@ def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: S
     old_device = next(iter(state["formatted"]))
     volume_filesystem = state["formatted"][old_device]  # the filesystem travels with the volume
     new_device = f"{rebuilt.host}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
-    (rebuilt.root / "state.json").write_text(json.dumps({"packages": [], "users": [], "formatted": {new_device: volume_filesystem}, "mounts": [], "owners": {}}))
+    (rebuilt.root / "state.json").write_text(
+        json.dumps({"packages": [], "users": [], "formatted": {new_device: volume_filesystem}, "mounts": [], "owners": {}})
+    )
     result, calls = rebuilt.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert not [c for c in calls if c.startswith("mkfs")]

@@ -29,7 +29,7 @@ DASHBOARD_NAME = "dashboard.acme.test"
 
 def make_ca_and_localhost_cert(directory: Path) -> tuple[Path, Path, Path]:
     """Pebble's Debian package ships no TLS certificate for its own API: make one."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test ACME API CA")])
     ca = (
@@ -117,7 +117,9 @@ def test_first_issuance_installs_the_certificate_and_the_dashboard_serves_it(hub
     assert result.returncode == 0, result.stdout + result.stderr
     certificate = installed(hub)
     assert "Pebble" in certificate.issuer.rfc4514_string()
-    assert certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [DASHBOARD_NAME]
+    assert certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [
+        DASHBOARD_NAME
+    ]
     assert oct((hub.data / "certs" / "web.key").stat().st_mode & 0o777) == "0o600"
     assert "restart flare-dashboard.service" in hub.calls()
     wait_for(lambda: serving(hub).serial_number == certificate.serial_number, timeout=60)

@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -44,7 +43,9 @@ def login(port: int, email: str, password: str) -> dict:
 
 
 def users(port: int, token: str) -> int:
-    request = urllib.request.Request(f"https://127.0.0.1:{port}/nvflare-dashboard/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{port}/nvflare-dashboard/api/v1/users", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10, context=insecure()) as response:
             return response.status
@@ -61,7 +62,9 @@ def dashboard_answers(port: int) -> bool:
 def admin(aws_emulator: dict[str, str]) -> dict[str, str]:
     client = emulator_client(aws_emulator, "secretsmanager")
     credential = {"email": "it-admin@hospital.test", "password": secrets.token_urlsafe(18), "name": "hubtest/dashboard-admin"}
-    client.create_secret(Name=credential["name"], SecretString=json.dumps({"email": credential["email"], "password": credential["password"]}))
+    client.create_secret(
+        Name=credential["name"], SecretString=json.dumps({"email": credential["email"], "password": credential["password"]})
+    )
     return credential
 
 

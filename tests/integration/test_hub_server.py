@@ -137,7 +137,9 @@ def test_a_tampered_kit_is_refused(hub: Hub, s3, monkeypatch: pytest.MonkeyPatch
     s3.put_object(Bucket=BUCKET, Key="server/current.json", Body=json.dumps(pointer).encode())
 
 
-def test_flarectl_refuses_what_is_not_a_server_kit(kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys) -> None:
+def test_flarectl_refuses_what_is_not_a_server_kit(
+    kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys
+) -> None:
     prod, _ = kits
     assert publish(monkeypatch, aws_emulator, "install", str(prod / "site-1")) == 2
     assert "is not a server startup kit" in capsys.readouterr().err

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config import Federation
-from flarectl.slurm_site import emit
+from flarectl.config.federation import Federation
+from flarectl.sites.slurm import emit
 from tests.conftest import needs
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for

@@ -11,12 +11,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from flarectl.config import Federation
-from flarectl.wsl_site import emit
+from flarectl.config.federation import Federation
+from flarectl.sites.wsl import emit
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.provision import provision

@@ -19,9 +19,16 @@ import yaml
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from flarectl import azure_deploy, azure_plan, azure_site, cli
-from flarectl.config import DEFAULT_FEDERATION, ConfigError, Federation, load_federation
-from flarectl.userdata import USERDATA_DIR
+from flarectl import cli
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.errors import ConfigError
+from flarectl.config.federation import Federation, load_federation
+from flarectl.host_scripts import USERDATA_DIR
+from flarectl.sites.azure import custom_data as azure_custom_data
+from flarectl.sites.azure import deploy as azure_deploy
+from flarectl.sites.azure import files as azure_site
+from flarectl.sites.azure import plan as azure_plan
+from flarectl.sites.azure import template as azure_template
 from tests.fake_arm import ARM, FakeArm, FakeCredential
 from tests.synth_fixtures import fake_client_kit
 
@@ -93,7 +100,7 @@ def put_bodies(arm: FakeArm) -> dict[str, Any]:
 
 
 def custom_data_files(custom_data: str) -> dict[str, dict[str, Any]]:
-    text = azure_plan.decode_custom_data(custom_data)
+    text = azure_custom_data.decode_custom_data(custom_data)
     assert text.startswith("#cloud-config\n")
     return {entry["path"]: entry for entry in yaml.safe_load(text)["write_files"]}
 
@@ -112,7 +119,7 @@ def test_deploy_puts_each_resource_once_in_dependency_order(federation: Federati
 
 def test_api_versions_are_the_templates(federation: Federation, arm: FakeArm) -> None:
     deploy(federation, arm)
-    template = azure_plan.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
+    template = azure_template.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
     expected = {resource["type"]: resource["apiVersion"] for resource in template["resources"]}
     expected["Microsoft.Resources/resourceGroups"] = azure_plan.API_VERSIONS["Microsoft.Resources/resourceGroups"]
     sent = {r.resource_type: r.api_version for r in arm.requests if r.method in ("PUT", "GET")}
@@ -122,14 +129,23 @@ def test_api_versions_are_the_templates(federation: Federation, arm: FakeArm) ->
 def test_vm_body_ubuntu_ssh_key_only_encrypted_no_password(federation: Federation, arm: FakeArm) -> None:
     deploy(federation, arm)
     vm = put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]
-    assert vm["storageProfile"]["imageReference"] == {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+    assert vm["storageProfile"]["imageReference"] == {
+        "publisher": "Canonical",
+        "offer": "ubuntu-24_04-lts",
+        "sku": "server",
+        "version": "latest",
+    }
     assert vm["hardwareProfile"] == {"vmSize": "Standard_NC4as_T4_v3"}
     linux = vm["osProfile"]["linuxConfiguration"]
     assert linux["disablePasswordAuthentication"] is True
     assert "adminPassword" not in vm["osProfile"]
     key = linux["ssh"]["publicKeys"][0]
     assert key["path"] == "/home/flareadmin/.ssh/authorized_keys" and key["keyData"].startswith("ssh-ed25519 ")
-    assert vm["securityProfile"] == {"encryptionAtHost": True, "securityType": "TrustedLaunch", "uefiSettings": {"secureBootEnabled": False, "vTpmEnabled": True}}
+    assert vm["securityProfile"] == {
+        "encryptionAtHost": True,
+        "securityType": "TrustedLaunch",
+        "uefiSettings": {"secureBootEnabled": False, "vTpmEnabled": True},
+    }
     assert vm["storageProfile"]["osDisk"]["managedDisk"] == {"storageAccountType": "Premium_LRS"}
     assert vm["networkProfile"]["networkInterfaces"][0]["id"].endswith("/networkInterfaces/onc-az-nic")
 
@@ -155,7 +171,10 @@ def test_ssh_cidr_opens_port_22_from_that_network_only(tmp_path: Path, arm: Fake
         "protocol": "Tcp", "direction": "Inbound", "access": "Allow", "priority": 100, "sourceAddressPrefix": "198.51.100.0/24",
         "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "22", "description": rule["properties"]["description"],
     }  # fmt: skip
-    assert bodies["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] == key
+    assert (
+        bodies["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"]
+        == key
+    )
     nic = bodies["Microsoft.Network/networkInterfaces"]["properties"]["ipConfigurations"][0]["properties"]
     assert nic["publicIPAddress"]["id"].endswith("/publicIPAddresses/onc-az-ssh-ip")
 
@@ -163,7 +182,11 @@ def test_ssh_cidr_opens_port_22_from_that_network_only(tmp_path: Path, arm: Fake
 def test_gpu_driver_extension(federation: Federation, arm: FakeArm) -> None:
     deploy(federation, arm)
     extension = put_bodies(arm)["Microsoft.Compute/virtualMachines/extensions"]["properties"]
-    assert (extension["publisher"], extension["type"], extension["autoUpgradeMinorVersion"]) == ("Microsoft.HpcCompute", "NvidiaGpuDriverLinux", True)
+    assert (extension["publisher"], extension["type"], extension["autoUpgradeMinorVersion"]) == (
+        "Microsoft.HpcCompute",
+        "NvidiaGpuDriverLinux",
+        True,
+    )
     assert float(extension["typeHandlerVersion"]) >= 1.6
 
 
@@ -182,7 +205,9 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(kit["content"]))) as archive:
         assert archive.read("startup/client.key").decode() == SECRET_KEY
         assert "startup/fed_client.json" in archive.namelist()
-    cloud = yaml.safe_load(azure_plan.decode_custom_data(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"]))
+    cloud = yaml.safe_load(
+        azure_custom_data.decode_custom_data(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"])
+    )
     assert cloud["runcmd"] == [["bash", f"{runtime}/azure-bootstrap.sh"]] and "python3-venv" in cloud["packages"]
 
 
@@ -236,7 +261,9 @@ def test_failed_step_names_the_resource_and_a_rerun_resumes(federation: Federati
 
 def test_a_failed_vm_is_repaired_in_place(federation: Federation, arm: FakeArm) -> None:
     arm.fail_next_put("Microsoft.Compute/virtualMachines", "Allocation failed: no Standard_NC4as_T4_v3 capacity in westeurope.")
-    with pytest.raises(azure_deploy.AzureDeployError, match=r"GPU VM .* onc-az-vm \(Microsoft.Compute/virtualMachines\) failed: .*Allocation failed"):
+    with pytest.raises(
+        azure_deploy.AzureDeployError, match=r"GPU VM .* onc-az-vm \(Microsoft.Compute/virtualMachines\) failed: .*Allocation failed"
+    ):
         deploy(federation, arm)
     assert "Microsoft.Compute/virtualMachines/extensions" not in put_bodies(arm)
     arm.requests.clear()
@@ -323,7 +350,10 @@ def evaluate(value: Any, parameters: dict[str, str], group: str) -> Any:
     return value
 
 
-@pytest.mark.parametrize("fields", [{}, {"ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ ann", "ssh_cidr": "198.51.100.0/24"}, {"gpu_driver": "ubuntu"}])
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ ann", "ssh_cidr": "198.51.100.0/24"}, {"gpu_driver": "ubuntu"}],
+)
 def test_template_resources_equal_the_sdk_request_bodies(tmp_path: Path, arm: FakeArm, fields: dict[str, Any]) -> None:
     federation = azure_federation(kit_for(tmp_path, "onc-az"), **fields)
     deployed = plan(federation)
@@ -334,7 +364,7 @@ def test_template_resources_equal_the_sdk_request_bodies(tmp_path: Path, arm: Fa
         "customDataSha256": vm["tags"][azure_plan.CUSTOM_DATA_TAG],
         "adminSshPublicKey": vm["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"],
     }
-    template = azure_plan.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
+    template = azure_template.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
     sent = [(r.resource_type, r.path.rsplit("/", 1)[1], r.body) for r in arm.requests if r.method == "PUT"][1:]
     rendered = []
     for resource in template["resources"]:
@@ -345,7 +375,7 @@ def test_template_resources_equal_the_sdk_request_bodies(tmp_path: Path, arm: Fa
 
 def test_template_dependencies_follow_the_references(tmp_path: Path) -> None:
     federation = azure_federation(None)
-    template = azure_plan.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
+    template = azure_template.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
     by_name = {resource["name"]: resource for resource in template["resources"]}
     assert by_name["onc-az-vnet"]["dependsOn"] == [
         "[resourceId('Microsoft.Network/networkSecurityGroups', 'onc-az-nsg')]", "[resourceId('Microsoft.Network/natGateways', 'onc-az-nat')]",
@@ -382,7 +412,10 @@ def test_default_federation_azure_template_snapshot(tmp_path: Path, snapshot: Sn
     ("fields", "message"),
     [
         ({"location": "East US"}, "sites[0].location: 'East US' is not an Azure location name; use the short name like eastus"),
-        ({"vm_size": "Standard_D4s_v5"}, "sites[0].vm_size: 'Standard_D4s_v5' is not an Azure GPU VM size; use an N-series size like Standard_NC4as_T4_v3"),
+        (
+            {"vm_size": "Standard_D4s_v5"},
+            "sites[0].vm_size: 'Standard_D4s_v5' is not an Azure GPU VM size; use an N-series size like Standard_NC4as_T4_v3",
+        ),
         ({"vm_size": "nc4as_t4_v3"}, "sites[0].vm_size: 'nc4as_t4_v3' is not an Azure GPU VM size"),
         ({"subscription_id": "my-subscription"}, "sites[0].subscription_id: 'my-subscription' is not an Azure subscription id"),
         ({"ssh_cidr": "198.51.100.0/24"}, "sites[0]: ssh_cidr opens SSH, but there is no ssh_public_key"),
@@ -392,7 +425,10 @@ def test_default_federation_azure_template_snapshot(tmp_path: Path, snapshot: Sn
         ({"gpu_driver": "cuda"}, "sites[0].gpu_driver: 'cuda' is not allowed; use 'extension' or 'ubuntu'"),
         ({"tags": {"flare-site": "x"}}, "sites[0].tags: tag 'flare-site': use a name"),
         ({"os_disk_gib": 30}, "sites[0].os_disk_gib: 30 GiB: use 64 to 4095 GiB"),
-        ({"vm_sise": "Standard_NC4as_T4_v3"}, "sites[0].vm_sise: unknown key; allowed keys: name, kind, subscription_id, location, vm_size"),
+        (
+            {"vm_sise": "Standard_NC4as_T4_v3"},
+            "sites[0].vm_sise: unknown key; allowed keys: name, kind, kit, gpus, gpu_memory_gib, requirements, subscription_id, location, vm_size",
+        ),
     ],
 )
 def test_config_errors_name_the_field_and_the_fix(tmp_path: Path, fields: dict[str, Any], message: str) -> None:
@@ -416,11 +452,17 @@ REAL_CONNECT = azure_deploy.connect
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, arm: FakeArm, *argv: str) -> int:
     """`flarectl ...` with the SDK clients talking to the fake ARM."""
-    monkeypatch.setattr(azure_deploy, "connect", lambda subscription, credential=None: REAL_CONNECT(subscription, FakeCredential(), transport=arm, polling_interval=0))
+    monkeypatch.setattr(
+        azure_deploy,
+        "connect",
+        lambda subscription, credential=None: REAL_CONNECT(subscription, FakeCredential(), transport=arm, polling_interval=0),
+    )
     return cli.main(list(argv))
 
 
-def test_cli_deploy_without_a_kit_says_where_to_put_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_deploy_without_a_kit_says_where_to_put_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_federation(tmp_path, kit=str(tmp_path / "kits" / "onc-az"), subscription_id=SUBSCRIPTION)
     assert run_cli(monkeypatch, arm, "azure", "deploy", "onc-az", "-c", str(config)) == 2
     error = capsys.readouterr().err
@@ -428,13 +470,17 @@ def test_cli_deploy_without_a_kit_says_where_to_put_it(tmp_path: Path, monkeypat
     assert "Traceback" not in error and arm.requests == []
 
 
-def test_cli_without_a_subscription_names_the_three_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_without_a_subscription_names_the_three_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_federation(tmp_path, kit=str(kit_for(tmp_path, "onc-az")))
     assert run_cli(monkeypatch, arm, "azure", "plan", "onc-az", "-c", str(config)) == 2
     assert "sites[0].subscription_id is not set; set it, pass --subscription, or set AZURE_SUBSCRIPTION_ID" in capsys.readouterr().err
 
 
-def test_cli_deploy_then_plan_then_destroy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_deploy_then_plan_then_destroy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_federation(tmp_path, kit=str(kit_for(tmp_path, "onc-az")))
     assert run_cli(monkeypatch, arm, "azure", "deploy", "onc-az", "-c", str(config), "--subscription", SUBSCRIPTION) == 0
     output = capsys.readouterr().out

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from flarectl.config import DEFAULT_FEDERATION, ConfigError, load_federation
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.errors import ConfigError
+from flarectl.config.federation import load_federation
 
 VALID: dict[str, Any] = {"project": "cancer-fl", "project_admin_email": "admin@mydomain.edu"}
 DNS = {
@@ -59,7 +61,9 @@ def test_dns_makes_letsencrypt_the_default(tmp_path: Path) -> None:
 
 
 def test_names_are_normalized(tmp_path: Path) -> None:
-    federation = load_federation(write(tmp_path, with_(dns={**DNS, "zone_name": "MyDomain.edu.", "hosted_zone_id": "/hostedzone/Z0123456789ABCDEFGHIJ"})))
+    federation = load_federation(
+        write(tmp_path, with_(dns={**DNS, "zone_name": "MyDomain.edu.", "hosted_zone_id": "/hostedzone/Z0123456789ABCDEFGHIJ"}))
+    )
     assert federation.dns is not None
     assert (federation.dns.zone_name, federation.dns.hosted_zone_id) == ("mydomain.edu", "Z0123456789ABCDEFGHIJ")
 
@@ -68,56 +72,208 @@ INVALID = [
     ("unknown top-level key", with_(projcet="x"), "federation.yaml: projcet: unknown key; allowed keys: project, nvflare_version"),
     ("unknown nested key", with_(hub={"instance": "t3.small"}), "federation.yaml: hub.instance: unknown key; allowed keys: instance_type,"),
     ("missing project", {"project_admin_email": "a@b.org"}, "federation.yaml: project: is required"),
-    ("project with a space", with_(project="cancer fl"), "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'"),
+    (
+        "project with a space",
+        with_(project="cancer fl"),
+        "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'",
+    ),
     ("bad email", with_(project_admin_email="admin"), "federation.yaml: project_admin_email: 'admin' is not an email address"),
     ("port as text", with_(hub={"fl_port": "8002"}), "federation.yaml: hub.fl_port: '8002': input should be a valid integer"),
-    ("port out of range", with_(hub={"fl_port": 70000}), "federation.yaml: hub.fl_port: 70000 is out of range; use a port from 1024 to 65535"),
+    (
+        "port out of range",
+        with_(hub={"fl_port": 70000}),
+        "federation.yaml: hub.fl_port: 70000 is out of range; use a port from 1024 to 65535",
+    ),
     ("privileged port", with_(hub={"fl_port": 80}), "federation.yaml: hub.fl_port: 80 is out of range"),
-    ("port clashes with the dashboard", with_(hub={"fl_port": 443}), "hub.fl_port: 443 is out of range; use a port from 1024 to 65535 (443 is the dashboard's)"),
-    ("disk too small", with_(hub={"root_volume_gib": 8}), "federation.yaml: hub.root_volume_gib: 8 GiB is too small for Ubuntu, NVFlare and server-side requirements; use at least 30"),
+    (
+        "port clashes with the dashboard",
+        with_(hub={"fl_port": 443}),
+        "hub.fl_port: 443 is out of range; use a port from 1024 to 65535 (443 is the dashboard's)",
+    ),
+    (
+        "disk too small",
+        with_(hub={"root_volume_gib": 8}),
+        "federation.yaml: hub.root_volume_gib: 8 GiB is too small for Ubuntu, NVFlare and server-side requirements; use at least 30",
+    ),
     ("disk as list", with_(hub={"root_volume_gib": [40]}), "federation.yaml: hub.root_volume_gib: [40]: input should be a valid integer"),
-    ("bad cidr", with_(hub={"dashboard_cidrs": ["10.0.0.0/33"]}), "federation.yaml: hub.dashboard_cidrs: '10.0.0.0/33' is not a CIDR block; write it like 203.0.113.0/24"),
+    (
+        "bad cidr",
+        with_(hub={"dashboard_cidrs": ["10.0.0.0/33"]}),
+        "federation.yaml: hub.dashboard_cidrs: '10.0.0.0/33' is not a CIDR block; write it like 203.0.113.0/24",
+    ),
     ("cidr with host bits", with_(hub={"fl_cidrs": ["10.0.0.1/24"]}), "federation.yaml: hub.fl_cidrs: '10.0.0.1/24' is not a CIDR block"),
-    ("cidr list as string", with_(hub={"fl_cidrs": "0.0.0.0/0"}), "federation.yaml: hub.fl_cidrs: '0.0.0.0/0': input should be a valid list"),
+    (
+        "cidr list as string",
+        with_(hub={"fl_cidrs": "0.0.0.0/0"}),
+        "federation.yaml: hub.fl_cidrs: '0.0.0.0/0': input should be a valid list",
+    ),
     ("empty cidr list", with_(hub={"fl_cidrs": []}), "federation.yaml: hub.fl_cidrs: the list is empty; nobody could connect"),
-    ("ssh open to the world", with_(hub={"ssh_cidr": "0.0.0.0/0"}), "federation.yaml: hub.ssh_cidr: '0.0.0.0/0' opens SSH to the internet; use your admin network"),
-    ("ipv6 cidr", with_(hub={"ssh_cidr": "2001:db8::/32"}), "federation.yaml: hub.ssh_cidr: '2001:db8::/32' is IPv6; only IPv4 CIDR blocks are supported"),
-    ("bad data volume id", with_(hub={"data_volume_id": "volume-1"}), "federation.yaml: hub.data_volume_id: 'volume-1' is not an EBS volume id"),
-    ("data volume too large", with_(hub={"data_volume_gib": 20000}), "federation.yaml: hub.data_volume_gib: 20000 GiB is not a gp3 volume size"),
-    ("bad elastic ip allocation", with_(hub={"elastic_ip": {"allocation_id": "eip-1", "address": "52.10.20.30"}}), "federation.yaml: hub.elastic_ip.allocation_id: 'eip-1' is not an Elastic IP allocation id"),
-    ("private elastic ip address", with_(hub={"elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "10.0.0.7"}}), "federation.yaml: hub.elastic_ip.address: '10.0.0.7' is not a public IPv4 address"),
-    ("bad instance type", with_(hub={"instance_type": "large"}), "federation.yaml: hub.instance_type: 'large' is not an EC2 instance type; use a name like t3.medium"),
-    ("bad requirement", with_(hub={"server_requirements": ["torch; rm -rf /"]}), "federation.yaml: hub.server_requirements: 'torch; rm -rf /' is not a pip requirement"),
-    ("nvflare version unpinned", with_(nvflare_version=">=2.4"), "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\""),
+    (
+        "ssh open to the world",
+        with_(hub={"ssh_cidr": "0.0.0.0/0"}),
+        "federation.yaml: hub.ssh_cidr: '0.0.0.0/0' opens SSH to the internet; use your admin network",
+    ),
+    (
+        "ipv6 cidr",
+        with_(hub={"ssh_cidr": "2001:db8::/32"}),
+        "federation.yaml: hub.ssh_cidr: '2001:db8::/32' is IPv6; only IPv4 CIDR blocks are supported",
+    ),
+    (
+        "bad data volume id",
+        with_(hub={"data_volume_id": "volume-1"}),
+        "federation.yaml: hub.data_volume_id: 'volume-1' is not an EBS volume id",
+    ),
+    (
+        "data volume too large",
+        with_(hub={"data_volume_gib": 20000}),
+        "federation.yaml: hub.data_volume_gib: 20000 GiB is not a gp3 volume size",
+    ),
+    (
+        "bad elastic ip allocation",
+        with_(hub={"elastic_ip": {"allocation_id": "eip-1", "address": "52.10.20.30"}}),
+        "federation.yaml: hub.elastic_ip.allocation_id: 'eip-1' is not an Elastic IP allocation id",
+    ),
+    (
+        "private elastic ip address",
+        with_(hub={"elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "10.0.0.7"}}),
+        "federation.yaml: hub.elastic_ip.address: '10.0.0.7' is not a public IPv4 address",
+    ),
+    (
+        "bad instance type",
+        with_(hub={"instance_type": "large"}),
+        "federation.yaml: hub.instance_type: 'large' is not an EC2 instance type; use a name like t3.medium",
+    ),
+    (
+        "bad requirement",
+        with_(hub={"server_requirements": ["torch; rm -rf /"]}),
+        "federation.yaml: hub.server_requirements: 'torch; rm -rf /' is not a pip requirement",
+    ),
+    (
+        "nvflare version unpinned",
+        with_(nvflare_version=">=2.4"),
+        "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\"",
+    ),
     ("nvflare version as float", with_(nvflare_version=2.9), "federation.yaml: nvflare_version: 2.9: input should be a valid string"),
     ("nvflare too old", with_(nvflare_version="2.4.0"), "federation.yaml: nvflare_version: '2.4.0' is too old; use NVFlare 2.7 or newer"),
     ("bad vpc", with_(network={"vpc": "default"}), "federation.yaml: network.vpc: 'default' is not allowed; use 'auto', 'new' or a VPC id"),
-    ("subnets without vpc", with_(network={"subnet_ids": ["subnet-0aaa1111bbbb2222c"]}), "federation.yaml: network: subnet_ids only work with an explicit vpc id"),
-    ("bad subnet id", with_(aws={"account": "123456789012", "region": "us-west-2"}, network={"vpc": "vpc-0abc12345def67890", "subnet_ids": ["sub-1"]}), "federation.yaml: network.subnet_ids: 'sub-1' is not a subnet id"),
-    ("explicit vpc without account", with_(network={"vpc": "vpc-0abc12345def67890"}), "federation.yaml: network.vpc: an explicit VPC id needs aws.account and aws.region"),
+    (
+        "subnets without vpc",
+        with_(network={"subnet_ids": ["subnet-0aaa1111bbbb2222c"]}),
+        "federation.yaml: network: subnet_ids only work with an explicit vpc id",
+    ),
+    (
+        "bad subnet id",
+        with_(aws={"account": "123456789012", "region": "us-west-2"}, network={"vpc": "vpc-0abc12345def67890", "subnet_ids": ["sub-1"]}),
+        "federation.yaml: network.subnet_ids: 'sub-1' is not a subnet id",
+    ),
+    (
+        "explicit vpc without account",
+        with_(network={"vpc": "vpc-0abc12345def67890"}),
+        "federation.yaml: network.vpc: an explicit VPC id needs aws.account and aws.region",
+    ),
     ("account without region", with_(aws={"account": "123456789012"}), "federation.yaml: aws: set both account and region, or neither"),
-    ("account as number", with_(aws={"account": 123456789012, "region": "us-west-2"}), "federation.yaml: aws.account: 123456789012: input should be a valid string"),
-    ("bad region", with_(aws={"account": "123456789012", "region": "oregon"}), "federation.yaml: aws.region: 'oregon' is not an AWS region"),
-    ("letsencrypt without dns", with_(certificate={"mode": "letsencrypt"}), "federation.yaml: certificate.mode: 'letsencrypt' needs a dns section"),
-    ("unknown certificate mode", with_(certificate={"mode": "acme"}), "federation.yaml: certificate.mode: 'acme' is not allowed; use 'letsencrypt', 'provided' or 'self-signed'"),
+    (
+        "account as number",
+        with_(aws={"account": 123456789012, "region": "us-west-2"}),
+        "federation.yaml: aws.account: 123456789012: input should be a valid string",
+    ),
+    (
+        "bad region",
+        with_(aws={"account": "123456789012", "region": "oregon"}),
+        "federation.yaml: aws.region: 'oregon' is not an AWS region",
+    ),
+    (
+        "letsencrypt without dns",
+        with_(certificate={"mode": "letsencrypt"}),
+        "federation.yaml: certificate.mode: 'letsencrypt' needs a dns section",
+    ),
+    (
+        "unknown certificate mode",
+        with_(certificate={"mode": "acme"}),
+        "federation.yaml: certificate.mode: 'acme' is not allowed; use 'letsencrypt', 'provided' or 'self-signed'",
+    ),
     ("provided without secret", with_(certificate={"mode": "provided"}), "federation.yaml: certificate: mode 'provided' needs secret_name"),
-    ("dashboard name outside the zone", with_(dns={**DNS, "dashboard_name": "flareboard.otherdomain.org"}), "federation.yaml: dns: dashboard_name 'flareboard.otherdomain.org' is not inside the hosted zone 'mydomain.edu'; use a name ending in .mydomain.edu"),
-    ("zone apex is not inside", with_(dns={**DNS, "server_name": "mydomain.edu"}), "dns: server_name 'mydomain.edu' is not inside the hosted zone"),
-    ("suffix trick is not inside", with_(dns={**DNS, "server_name": "flare.notmydomain.edu"}), "dns: server_name 'flare.notmydomain.edu' is not inside the hosted zone"),
-    ("bad dns name", with_(dns={**DNS, "dashboard_name": "flare_board.mydomain.edu"}), "federation.yaml: dns.dashboard_name: 'flare_board.mydomain.edu' is not a DNS name"),
-    ("bad zone id", with_(dns={**DNS, "hosted_zone_id": "zone-1"}), "federation.yaml: dns.hosted_zone_id: 'zone-1' is not a Route53 hosted zone id"),
-    ("dns missing a field", with_(dns={k: v for k, v in DNS.items() if k != "server_name"}), "federation.yaml: dns.server_name: is required"),
-    ("site name with a space", with_(sites=[{"name": "AWS T4", "kind": "aws"}]), "federation.yaml: sites[0].name: 'AWS T4' has a space; use letters, digits, '-' or '_'"),
-    ("duplicate site names", with_(sites=[{"name": "site-1", "kind": "aws"}, {"name": "Site-1", "kind": "aws"}]), "federation.yaml: sites[1].name: 'Site-1' is used twice; site names must be unique"),
-    ("unknown site kind", with_(sites=[{"name": "site-1", "kind": "gcp"}]), "federation.yaml: sites[0].kind: 'gcp' is not a known site kind"),
-    ("site gpus zero", with_(sites=[{"name": "lab", "kind": "aws", "gpus": 0, "gpu_memory_gib": 16}]), "federation.yaml: sites[0].gpus: 0 GPUs: an AWS GPU site has 1 to 16 GPUs"),
-    ("site gpu memory above any gpu", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 512}]), "federation.yaml: sites[0].gpu_memory_gib: 512 GiB per GPU is more than any AWS GPU has"),
+    (
+        "dashboard name outside the zone",
+        with_(dns={**DNS, "dashboard_name": "flareboard.otherdomain.org"}),
+        "federation.yaml: dns: dashboard_name 'flareboard.otherdomain.org' is not inside the hosted zone 'mydomain.edu'; use a name ending in .mydomain.edu",
+    ),
+    (
+        "zone apex is not inside",
+        with_(dns={**DNS, "server_name": "mydomain.edu"}),
+        "dns: server_name 'mydomain.edu' is not inside the hosted zone",
+    ),
+    (
+        "suffix trick is not inside",
+        with_(dns={**DNS, "server_name": "flare.notmydomain.edu"}),
+        "dns: server_name 'flare.notmydomain.edu' is not inside the hosted zone",
+    ),
+    (
+        "bad dns name",
+        with_(dns={**DNS, "dashboard_name": "flare_board.mydomain.edu"}),
+        "federation.yaml: dns.dashboard_name: 'flare_board.mydomain.edu' is not a DNS name",
+    ),
+    (
+        "bad zone id",
+        with_(dns={**DNS, "hosted_zone_id": "zone-1"}),
+        "federation.yaml: dns.hosted_zone_id: 'zone-1' is not a Route53 hosted zone id",
+    ),
+    (
+        "dns missing a field",
+        with_(dns={k: v for k, v in DNS.items() if k != "server_name"}),
+        "federation.yaml: dns.server_name: is required",
+    ),
+    (
+        "site name with a space",
+        with_(sites=[{"name": "AWS T4", "kind": "aws"}]),
+        "federation.yaml: sites[0].name: 'AWS T4' has a space; use letters, digits, '-' or '_'",
+    ),
+    (
+        "duplicate site names",
+        with_(sites=[{"name": "site-1", "kind": "aws"}, {"name": "Site-1", "kind": "aws"}]),
+        "federation.yaml: sites[1].name: 'Site-1' is used twice; site names must be unique",
+    ),
+    (
+        "unknown site kind",
+        with_(sites=[{"name": "site-1", "kind": "gcp"}]),
+        "federation.yaml: sites[0].kind: 'gcp' is not a known site kind",
+    ),
+    (
+        "site gpus zero",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpus": 0, "gpu_memory_gib": 16}]),
+        "federation.yaml: sites[0].gpus: 0 GPUs: an AWS GPU site has 1 to 16 GPUs",
+    ),
+    (
+        "site gpu memory above any gpu",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 512}]),
+        "federation.yaml: sites[0].gpu_memory_gib: 512 GiB per GPU is more than any AWS GPU has",
+    ),
     ("site gpu memory missing", with_(sites=[{"name": "lab", "kind": "aws"}]), "federation.yaml: sites[0].gpu_memory_gib: is required"),
-    ("site root too small", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "root_volume_gib": 30}]), "federation.yaml: sites[0].root_volume_gib: 30 GiB is smaller than the Deep Learning AMI itself"),
-    ("site unknown key", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "gpu": 1}]), "federation.yaml: sites[0].gpu: unknown key; allowed keys: name, kind, kit, gpus"),
-    ("site bad arch", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "arch": "amd64"}]), "federation.yaml: sites[0].arch: 'amd64' is not allowed; use 'x86_64' or 'arm64'"),
-    ("site kit is not a kit", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "kit": "flarectl"}]), "federation.yaml: sites[0].kit: 'flarectl' is not an unzipped client startup kit"),
-    ("site explicit vpc without account", with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "network": {"vpc": "vpc-0abc12345def67890"}}]), "federation.yaml: sites[0].network.vpc: an explicit VPC id needs aws.account and aws.region"),
+    (
+        "site root too small",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "root_volume_gib": 30}]),
+        "federation.yaml: sites[0].root_volume_gib: 30 GiB is smaller than the Deep Learning AMI itself",
+    ),
+    (
+        "site unknown key",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "gpu": 1}]),
+        "federation.yaml: sites[0].gpu: unknown key; allowed keys: name, kind, kit, gpus",
+    ),
+    (
+        "site bad arch",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "arch": "amd64"}]),
+        "federation.yaml: sites[0].arch: 'amd64' is not allowed; use 'x86_64' or 'arm64'",
+    ),
+    (
+        "site kit is not a kit",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "kit": "flarectl"}]),
+        "federation.yaml: sites[0].kit: 'flarectl' is not an unzipped client startup kit",
+    ),
+    (
+        "site explicit vpc without account",
+        with_(sites=[{"name": "lab", "kind": "aws", "gpu_memory_gib": 16, "network": {"vpc": "vpc-0abc12345def67890"}}]),
+        "federation.yaml: sites[0].network.vpc: an explicit VPC id needs aws.account and aws.region",
+    ),
     ("sites not a list", with_(sites={"name": "site-1"}), "federation.yaml: sites: {'name': 'site-1'}: input should be a valid list"),
 ]
 
@@ -154,12 +310,54 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_no_instance_type_for_the_gpus_is_a_config_error() -> None:
-    from app import instance_choices
-    from flarectl.config import Federation
+    from app import preflight
+    from flarectl.config.federation import Federation
 
     federation = Federation.model_validate(with_(sites=[{"name": "lab", "kind": "aws", "gpus": 3, "gpu_memory_gib": 16}]))
     with pytest.raises(ConfigError) as caught:
-        instance_choices(federation)
+        preflight(federation)
     assert caught.value.problems[0].startswith(
         "sites[0].gpu_memory_gib: no x86_64 NVIDIA instance type in the built-in table has exactly 3 GPU(s) with 16 GiB each; nearest: p3.8xlarge (4 x V100 16 GiB, 32 vCPUs), g4dn.12xlarge"
     )
+
+
+# One minimal valid site of every kind: the shared fields must behave the same in each.
+MINIMAL_SITES: dict[str, dict[str, Any]] = {
+    "aws": {"gpu_memory_gib": 16},
+    "azure": {"location": "eastus"},
+    "slurm": {"kit": "/shared/kits/lab", "workdir": "/shared/lab"},
+    "wsl": {"kit": "/home/ann/kits/lab", "workdir": "/home/ann/lab"},
+}
+
+
+def test_every_registered_kind_has_a_minimal_example() -> None:
+    from flarectl.sites.registry import KINDS
+
+    assert set(MINIMAL_SITES) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(MINIMAL_SITES))
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"gpus": -3}, "sites[0].gpus: -3 GPUs: "),
+        ({"gpus": 99}, "sites[0].gpus: 99 GPUs: "),
+        ({"gpus": True}, "sites[0].gpus: True: input should be a valid integer"),
+        ({"gpu_memory_gib": -5}, "sites[0].gpu_memory_gib: -5 GiB per GPU: use the memory of one GPU"),
+        ({"gpu_memory_gib": float("nan")}, "sites[0].gpu_memory_gib: nan is not a number of GiB"),
+        ({"gpu_memory_gib": float("inf")}, "sites[0].gpu_memory_gib: inf is not a number of GiB"),
+        ({"gpu_memory_gib": 500}, "sites[0].gpu_memory_gib: 500 GiB per GPU is more than any"),
+        ({"requirements": ["torch; rm -rf /"]}, "sites[0].requirements: 'torch; rm -rf /' is not a pip requirement"),
+        ({"name": "onc lab"}, "sites[0].name: 'onc lab' has a space"),
+    ],
+)
+def test_shared_site_fields_are_checked_the_same_in_every_kind(tmp_path: Path, kind: str, fields: dict[str, Any], expected: str) -> None:
+    site = {"name": "lab", "kind": kind, **MINIMAL_SITES[kind], **fields}
+    found = problems(tmp_path, with_(sites=[site]))
+    assert any(problem.startswith(f"federation.yaml: {expected}") for problem in found), found
+
+
+@pytest.mark.parametrize("kind", sorted(MINIMAL_SITES))
+def test_a_minimal_site_of_every_kind_is_valid(tmp_path: Path, kind: str) -> None:
+    federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": kind, **MINIMAL_SITES[kind]}])))
+    assert [site.kind for site in federation.sites] == [kind]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from flarectl.userdata import USERDATA_DIR, declared_settings, render_script
+from flarectl.host_scripts import USERDATA_DIR, declared_settings, render_script
 from tests.conftest import needs
 
 TEMPLATES = ["default_template", "dns_template", "existing_vpc_template", "client_template", "client_template_without_kit"]
@@ -86,14 +86,18 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_analyze_verify(unit: str, systemd_root: Path) -> None:
-    result = subprocess.run(["systemd-analyze", "verify", f"--root={systemd_root}", f"/etc/systemd/system/{unit}"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={systemd_root}", f"/etc/systemd/system/{unit}"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
 
 
 def test_systemd_analyze_catches_a_broken_unit(systemd_root: Path) -> None:
     broken = systemd_root / "etc/systemd/system/flare-broken.service"
     broken.write_text((USERDATA_DIR / "hub/units/flare-dashboard.service").read_text().replace("RestartSec=", "RestartSecs="))
-    result = subprocess.run(["systemd-analyze", "verify", f"--root={systemd_root}", "/etc/systemd/system/flare-broken.service"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={systemd_root}", "/etc/systemd/system/flare-broken.service"], capture_output=True, text=True
+    )
     assert "Unknown key 'RestartSecs'" in result.stdout + result.stderr
 
 

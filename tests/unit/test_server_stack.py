@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import yaml
-
 from aws_cdk.assertions import Match, Template
 
-from flarectl.userdata import USERDATA_DIR
+from flarectl.host_scripts import USERDATA_DIR
 
 INSTANCE = "AWS::EC2::Instance"
 
@@ -64,7 +63,9 @@ def hub_role(template: Template) -> str:
 
 
 def hub_policy(template: Template) -> list[dict]:
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubHostRoleDefaultPolicy")}})
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubHostRoleDefaultPolicy")}}
+    )
     assert len(policies) == 1
     return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
 
@@ -105,7 +106,11 @@ class TestHost:
     def test_monitoring_termination_protection_and_instance_profile(self, default_template: Template) -> None:
         default_template.has_resource_properties(
             INSTANCE,
-            {"Monitoring": True, "DisableApiTermination": True, "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubHostInstanceInstanceProfile")}},
+            {
+                "Monitoring": True,
+                "DisableApiTermination": True,
+                "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubHostInstanceInstanceProfile")},
+            },
         )
 
     def test_session_manager_instead_of_ssh(self, default_template: Template) -> None:
@@ -130,7 +135,9 @@ class TestHost:
                 "Dimensions": [{"Name": "InstanceId", "Value": {"Ref": instance_id}}],
                 "ComparisonOperator": "GreaterThanOrEqualToThreshold",
                 "Threshold": 1,
-                "AlarmActions": [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":automate:", {"Ref": "AWS::Region"}, ":ec2:recover"]]}],
+                "AlarmActions": [
+                    {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":automate:", {"Ref": "AWS::Region"}, ":ec2:recover"]]}
+                ],
             },
         )
 
@@ -177,7 +184,9 @@ class TestEndpoint:
 
     def test_no_dns_records_without_dns(self, default_template: Template) -> None:
         assert default_template.find_resources("AWS::Route53::RecordSet") == {}
-        default_template.has_output("DashboardUrl", {"Value": {"Fn::Join": ["", ["https://", {"Ref": logical_id(default_template, "AWS::EC2::EIP")}]]}})
+        default_template.has_output(
+            "DashboardUrl", {"Value": {"Fn::Join": ["", ["https://", {"Ref": logical_id(default_template, "AWS::EC2::EIP")}]]}}
+        )
 
     def test_dashboard_and_server_records_point_at_the_eip(self, dns_template: Template) -> None:
         eip = {"Ref": logical_id(dns_template, "AWS::EC2::EIP")}
@@ -197,7 +206,9 @@ class TestEndpoint:
                             {
                                 "Action": "route53:ChangeResourceRecordSets",
                                 "Effect": "Allow",
-                                "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z0123456789ABCDEFGHIJ"]]},
+                                "Resource": {
+                                    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z0123456789ABCDEFGHIJ"]]
+                                },
                                 "Condition": {
                                     "ForAllValues:StringEquals": {
                                         "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
@@ -236,7 +247,10 @@ class TestKitStore:
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }
-        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert (
+            properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            == "aws:kms"
+        )
         assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
         assert properties["LoggingConfiguration"]["LogFilePrefix"] == "kit-store/"
         assert bucket["DeletionPolicy"] == "Retain"
@@ -314,10 +328,17 @@ class TestNetwork:
 
 def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Template) -> None:
     outputs = default_template.to_json()["Outputs"]
-    assert set(outputs) >= {"DashboardUrl", "FlServerAddress", "InstanceId", "SsmSessionCommand", "AdminSecretName", "KitBucket", "ElasticIp"}
+    assert set(outputs) >= {
+        "DashboardUrl",
+        "FlServerAddress",
+        "InstanceId",
+        "SsmSessionCommand",
+        "AdminSecretName",
+        "KitBucket",
+        "ElasticIp",
+    }
     command = outputs["SsmSessionCommand"]["Value"]["Fn::Join"][1]
     assert command[0] == "aws ssm start-session --target "
-
 
 
 class TestDataVolume:
@@ -345,9 +366,7 @@ class TestDataVolume:
             "AWS::Backup::BackupPlan",
             {
                 "BackupPlan": {
-                    "BackupPlanRule": [
-                        Match.object_like({"ScheduleExpression": "cron(0 3 * * ? *)", "Lifecycle": {"DeleteAfterDays": 35}})
-                    ]
+                    "BackupPlanRule": [Match.object_like({"ScheduleExpression": "cron(0 3 * * ? *)", "Lifecycle": {"DeleteAfterDays": 35}})]
                 }
             },
         )

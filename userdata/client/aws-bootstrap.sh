@@ -1,18 +1,18 @@
 #!/bin/bash
 # AWS client site bootstrap: cloud-init runs it as root at every boot. It fetches this site's
-# bundle (startup kit + the shared client runtime), then lets the shared runtime install the
+# bundle (startup kit + the shared client runtime), writes the client settings rendered at
+# synth (CLIENT_SETTINGS, the text of client.env), then lets the shared runtime install the
 # client and a systemd unit run it. Every step checks first: a second run changes nothing.
-# FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
+# The paths come from flarectl/client_runtime.py; FLARE_ROOT (empty on a host) lets the tests
+# run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ SITE_NAME NVFLARE_VERSION REQUIREMENTS GPUS GPU_MEMORY_GIB BUNDLE_BUCKET BUNDLE_KEY
+# @SETTINGS@ CLIENT_SETTINGS SETTINGS_PATH BUNDLE_PATH VENV_PATH BUNDLE_BUCKET BUNDLE_KEY
 
 readonly ROOT="${FLARE_ROOT:-}"
-readonly INSTALL_ROOT="${ROOT}/opt/nvflare-client"
-readonly SITE_ROOT="${ROOT}/var/lib/nvflare-client"
-readonly VENV="${INSTALL_ROOT}/venv"
-readonly BUNDLE="${INSTALL_ROOT}/bundle"
-readonly SETTINGS_FILE="${ROOT}/etc/nvflare-client/client.env"
+readonly VENV="${ROOT}${VENV_PATH}"
+readonly BUNDLE="${ROOT}${BUNDLE_PATH}"
+readonly SETTINGS_FILE="${ROOT}${SETTINGS_PATH}"
 
 log() { echo "flare-client-bootstrap: $*"; }
 
@@ -38,12 +38,7 @@ fetch_bundle() {
 
 write_settings() {
   install -d -m 0755 "$(dirname "${SETTINGS_FILE}")"
-  {
-    printf '# Written by the AWS site bootstrap for userdata/client/flare-client.sh\n'
-    printf 'SITE_NAME=%q\nNVFLARE_VERSION=%q\nREQUIREMENTS=%q\nGPUS=%q\nGPU_MEMORY_GIB=%q\n' \
-      "${SITE_NAME}" "${NVFLARE_VERSION}" "${REQUIREMENTS}" "${GPUS}" "${GPU_MEMORY_GIB}"
-    printf 'SITE_ROOT=%q\nKIT_SOURCE=%q\nVENV=%q\n' "${SITE_ROOT}" "${BUNDLE}/kit" "${VENV}"
-  } >"${SETTINGS_FILE}.new"
+  printf '%s' "${CLIENT_SETTINGS}" >"${SETTINGS_FILE}.new"
   if cmp -s "${SETTINGS_FILE}.new" "${SETTINGS_FILE}"; then
     rm "${SETTINGS_FILE}.new"
   else
@@ -57,7 +52,7 @@ install_client() {
 }
 
 main() {
-  log "starting (site ${SITE_NAME}, nvflare ${NVFLARE_VERSION})"
+  log "starting (bundle ${BUNDLE_KEY:-none})"
   install_packages
   fetch_bundle
   write_settings

@@ -8,11 +8,11 @@
 # at every boot. FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ GPU_DRIVER NVIDIA_DRIVER_BRANCH
+# @SETTINGS@ GPU_DRIVER NVIDIA_DRIVER_BRANCH SETTINGS_PATH BUNDLE_PATH
 
 readonly ROOT="${FLARE_ROOT:-}"
-readonly BUNDLE="${ROOT}/opt/nvflare-client/bundle"
-readonly SETTINGS_FILE="${ROOT}/etc/nvflare-client/client.env"
+readonly BUNDLE="${ROOT}${BUNDLE_PATH}"
+readonly SETTINGS_FILE="${ROOT}${SETTINGS_PATH}"
 
 log() { echo "flare-client-bootstrap: $*"; }
 

@@ -15,12 +15,18 @@ readonly SETTINGS_FILE="$1" STAMP="$2"
 readonly RUNTIME_DIR="${BASH_SOURCE[0]%/*}"
 readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
-readonly SITE_ROOT="${ROOT}/var/lib/nvflare-client"
 readonly UNIT="${ROOT}/etc/systemd/system/flare-client.service"
+# The site root is the runtime's (client.env, rendered by flarectl/client_runtime.py).
+SITE_ROOT="$(
+  # shellcheck source=/dev/null
+  . "${SETTINGS_FILE}"
+  echo "${SITE_ROOT}"
+)"
+readonly SITE_ROOT
 
 log() { echo "flare-client-install: $*"; }
 
-id "${SERVICE_USER}" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin "${SERVICE_USER}"
+id "${SERVICE_USER}" >/dev/null 2>&1 || useradd --system --home-dir "${SITE_ROOT#"${ROOT}"}" --shell /usr/sbin/nologin "${SERVICE_USER}"
 install -d -m 0750 "${SITE_ROOT}"
 if [ "$(cat "${SITE_ROOT}/.installed" 2>/dev/null || true)" = "${STAMP}" ]; then
   exit 0

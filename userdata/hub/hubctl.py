@@ -145,7 +145,7 @@ def self_signed(hub: Hub) -> None:
     name = hub.dashboard_name or socket.gethostname()
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -418,7 +418,7 @@ def unpack_kit(archive: bytes, target: Path) -> None:
         bundle.extractall(staging)
     root = next((p.parent.parent for p in staging.rglob("startup/fed_server.json")), None)
     missing = [name for name in REQUIRED_SERVER_FILES if root is None or not (root / "startup" / name).exists()]
-    if missing:
+    if missing or root is None:
         shutil.rmtree(staging)
         raise SystemExit(f"hubctl: not a server startup kit; missing startup/{', startup/'.join(missing)}")
     os.chmod(root / "startup" / "server.key", 0o600)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config import DEFAULT_FEDERATION, Federation, load_federation
-from flarectl.slurm_site import emit
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.federation import Federation, load_federation
+from flarectl.sites.slurm import emit
 from tests.conftest import needs
 
 
@@ -55,6 +56,13 @@ def test_gpus_instead_of_gres(tmp_path: Path) -> None:
     assert "#SBATCH --gpus=2" in (tmp_path / "flare-client.sbatch").read_text()
 
 
+def test_a_cpu_only_site_asks_for_no_gpu(tmp_path: Path) -> None:
+    federation = slurm_federation(gpus=0, gres=None)
+    emit(federation.sites[0], federation, tmp_path)
+    script = (tmp_path / "flare-client.sbatch").read_text()
+    assert "--gpus" not in script and "--gres" not in script and "#SBATCH --cpus-per-task=4" in script
+
+
 def test_settings_are_quoted_for_the_shared_runtime(emitted: Path) -> None:
     result = subprocess.run(["bash", "-c", f'. "{emitted}/client.env"; echo "$REQUIREMENTS|$KIT_SOURCE|$GPU_MEMORY_GIB"'],
                             capture_output=True, text=True)  # fmt: skip
@@ -93,6 +101,9 @@ def test_emitted_scripts_are_shellcheck_clean(emitted: Path, script: str) -> Non
         ({"time": "1-00:00:00\n#SBATCH --uid=0"}, "is not a Slurm time limit"),
         ({"memory": "32G; id"}, "is not a Slurm memory size"),
         ({"python": "python3; id"}, "use python3 (from PATH) or an absolute path"),
+        ({"python": "/usr/bin/python3;id"}, "is not an absolute python path"),
+        ({"gpus": -3}, "-3 GPUs: a Slurm site (one job on one node) has 0 to 16 GPUs"),
+        ({"cpus": -1}, "-1 CPUs: ask for 1 to 1024 CPUs per task"),
     ],
 )
 def test_hostile_values_never_reach_a_script(fields: dict, expected: str) -> None:

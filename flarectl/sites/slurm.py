@@ -1,26 +1,114 @@
-"""What `cdk synth` emits for an on-prem Slurm site (cdk.out/sites/<site>/): the Org Admin
-copies the folder to the site's workdir on the cluster; nothing is deployed."""
+"""On-prem Slurm GPU clusters (`kind: slurm`): the model, and what `cdk synth` emits for the
+site (cdk.out/sites/<site>/): the Org Admin copies the folder to the site's workdir on the
+cluster; nothing is deployed."""
 
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import yaml
+from pydantic import field_validator
 
-from flarectl.config import SBATCH_DIRECTIVE, Federation, SlurmSite
-from flarectl.site_files import client_settings
-from flarectl.userdata import USERDATA_DIR, render_script
+from flarectl.config.sites import FolderSite
+from flarectl.host_scripts import render_script
+from flarectl.sites.folder import runtime_files
+from flarectl.sites.kind import SiteKind, synth_files, write_files
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
+
+SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=-]+)?")
+SLURM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class SlurmSite(FolderSite):
+    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy."""
+
+    hardware: ClassVar[str] = "a Slurm site (one job on one node)"
+    gpu_range: ClassVar[tuple[int, int]] = (0, 16)
+
+    kind: Literal["slurm"]
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "1-00:00:00"
+    gres: str | None = None
+    cpus: int = 4
+    memory: str = "32G"
+    extra_directives: list[str] = []
+    mode: Literal["allocation", "launcher"] = "allocation"
+    handover_seconds: int = 300
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _slurm_names(cls, value: str | None) -> str | None:
+        if value is not None and not SLURM_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slurm name; use letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not re.fullmatch(r"(\d+-)?\d{1,2}:\d{2}(:\d{2})?|\d+", value):
+            raise ValueError(f"{value!r} is not a Slurm time limit; use minutes, HH:MM:SS or D-HH:MM:SS (e.g. 1-00:00:00)")
+        return value
+
+    @field_validator("gres")
+    @classmethod
+    def _gres(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"gpu(:[A-Za-z0-9_.-]+)?:\d+", value):
+            raise ValueError(f"{value!r} is not a GPU gres; write it like gpu:a40:1 or gpu:1")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+[KMGT]?", value):
+            raise ValueError(f"{value!r} is not a Slurm memory size; write it like 32G or 64000M")
+        return value
+
+    @field_validator("extra_directives")
+    @classmethod
+    def _directives(cls, value: list[str]) -> list[str]:
+        for directive in value:
+            if not SBATCH_DIRECTIVE.fullmatch(directive):
+                raise ValueError(
+                    f"{directive!r} is not a safe #SBATCH option; write one option like --constraint=a40 (no spaces, quotes or ;)"
+                )
+        return value
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpus(cls, value: int) -> int:
+        if not 1 <= value <= 1024:
+            raise ValueError(f"{value} CPUs: ask for 1 to 1024 CPUs per task")
+        return value
+
+    @field_validator("handover_seconds")
+    @classmethod
+    def _handover(cls, value: int) -> int:
+        if not 30 <= value <= 3600:
+            raise ValueError(f"{value} s: hand over between 30 s and 3600 s before the wall-time limit")
+        return value
+
+    @property
+    def job_name(self) -> str:
+        return f"flare-{self.name}"
+
 
 SBATCH_MARKER = "# @SBATCH@"
 
 
 def directives(site: SlurmSite) -> list[str]:
     chosen = [f"--job-name={site.job_name}"]
-    chosen += [f"--{option}={value}" for option, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value]
+    chosen += [
+        f"--{option}={value}" for option, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value
+    ]
     chosen += [
         f"--time={site.time}",
-        f"--gres={site.gres}" if site.gres else f"--gpus={site.gpus}",
+        *([f"--gres={site.gres}"] if site.gres else [f"--gpus={site.gpus}"] if site.gpus else []),
         f"--cpus-per-task={site.cpus}",
         f"--mem={site.memory}",
         f"--signal=B:USR1@{site.handover_seconds}",
@@ -39,7 +127,7 @@ def job_script(site: SlurmSite) -> str:
     return text.replace(SBATCH_MARKER, "\n".join(f"#SBATCH {d}" for d in directives(site)), 1)
 
 
-def launcher_config(site: SlurmSite) -> dict:
+def launcher_config(site: SlurmSite) -> dict[str, object]:
     """`nvflare deploy prepare --config` for NVFlare's Slurm job launcher (runtime: slurm)."""
     directives = {key: value for key, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value}
     return {
@@ -104,7 +192,6 @@ Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
 
 
 def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     if site.mode == "launcher":
         job = f"{site.workdir}/prepared/startup/parent.slurm"
         mode_files = {
@@ -116,12 +203,14 @@ def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]
         mode_files = {"flare-client.sbatch": job_script(site)}
     files = {
         **mode_files,
-        "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job}),
-        "client.env": client_settings(site, federation.nvflare_version),
+        "flare-watchdog.sh": render_script(
+            "slurm/flare-watchdog.sh", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job}
+        ),
+        **runtime_files(site, federation),
         "crontab.txt": f"*/10 * * * * /bin/bash {site.workdir}/flare-watchdog.sh >> {site.workdir}/watchdog.log 2>&1\n",
         "README.md": site_readme(site),
     }
-    for name, text in files.items():
-        (directory / name).write_text(text)
-    shutil.copy(USERDATA_DIR / "client" / "flare-client.sh", directory / "flare-client.sh")
-    return sorted(directory.iterdir())
+    return write_files(directory, files)
+
+
+KIND = SiteKind(name="slurm", model=SlurmSite, synth=synth_files(emit, "the Slurm login node"), emit=emit)

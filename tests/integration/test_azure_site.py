@@ -10,9 +10,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from flarectl import azure_plan
-from flarectl.config import Federation
-from flarectl.userdata import USERDATA_DIR
+
+from flarectl.config.federation import Federation
+from flarectl.host_scripts import USERDATA_DIR
+from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.integration.provision import provision
 from tests.integration.sandbox import HostSandbox, unpack_custom_data
 
@@ -50,7 +51,7 @@ def boot(root: Path, kit: Path, gpu_driver: str, gpu_answers: bool) -> tuple[Azu
     federation = Federation.model_validate({"project": "p", "project_admin_email": "it@hospital.test", "sites": [
         {"name": "az-site", "kind": "azure", "location": "eastus", "kit": str(kit), "gpus": 1, "gpu_memory_gib": 15, "gpu_driver": gpu_driver},
     ]})  # fmt: skip
-    custom_data, _ = azure_plan.custom_data_for_deploy(federation.sites[0], federation)  # type: ignore[arg-type]
+    custom_data, _ = azure_custom_data.custom_data_for_deploy(federation.sites[0], federation)  # type: ignore[arg-type]
     vm = AzureVm(root, custom_data, gpu_answers)
     return (vm, *vm.first_boot())
 
@@ -70,7 +71,9 @@ def test_first_boot_with_the_extension_installs_the_client_service(tmp_path: Pat
     installed = vm.host / "var" / "lib" / "nvflare-client" / "kit"
     assert (installed / "startup" / "fed_client.json").exists()
     assert (installed / "startup" / "client.key").stat().st_mode & 0o777 == 0o600
-    manager = next(c for c in json.loads((installed / "local" / "resources.json").read_text())["components"] if c["id"] == "resource_manager")
+    manager = next(
+        c for c in json.loads((installed / "local" / "resources.json").read_text())["components"] if c["id"] == "resource_manager"
+    )
     assert (manager["args"]["num_of_gpus"], manager["args"]["mem_per_gpu_in_GiB"]) == (1, 15)
     unit = (vm.host / "etc" / "systemd" / "system" / "flare-client.service").read_text()
     assert unit == (USERDATA_DIR / "client" / "flare-client.service").read_text()
@@ -81,7 +84,7 @@ def test_first_boot_with_the_ubuntu_fallback_installs_the_driver_first(tmp_path:
     vm, code, output, calls = boot(tmp_path, kit, "ubuntu", gpu_answers=False)
     assert code == 0, output
     driver = [c for c in calls if c.startswith(DRIVER_COMMANDS)]
-    branch = azure_plan.NVIDIA_DRIVER_BRANCH
+    branch = azure_custom_data.NVIDIA_DRIVER_BRANCH
     assert driver == [
         "apt-get install -y -q --no-install-recommends ubuntu-drivers-common",
         f"ubuntu-drivers install --gpgpu nvidia:{branch}",
@@ -100,7 +103,9 @@ def test_the_fallback_leaves_a_working_driver_alone(tmp_path: Path, kit: Path) -
 def test_the_unit_runs_the_shared_runtime_with_the_custom_data_settings(tmp_path: Path, kit: Path) -> None:
     vm, code, output, _ = boot(tmp_path, kit, "extension", gpu_answers=True)
     assert code == 0, output
-    exec_start = next(line for line in (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines() if line.startswith("ExecStart="))
+    exec_start = next(
+        line for line in (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines() if line.startswith("ExecStart=")
+    )
     _, script, settings, command = shlex.split(exec_start.removeprefix("ExecStart="))
     assert (vm.host / script.lstrip("/")).read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
     assert (vm.host / settings.lstrip("/")).exists() and command == "run"

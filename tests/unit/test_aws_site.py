@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from aws_cdk.assertions import Match, Template
 
@@ -53,7 +54,12 @@ def test_spot_is_persistent_and_stops_on_interruption(client_template: Template,
         "AWS::EC2::LaunchTemplate",
         {
             "LaunchTemplateData": Match.object_like(
-                {"InstanceMarketOptions": {"MarketType": "spot", "SpotOptions": {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"}}}
+                {
+                    "InstanceMarketOptions": {
+                        "MarketType": "spot",
+                        "SpotOptions": {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"},
+                    }
+                }
             )
         },
     )
@@ -73,9 +79,12 @@ def test_the_kit_is_an_asset_only_this_instance_may_read(client_template: Templa
 def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_template: Template) -> None:
     script = bootstrap_part(client_template)
     assert script.startswith("#!/bin/bash\n")
-    for line in ("readonly SITE_NAME=onc-lab", "readonly NVFLARE_VERSION=2.9.0", "readonly GPUS=4", "readonly GPU_MEMORY_GIB=24",
-                 "readonly REQUIREMENTS=torch==2.5.1"):  # fmt: skip
-        assert line in script
+    # client.env is rendered at synth (flarectl/client_runtime.py) and written as it is.
+    header = script.split("readonly ROOT=")[0]
+    result = subprocess.run(["bash", "-c", header + '\nprintf %s "$CLIENT_SETTINGS"'], capture_output=True, text=True, check=True)
+    for line in ("SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "GPUS=4", "GPU_MEMORY_GIB=24", "REQUIREMENTS=torch==2.5.1",
+                 "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit", "VENV=/opt/nvflare-client/venv"):  # fmt: skip
+        assert line in result.stdout.splitlines()
     assert 'bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}"' in script
     assert ["scripts-user", "always"] in cloud_config(client_template)["cloud_final_modules"]
 

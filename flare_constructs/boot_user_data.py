@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 
-from flarectl.userdata import USERDATA_DIR
+from flarectl.host_scripts import USERDATA_DIR
 
 COMMON = USERDATA_DIR / "common"
 FETCH_HELPER = "/opt/nvflare/bin/fetch_s3_zip.py"
@@ -20,7 +20,9 @@ def every_boot_user_data(script: str) -> ec2.MultipartUserData:
     ]
     user_data = ec2.MultipartUserData()
     user_data.add_part(
-        ec2.MultipartBody.from_raw_body(content_type='text/cloud-config; charset="utf-8"', body="#cloud-config\n" + yaml.safe_dump(config, sort_keys=False))
+        ec2.MultipartBody.from_raw_body(
+            content_type='text/cloud-config; charset="utf-8"', body="#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
+        )
     )
     user_data.add_part(ec2.MultipartBody.from_user_data(ec2.UserData.custom(script)))
     return user_data

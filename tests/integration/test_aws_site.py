@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from flare_constructs.aws_client_site import site_bundle
-from flarectl.userdata import USERDATA_DIR, render_script
+from flare_constructs.aws_client_site import HOST, site_bundle
+from flarectl.client_runtime import CLOUD_BUNDLE, client_env
+from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.sites.aws.model import AwsSite
 from tests.integration.conftest import emulator_client
 from tests.integration.provision import provision
 from tests.integration.sandbox import HostSandbox, changing
@@ -37,8 +39,11 @@ class Site(HostSandbox):
         s3.put_object(Bucket="site-assets", Key="bundle-1.zip", Body=zipped(Path(site_bundle(kit))))
 
     def run(self, **overrides: str):
-        settings = {"SITE_NAME": "site-a", "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "1", "GPU_MEMORY_GIB": "16",
-                    "BUNDLE_BUCKET": "site-assets", "BUNDLE_KEY": "bundle-1.zip", **overrides}  # fmt: skip
+        """The bootstrap as AwsClientSite renders it, with the client settings' paths in the sandbox."""
+        site = AwsSite.model_validate({"name": overrides.pop("SITE_NAME", "site-a"), "kind": "aws", "gpus": 1,
+                                       "gpu_memory_gib": float(overrides.pop("GPU_MEMORY_GIB", "16"))})  # fmt: skip
+        settings = {"CLIENT_SETTINGS": client_env(site, "2.9.0", HOST.under(str(self.host))), "SETTINGS_PATH": HOST.settings_file,
+                    "BUNDLE_PATH": CLOUD_BUNDLE, "VENV_PATH": HOST.venv, "BUNDLE_BUCKET": "site-assets", "BUNDLE_KEY": "bundle-1.zip"}  # fmt: skip
         return self.run_script(render_script("client/aws-bootstrap.sh", settings))
 
 

@@ -1,24 +1,27 @@
 #!/bin/bash
-# NVFlare client on a Windows laptop, inside WSL 2 (Ubuntu), through the shared client
-# runtime (flare-client.sh). Run from this folder inside WSL:
-#   bash flare-site.sh setup    check the GPU, install NVFlare and the startup kit
-#   bash flare-site.sh start    start the client (systemd unit if WSL runs systemd, else a supervised process)
+# NVFlare client on a machine its Org Admin runs (a Linux GPU server or workstation, or a
+# Windows laptop inside WSL 2), through the shared client runtime (flare-client.sh). Run from
+# this folder:
+#   bash flare-site.sh setup    check the GPU, install NVFlare and the startup kit, and the
+#                               systemd unit (starts at boot, restarts always) where systemd runs
+#   bash flare-site.sh start    start the client (the systemd unit, else a supervised process)
 #   bash flare-site.sh stop     stop it
 #   bash flare-site.sh status   is it running? (exit 0 yes, 3 no)
 set -euo pipefail
 
-# @SETTINGS@ SITE_DIR SITE_NAME GPUS
+# @SETTINGS@ SITE_DIR SITE_NAME GPUS PLATFORM GPU_HELP
 
 readonly UNIT="flare-client-${SITE_NAME}.service"
+readonly UNIT_DIR="${FLARE_ROOT:-}/etc/systemd/system"  # FLARE_ROOT: a test sandbox; empty on a host
 readonly LOG="${SITE_DIR}/client.log"
 readonly PID_FILE="${SITE_DIR}/supervisor.pid"
-export PATH="/usr/lib/wsl/lib:${PATH}"  # where WSL puts nvidia-smi
+[ "${PLATFORM}" != wsl ] || export PATH="/usr/lib/wsl/lib:${PATH}"  # where WSL puts nvidia-smi
 
 log() { echo "flare-site: $*"; }
 die() { echo "flare-site: $*" >&2; exit 1; }
 
 has_systemd() { [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
-unit_installed() { has_systemd && [ -f "/etc/systemd/system/${UNIT}" ]; }
+unit_installed() { has_systemd && [ -f "${UNIT_DIR}/${UNIT}" ]; }
 
 supervisor_pid() {
   local pid
@@ -29,17 +32,20 @@ supervisor_pid() {
 }
 
 setup() {
-  grep -qi microsoft /proc/version 2>/dev/null || log "note: this does not look like WSL; continuing anyway"
+  if [ "${PLATFORM}" = wsl ] && ! grep -qi microsoft /proc/version 2>/dev/null; then
+    log "note: this does not look like WSL; continuing anyway"
+  fi
   if [ "${GPUS}" -gt 0 ] && ! nvidia-smi -L; then
-    die "nvidia-smi finds no GPU. Install the NVIDIA Windows driver (it includes WSL support), run check-windows.ps1 in PowerShell, then 'wsl --shutdown' and try again"
+    die "nvidia-smi finds no GPU. ${GPU_HELP}"
   fi
   python3 -m venv --help >/dev/null 2>&1 || die "Python's venv module is missing: sudo apt install python3-venv"
   bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" install
   if has_systemd; then
-    sudo tee "/etc/systemd/system/${UNIT}" >/dev/null <<UNIT
+    sudo tee "${UNIT_DIR}/${UNIT}" >/dev/null <<UNIT
 [Unit]
-Description=NVFlare client ${SITE_NAME} (WSL)
+Description=NVFlare client ${SITE_NAME} (${PLATFORM})
 After=network-online.target
+Wants=network-online.target
 
 [Service]
 User=$(id -un)

@@ -18,13 +18,18 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from flarectl.azure_plan import CUSTOM_DATA_TAG, Planned, SitePlan
+from flarectl.sites.azure.plan import CUSTOM_DATA_TAG, Planned, SitePlan
 
 PROGRESS_SECONDS = 15.0
 SSH_KEYS_PATH = "properties.osProfile.linuxConfiguration.ssh"
 # VM settings Azure cannot change on a running VM: a change means a new VM (the OS disk goes
 # with it; the NIC, network and addresses stay).
-REPLACE_PATHS = ("properties.osProfile", "properties.storageProfile", "properties.securityProfile.securityType", "properties.securityProfile.uefiSettings")
+REPLACE_PATHS = (
+    "properties.osProfile",
+    "properties.storageProfile",
+    "properties.securityProfile.securityType",
+    "properties.securityProfile.uefiSettings",
+)
 OPERATIONS = {  # ARM type -> (client, operation group)
     "Microsoft.Network/publicIPAddresses": ("network", "public_ip_addresses"),
     "Microsoft.Network/natGateways": ("network", "nat_gateways"),
@@ -144,7 +149,9 @@ def _change(plan: SitePlan, clients: AzureClients, resource: Planned, parent_rec
     if resource.type == "Microsoft.Compute/virtualMachines":
         wanted_data = resource.body()["tags"].get(CUSTOM_DATA_TAG)
         if actual.get("tags", {}).get(CUSTOM_DATA_TAG) != wanted_data:
-            return Change(resource, "replace", ("its custom data changed (startup kit, client runtime or settings); a VM reads it only when created",))
+            return Change(
+                resource, "replace", ("its custom data changed (startup kit, client runtime or settings); a VM reads it only when created",)
+            )
         fixed = [path for path in differences if path.startswith(REPLACE_PATHS)]
         if fixed:
             return Change(resource, "replace", tuple(f"{path} cannot change on an existing VM" for path in fixed))
@@ -232,7 +239,9 @@ def deploy(plan: SitePlan, clients: AzureClients, out: Callable[[str], None] = p
     elif state == "missing" or not _holds(tags, plan.resource_group_tags):
         out(f"resource group {plan.resource_group}: {'creating' if state == 'missing' else 'updating tags'}")
         try:
-            clients.resources.resource_groups.create_or_update(plan.resource_group, {"location": plan.site.location, "tags": plan.resource_group_tags})
+            clients.resources.resource_groups.create_or_update(
+                plan.resource_group, {"location": plan.site.location, "tags": plan.resource_group_tags}
+            )
         except HttpResponseError as error:
             raise _failed(plan, f"resource group {plan.resource_group}", error) from None
     else:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config import Federation
-from flarectl.userdata import USERDATA_DIR
-from flarectl.wsl_site import emit
+from flarectl.config.federation import Federation
+from flarectl.host_scripts import USERDATA_DIR
+from flarectl.sites.wsl import emit
 from tests.conftest import needs
 
 
@@ -45,7 +45,9 @@ def test_readme_walks_the_laptop_owner_through(emitted: Path) -> None:
 
 def test_flare_site_script_is_shellcheck_clean(emitted: Path) -> None:
     needs(shutil.which("shellcheck") is not None, "shellcheck (Debian package 'shellcheck')")
-    result = subprocess.run(["shellcheck", "-s", "bash", "--severity=style", str(emitted / "flare-site.sh")], capture_output=True, text=True)
+    result = subprocess.run(
+        ["shellcheck", "-s", "bash", "--severity=style", str(emitted / "flare-site.sh")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -94,7 +96,7 @@ def test_powershell_check_is_well_formed(emitted: Path) -> None:
 
 def test_the_syntax_check_catches_breakage() -> None:
     assert powershell_problems("if ($x) { Write-Host 'a' ") == ["line 1: '{' never closed"]
-    assert powershell_problems("Write-Host \"unterminated") == ["line 1: string not closed"]
+    assert powershell_problems('Write-Host "unterminated') == ["line 1: string not closed"]
     assert powershell_problems("$a = @(1, 2))") == ["line 1: unexpected ')'"]
 
 

@@ -1,4 +1,4 @@
-"""Renders the files under userdata/ that run on hosts.
+"""Renders the host files (userdata/, shipped in the package as flarectl.userdata).
 
 A host script is a real shell file with one line `# @SETTINGS@ NAME1 NAME2 ...` that
 declares the settings it needs. Rendering replaces that line with `readonly NAME='value'`
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from importlib import resources
 from pathlib import Path
 
-USERDATA_DIR = Path(__file__).resolve().parent.parent / "userdata"
+USERDATA_DIR = Path(str(resources.files("flarectl.userdata")))
 SETTINGS_LINE = re.compile(r"^# @SETTINGS@((?: [A-Z][A-Z0-9_]*)*)$", re.M)
 
 
@@ -48,4 +49,8 @@ def assignments(settings: dict[str, str]) -> list[str]:
 
 def render_settings_file(settings: dict[str, str], *, about: str) -> str:
     """A settings file for userdata/client/flare-client.sh (it sources it)."""
-    return f"# {about}\n# Written by flarectl from the federation file; shell-quoted NAME=value lines.\n" + "\n".join(assignments(settings)) + "\n"
+    return (
+        f"# {about}\n# Written by flarectl from the federation file; shell-quoted NAME=value lines.\n"
+        + "\n".join(assignments(settings))
+        + "\n"
+    )

@@ -8,6 +8,7 @@ Offline, a built-in table of common NVIDIA types answers, cheapest on-demand pri
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +96,9 @@ def from_ec2(ec2: Any, region: str, arch: str) -> list[GpuType]:
     for page in ec2.get_paginator("describe_instance_type_offerings").paginate(LocationType="region"):
         offered.update(o["InstanceType"] for o in page["InstanceTypeOfferings"])
     found = []
-    pages = ec2.get_paginator("describe_instance_types").paginate(Filters=[{"Name": "processor-info.supported-architecture", "Values": [arch]}])
+    pages = ec2.get_paginator("describe_instance_types").paginate(
+        Filters=[{"Name": "processor-info.supported-architecture", "Values": [arch]}]
+    )
     for page in pages:
         for item in page["InstanceTypes"]:
             gpus = [g for g in item.get("GpuInfo", {}).get("Gpus", []) if g.get("Manufacturer") == "NVIDIA"]
@@ -114,6 +117,7 @@ def from_ec2(ec2: Any, region: str, arch: str) -> list[GpuType]:
     return found
 
 
+@functools.cache  # synth's preflight and the stack ask the same question
 def choose_instance_type(*, gpus: int, gpu_memory_gib: float, arch: str, account: str | None, region: str | None) -> Choice:
     """EC2's catalogue when credentials for account/region work, else the built-in table."""
     if account and region:

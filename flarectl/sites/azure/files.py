@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flarectl.azure_plan import arm_template, cloud_config
-from flarectl.config import AzureSite, Federation
+from flarectl.sites.azure.custom_data import cloud_config
+from flarectl.sites.azure.model import AzureSite
+from flarectl.sites.azure.template import arm_template
+from flarectl.sites.kind import write_files
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
 
 
 def site_readme(site: AzureSite, federation: Federation) -> str:
@@ -37,7 +43,7 @@ Files here, for review:
 - `cloud-init.yaml`: the VM's custom data with the kit left out.
 
 Steps for the Org Admin:
-1. Register the site on the dashboard, download its startup kit, unzip it at `{site.kit or 'sites[].kit'}`.
+1. Register the site on the dashboard, download its startup kit, unzip it at `{site.kit or "sites[].kit"}`.
 2. `az login` (or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET).
 3. `flarectl azure plan {site.name}` shows what would be created or changed.
 4. `flarectl azure deploy {site.name}`; run it again any time: it changes only what differs.
@@ -48,12 +54,9 @@ Steps for the Org Admin:
 
 
 def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     files = {
         "azure-template.json": json.dumps(arm_template(site, federation), indent=2) + "\n",
         "cloud-init.yaml": cloud_config(site, federation, kit=None),
         "README.md": site_readme(site, federation),
     }
-    for name, text in files.items():
-        (directory / name).write_text(text)
-    return sorted(directory / name for name in files)
+    return write_files(directory, files)

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from flarectl.instance_types import BUILTIN, NoInstanceType, choose, choose_instance_type, from_ec2
+from flarectl.sites.aws.instance_types import BUILTIN, NoInstanceType, choose, choose_instance_type, from_ec2
 
 ACCOUNT = "123456789012"
 

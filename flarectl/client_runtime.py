@@ -1,0 +1,80 @@
+"""The one owner of what a client host reads: the settings of the shared client runtime
+(userdata/client/flare-client.sh reads them from client.env) and where the runtime's pieces
+live on the host. Every site kind renders its client.env here, the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from flarectl.config.sites import ClientSite, FolderSite
+from flarectl.host_scripts import render_settings_file
+
+RUNTIME_FILES = ("flare-client.sh", "flare-client.service", "install-service.sh")  # userdata/client/, shipped to cloud VMs
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """Paths on the client host."""
+
+    site_root: str  # the installed kit, job workspaces
+    settings_file: str  # client.env
+    runtime_dir: str  # flare-client.sh (and, on cloud VMs, the unit and its installer)
+    kit_source: str  # the startup kit as delivered: a folder or a zip
+    venv: str  # NVFlare and the site's requirements
+    python: str = "python3"  # makes the venv
+
+    def under(self, root: str) -> HostLayout:
+        """The same layout below `root` (a test sandbox)."""
+        return dataclasses.replace(self, **{f.name: root + getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "python"})
+
+
+# Cloud VMs (AWS, Azure): the deploy delivers a bundle (the runtime and the kit) to
+# /opt/nvflare-client/bundle; the client runs as the `nvflare` user from flare-client.service,
+# whose ExecStart names runtime_dir and settings_file (a test keeps them in step).
+CLOUD_INSTALL_ROOT = "/opt/nvflare-client"
+CLOUD_BUNDLE = f"{CLOUD_INSTALL_ROOT}/bundle"
+
+
+def cloud_layout(kit: str) -> HostLayout:
+    """`kit`: the startup kit's name inside the bundle (a folder or a zip)."""
+    return HostLayout(
+        site_root="/var/lib/nvflare-client",
+        settings_file="/etc/nvflare-client/client.env",
+        runtime_dir=f"{CLOUD_BUNDLE}/runtime",
+        kit_source=f"{CLOUD_BUNDLE}/{kit}",
+        venv=f"{CLOUD_INSTALL_ROOT}/venv",
+    )
+
+
+def folder_layout(site: FolderSite) -> HostLayout:
+    """Sites whose Org Admin copies the emitted folder to `workdir` (Slurm, WSL, Linux)."""
+    return HostLayout(
+        site_root=site.workdir,
+        settings_file=f"{site.workdir}/client.env",
+        runtime_dir=site.workdir,
+        kit_source=site.kit,
+        venv=site.venv or f"{site.workdir}/venv",
+        python=site.python,
+    )
+
+
+def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) -> dict[str, str]:
+    return {
+        "SITE_NAME": site.name,
+        "NVFLARE_VERSION": nvflare_version,
+        "REQUIREMENTS": " ".join(site.requirements),
+        "GPUS": str(site.gpus),
+        "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
+        "SITE_ROOT": layout.site_root,
+        "KIT_SOURCE": layout.kit_source,
+        "VENV": layout.venv,
+        "PYTHON": layout.python,
+    }
+
+
+def client_env(site: ClientSite, nvflare_version: str, layout: HostLayout) -> str:
+    """client.env: what the shared runtime reads on the host."""
+    return render_settings_file(
+        client_settings(site, nvflare_version, layout), about=f"NVFlare client settings for {site.kind} site {site.name}"
+    )

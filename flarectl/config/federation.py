@@ -1,0 +1,123 @@
+"""The whole federation file, and the only way to read one: `load_federation(path)`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from flarectl.config.errors import ConfigError, problems_of
+from flarectl.config.fields import Model, ProjectName, check_name
+from flarectl.config.hub import AwsTarget, Certificate, Dns, Hub, Network
+from flarectl.config.sites import ClientSite
+from flarectl.sites.registry import KINDS
+
+SITE_MODELS = {name: kind.model for name, kind in KINDS.items()}
+
+if TYPE_CHECKING:
+    AnySite = ClientSite
+else:
+    AnySite = Annotated[Union[tuple(SITE_MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
+
+
+class Federation(Model):
+    project: ProjectName
+    nvflare_version: str = "2.9.0"
+    project_admin_email: str
+    aws: AwsTarget = AwsTarget()
+    network: Network = Network()
+    hub: Hub = Hub()
+    dns: Dns | None = None
+    certificate: Certificate = Certificate()
+    sites: list[AnySite] = []
+
+    @field_validator("nvflare_version")
+    @classmethod
+    def _nvflare_version(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)((rc|a|b)\d+)?", value)
+        if not match:
+            raise ValueError(f'{value!r} is not an exact NVFlare release; pin one like "2.9.0" (quoted)')
+        if (int(match[1]), int(match[2])) < (2, 7):
+            raise ValueError(f"{value!r} is too old; use NVFlare 2.7 or newer (one port for FL and admin)")
+        return value
+
+    @field_validator("project_admin_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _sites(cls, value: Any) -> Any:
+        """Checks across the list (unique names, known kinds) before each site is validated by its kind."""
+        if not isinstance(value, list):
+            return value
+        problems: list[str] = []
+        seen: set[str] = set()
+        for index, site in enumerate(value):
+            if not isinstance(site, dict):
+                continue
+            name = site.get("name")
+            if isinstance(name, str):
+                try:
+                    check_name(name, "site name")
+                except ValueError as error:
+                    problems.append(f"sites[{index}].name: {error}")
+                if name.lower() in seen:
+                    problems.append(f"sites[{index}].name: {name!r} is used twice; site names must be unique")
+                seen.add(name.lower())
+            kind = site.get("kind")
+            if kind not in KINDS:
+                problems.append(f"sites[{index}].kind: {kind!r} is not a known site kind (known: {', '.join(sorted(KINDS))})")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Federation:
+        problems = []
+        for index, site in enumerate(self.sites):
+            check = KINDS[site.kind].check
+            problems += [f"sites[{index}].{problem}" for problem in (check(site, self) if check else [])]
+        if problems:
+            raise ValueError("\n".join(problems))
+        if self.certificate.mode == "letsencrypt" and self.dns is None:
+            raise ValueError("certificate.mode: 'letsencrypt' needs a dns section (hosted_zone_id, zone_name, dashboard_name, server_name)")
+        if self.network.vpc.startswith("vpc-") and self.aws.account is None:
+            raise ValueError("network.vpc: an explicit VPC id needs aws.account and aws.region (CDK looks the VPC up)")
+        return self
+
+    @property
+    def certificate_mode(self) -> str:
+        if self.certificate.mode:
+            return self.certificate.mode
+        return "letsencrypt" if self.dns else "self-signed"
+
+
+def load_federation(path: str | Path) -> Federation:
+    """Read and validate a federation file; raise ConfigError with every problem found."""
+    path = Path(path)
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            [f"{path}: cannot read the federation file ({error.strerror}); pass an existing file with -c config=PATH"]
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{label}:{where}: not valid YAML ({getattr(error, 'problem', error)})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{label}: the file must be a YAML mapping with at least 'project' and 'project_admin_email'"])
+    try:
+        return Federation.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(problems_of(error, label, Federation, SITE_MODELS)) from None

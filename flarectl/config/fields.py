@@ -1,0 +1,146 @@
+"""Typed building blocks of the federation file: each kind of value is defined once, with its
+check and its message, and reused by every model that has such a value."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+REQUIREMENT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*([<>=!~]=?[A-Za-z0-9.*+!\-]+\s*,?\s*)*")
+PATH_PATTERN = re.compile(r"/[A-Za-z0-9_./@+-]*")
+MAX_GPU_MEMORY_GIB = 192  # B200: 180 GiB; nothing larger exists
+
+
+class Model(BaseModel):
+    """Every section of the federation file: unknown keys refused, no type coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _id_pattern(pattern: str, message: str, *, each: bool = False) -> AfterValidator:
+    """A value (or, with `each`, every item of a list) that must match `pattern` in full;
+    `message` gets the offending value as {value!r}."""
+
+    def check(value: Any) -> Any:
+        for item in value if each else [value]:
+            if not re.fullmatch(pattern, item):
+                raise ValueError(message.format(value=item))
+        return value
+
+    return AfterValidator(check)
+
+
+def check_name(value: str, what: str) -> str:
+    if " " in value:
+        raise ValueError(f"{value!r} has a space; use letters, digits, '-' or '_'")
+    if not NAME_PATTERN.match(value) or len(value) > 40:
+        raise ValueError(f"{value!r} is not a valid {what}; use 1-40 letters, digits, '-' or '_', starting with a letter or digit")
+    return value
+
+
+def check_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR block; write it like 203.0.113.0/24 or 198.51.100.7/32") from None
+    if network.version != 4:
+        raise ValueError(f"{value!r} is IPv6; only IPv4 CIDR blocks are supported")
+    return value
+
+
+def _cidr_list(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("the list is empty; nobody could connect. Use 0.0.0.0/0 for everyone")
+    for cidr in value:
+        check_cidr(cidr)
+    return value
+
+
+def _ssh_cidr(value: str) -> str:
+    check_cidr(value)
+    if ipaddress.ip_network(value).prefixlen < 8:
+        raise ValueError(
+            f"{value!r} opens SSH to the internet; use your admin network (e.g. 203.0.113.0/24), "
+            "or leave it unset and use SSM Session Manager"
+        )
+    return value
+
+
+def _dns_name(value: str) -> str:
+    name = value.rstrip(".").lower()
+    labels = name.split(".")
+    if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is not a DNS name; use labels of letters, digits and '-', like flare.example.org")
+    return name
+
+
+def _requirements(value: list[str]) -> list[str]:
+    for requirement in value:
+        if not REQUIREMENT_PATTERN.fullmatch(requirement):
+            raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1")
+    return value
+
+
+def _absolute_path(value: str, info: ValidationInfo) -> str:
+    if not PATH_PATTERN.fullmatch(value) or "/../" in value + "/":
+        raise ValueError(
+            f"{value!r} is not an absolute {info.field_name} path of letters, digits and _ . / @ + -; use e.g. /shared/nvflare/site-1"
+        )
+    return value
+
+
+def _interpreter(value: str) -> str:
+    if value != "python3" and not value.startswith("/"):
+        raise ValueError(f"{value!r}: use python3 (from PATH) or an absolute path to Python >= 3.10")
+    if value != "python3" and (not PATH_PATTERN.fullmatch(value) or "/../" in value + "/"):
+        raise ValueError(f"{value!r} is not an absolute python path of letters, digits and _ . / @ + -; use e.g. /usr/bin/python3.11")
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    """YAML `16` is an int; a GiB figure is a float. Booleans stay refused."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a number of GiB; write the figure, like 16")
+    return value
+
+
+ProjectName = Annotated[str, AfterValidator(lambda value: check_name(value, "project name"))]
+SiteName = Annotated[str, AfterValidator(lambda value: check_name(value, "site name"))]
+Cidr = Annotated[str, AfterValidator(check_cidr)]
+CidrList = Annotated[list[str], AfterValidator(_cidr_list)]
+SshCidr = Annotated[str, AfterValidator(_ssh_cidr)]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+Requirements = Annotated[list[str], AfterValidator(_requirements)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+Interpreter = Annotated[str, AfterValidator(_interpreter)]
+GiB = Annotated[float, BeforeValidator(_to_float), AfterValidator(_finite)]
+InstanceType = Annotated[
+    str, _id_pattern(INSTANCE_TYPE_PATTERN.pattern, "{value!r} is not an EC2 instance type; use a name like t3.medium")
+]
+SsmParameterName = Annotated[str, _id_pattern(r"/[A-Za-z0-9_.\-/]+", "{value!r} is not an SSM parameter name; names start with '/'")]
+AwsAccount = Annotated[str, _id_pattern(r"\d{12}", '{value!r} is not an AWS account id; use the 12 digits, quoted ("123456789012")')]
+AwsRegion = Annotated[str, _id_pattern(r"[a-z]{2}(-gov)?-[a-z]+-\d", "{value!r} is not an AWS region; use a name like us-west-2")]
+# Lists are checked as a whole, so a message names the list ("network.subnet_ids: 'sub-1' ...").
+SubnetIds = Annotated[
+    list[str], _id_pattern(r"subnet-[0-9a-f]{8,17}", "{value!r} is not a subnet id; use ids like subnet-0abc12345def67890", each=True)
+]
+VolumeId = Annotated[
+    str,
+    _id_pattern(
+        r"vol-[0-9a-f]{8,17}", "{value!r} is not an EBS volume id; use the DataVolumeId output of the old stack, like vol-0123456789abcdef0"
+    ),
+]
+AllocationId = Annotated[
+    str, _id_pattern(r"eipalloc-[0-9a-f]{8,17}", "{value!r} is not an Elastic IP allocation id; it looks like eipalloc-0123456789abcdef0")
+]

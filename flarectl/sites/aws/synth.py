@@ -1,0 +1,42 @@
+"""`cdk synth` for an AWS site: the stack FlareClient-<site> (stacks/client_stack.py)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from flarectl.config.federation import Federation
+from flarectl.sites.aws.instance_types import Choice, choose_instance_type
+from flarectl.sites.aws.model import AwsSite
+from flarectl.vpc_choice import choose_vpc
+from stacks.client_stack import FlareClientStack
+from stacks.environment import cdk_environment
+
+
+def instance_choice(site: AwsSite, federation: Federation) -> Choice:
+    """As configured, or chosen for the site's GPUs (preflight made sure one fits)."""
+    if site.instance_type:
+        return Choice(site.instance_type, f"{site.instance_type}: set in the federation file")
+    aws = site.aws or federation.aws
+    return choose_instance_type(gpus=site.gpus, gpu_memory_gib=site.gpu_memory_gib, arch=site.arch, account=aws.account, region=aws.region)
+
+
+def add_site_stack(app: cdk.App, site: AwsSite, federation: Federation) -> str:
+    aws = site.aws or federation.aws
+    vpc = choose_vpc(site.network, aws)
+    choice = instance_choice(site, federation)
+    stack_name = f"FlareClient-{site.name}"
+    FlareClientStack(
+        app,
+        stack_name,
+        site=site,
+        nvflare_version=federation.nvflare_version,
+        vpc_choice=vpc,
+        instance=choice,
+        env=cdk_environment(aws),
+        description=f"NVFlare client site {site.name} (AWS GPU) for project {federation.project}",
+        analytics_reporting=False,
+    )
+    line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}"
+    if not site.kit_present:
+        line += f"\n{stack_name}: no startup kit at {site.kit or '(sites[].kit not set)'}: synthesized for review; deploy will refuse"
+    return line

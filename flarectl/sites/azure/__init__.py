@@ -1,0 +1,34 @@
+"""Azure GPU sites (`kind: azure`): Azure has no CDK, so `cdk synth` writes the ARM template of
+what `flarectl azure deploy` creates, for review, and the CLI deploys with the Azure SDK.
+
+model.py (the config), plan.py (the resources as SDK models), custom_data.py (the VM's
+cloud-config with the kit), template.py (the ARM template), files.py (what synth writes),
+deploy.py (apply with the SDK), commands.py (`flarectl azure ...`). The Azure SDK is imported
+only when an Azure site is synthesized or deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flarectl.sites.azure.commands import add_commands
+from flarectl.sites.azure.model import AzureSite
+from flarectl.sites.kind import SiteKind, synth_files
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
+
+
+def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]:
+    from flarectl.sites.azure.files import emit as emit_files
+
+    return emit_files(site, federation, directory)
+
+
+KIND = SiteKind(
+    name="azure",
+    model=AzureSite,
+    synth=synth_files(emit, "review; deploy with `flarectl azure deploy`"),
+    emit=emit,
+    add_commands=add_commands,
+)

@@ -1,0 +1,126 @@
+"""The config model of an Azure GPU site (no Azure SDK here: the config loads without it)."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Literal
+
+from pydantic import field_validator, model_validator
+
+from flarectl.config.fields import GiB, SshCidr
+from flarectl.config.sites import CloudSite
+
+AZURE_VM_SIZE = re.compile(r"Standard_N[CDV]\d+[a-z]*(_[A-Z]+\d*[A-Za-z]*)?(_v\d+)?")
+AZURE_LOCATION = re.compile(r"[a-z]+[a-z0-9]*")
+AZURE_SSH_KEY = re.compile(r"(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,3}( [^\n]*)?")
+RESERVED_LINUX_USERS = {"admin", "administrator", "root", "user", "guest", "test", "nvflare", "sys", "daemon", "bin"}
+
+
+class AzureSite(CloudSite):
+    """A client site on an Azure GPU VM, deployed with `flarectl azure deploy` (Azure has no CDK)."""
+
+    hardware: ClassVar[str] = "an Azure GPU VM"
+    gpu_range: ClassVar[tuple[int, int]] = (1, 8)
+    largest_gpus: ClassVar[str] = "any Azure GPU has (T4: 15, A100: 80, H100: 94)"
+    gpu_memory_required: ClassVar[bool] = True
+
+    kind: Literal["azure"]
+    subscription_id: str | None = None
+    location: str
+    vm_size: str = "Standard_NC4as_T4_v3"
+    gpu_memory_gib: GiB = 15  # one T4 as nvidia-smi reports it (15360 MiB)
+    admin_user: str = "flareadmin"
+    ssh_public_key: str | None = None
+    ssh_cidr: SshCidr | None = None
+    resource_group: str | None = None
+    tags: dict[str, str] = {}
+    os_disk_gib: int = 128
+    gpu_driver: Literal["extension", "ubuntu"] = "extension"
+    encryption_at_host: bool = True
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _subscription(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value):
+            raise ValueError(f"{value!r} is not an Azure subscription id; use the GUID from `az account show --query id`")
+        return value
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        if not AZURE_LOCATION.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an Azure location name; use the short name like eastus or westeurope (`az account list-locations -o table`)"
+            )
+        return value
+
+    @field_validator("vm_size")
+    @classmethod
+    def _vm_size(cls, value: str) -> str:
+        if not AZURE_VM_SIZE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an Azure GPU VM size; use an N-series size like Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4"
+            )
+        return value
+
+    @field_validator("admin_user")
+    @classmethod
+    def _admin_user(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value) or value in RESERVED_LINUX_USERS:
+            raise ValueError(
+                f"{value!r} cannot be the VM's admin user; use 1-32 lower-case letters, digits, '_' or '-', not one of {', '.join(sorted(RESERVED_LINUX_USERS))}"
+            )
+        return value
+
+    @field_validator("ssh_public_key")
+    @classmethod
+    def _ssh_key(cls, value: str | None) -> str | None:
+        if value is not None and not AZURE_SSH_KEY.fullmatch(value.strip()):
+            raise ValueError(
+                "is not an OpenSSH public key; paste one line like 'ssh-ed25519 AAAA... you@host' (ssh-rsa or ssh-ed25519; Azure takes no ECDSA)"
+            )
+        return value.strip() if value is not None else value
+
+    @field_validator("resource_group")
+    @classmethod
+    def _resource_group(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[-\w._()]{1,89}[-\w_()]", value):
+            raise ValueError(
+                f"{value!r} is not a resource group name; use up to 90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if (
+                not key
+                or len(key) > 512
+                or re.search(r"[<>%&\\?/]", key)
+                or key.lower().startswith(("azure", "microsoft", "windows", "flare-"))
+            ):
+                raise ValueError(
+                    f"tag {key!r}: use a name of up to 512 characters without < > % & \\ ? /, not starting with azure, microsoft, windows or flare-"
+                )
+            if len(text) > 256:
+                raise ValueError(f"tag {key!r}: the value is longer than 256 characters")
+        if len(value) > 45:
+            raise ValueError(f"{len(value)} tags: Azure allows 50 per resource and flarectl adds 3; use at most 45")
+        return value
+
+    @field_validator("os_disk_gib")
+    @classmethod
+    def _os_disk(cls, value: int) -> int:
+        if not 64 <= value <= 4095:
+            raise ValueError(f"{value} GiB: use 64 to 4095 GiB (the GPU driver, CUDA libraries and torch need room; default 128)")
+        return value
+
+    @model_validator(mode="after")
+    def _ssh_needs_key(self) -> AzureSite:
+        if self.ssh_cidr and not self.ssh_public_key:
+            raise ValueError("ssh_cidr opens SSH, but there is no ssh_public_key to log in with; set ssh_public_key or remove ssh_cidr")
+        return self
+
+    def resource_group_for(self, project: str) -> str:
+        return self.resource_group or f"{project}-{self.name}"

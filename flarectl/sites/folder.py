@@ -1,0 +1,21 @@
+"""What every folder kind (Slurm, WSL, Linux) emits the same way: the shared client runtime
+and its settings for the site's workdir."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flarectl.client_runtime import client_env, folder_layout
+from flarectl.config.sites import FolderSite
+from flarectl.host_scripts import USERDATA_DIR
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
+
+
+def runtime_files(site: FolderSite, federation: Federation) -> dict[str, str]:
+    """flare-client.sh as it is, and its client.env for this site."""
+    return {
+        "flare-client.sh": (USERDATA_DIR / "client" / "flare-client.sh").read_text(),
+        "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
+    }

@@ -1,0 +1,60 @@
+"""What a site kind plugs in: its model, its synth step, and optionally cross-checks, a
+preflight before anything is written, and CLI verbs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    import aws_cdk as cdk
+
+    from flarectl.config.federation import Federation
+    from flarectl.config.sites import ClientSite
+
+
+@dataclass(frozen=True)
+class SiteKind:
+    """A site kind. `synth` runs inside `cdk synth` (it adds a stack to the app, or writes the
+    site's files to cdk.out/sites/<site>/) and returns one line saying what it made.
+    `check` finds problems that need the whole federation (returned as "field: message", for
+    the site's own path); it runs whenever the file is loaded. `preflight` finds problems that
+    need a lookup (an instance type that fits); synth runs it for every site before it writes
+    anything. `add_commands` adds the kind's verbs to `flarectl`. A kind whose output is files
+    has `emit` (write them to a directory); its synth is `synth_files(emit, ...)`, and
+    `flarectl site-files` writes them without CDK."""
+
+    name: str
+    model: type[ClientSite]
+    synth: Callable[[cdk.App, Any, Federation], str]
+    emit: Callable[[Any, Federation, Path], list[Path]] | None = None
+    check: Callable[[Any, Federation], list[str]] | None = None
+    preflight: Callable[[Any, Federation], list[str]] | None = None
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None
+
+
+def site_directory(app: cdk.App, site: ClientSite) -> Path:
+    """Where synth writes a site's files: cdk.out/sites/<site>/."""
+    return Path(app.outdir) / "sites" / site.name
+
+
+def synth_files(emit: Callable[[Any, Federation, Path], list[Path]], where: str) -> Callable[[cdk.App, Any, Federation], str]:
+    """A file kind's synth step: `emit` the site's files into cdk.out/sites/<site>/."""
+
+    def synth(app: cdk.App, site: ClientSite, federation: Federation) -> str:
+        written = emit(site, federation, site_directory(app, site))
+        return f"sites/{site.name}: {len(written)} files for {where} (see its README.md)"
+
+    return synth
+
+
+def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
+    """Writes `files` (name -> text) into `directory`; returns every file now in it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return sorted(directory.iterdir())

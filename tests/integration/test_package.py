@@ -1,0 +1,71 @@
+"""flarectl as an installed package, not the repository: a wheel built from this tree and
+installed (non-editable) into a fresh venv validates the embedded default federation and
+writes a site's files, with the host files it ships inside the package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from flarectl.host_scripts import USERDATA_DIR
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("package")
+    source = work / "source"  # a copy: the build writes build/ into the tree it builds
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    for package in ("flarectl", "userdata"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    wheel_command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)]
+    subprocess.run(wheel_command, check=True, capture_output=True)
+    (wheel,) = (work / "dist").glob("flarectl-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
+    subprocess.run([str(work / "venv/bin/pip"), "install", "-q", str(wheel)], check=True, capture_output=True)
+    return {"wheel": wheel, "venv": work / "venv", "cwd": tmp_path_factory.mktemp("elsewhere")}
+
+
+def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(installed["venv"] / "bin/flarectl"), *args], cwd=installed["cwd"], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_wheel_carries_every_host_file_and_the_default_federation(installed: dict[str, Path]) -> None:
+    names = set(zipfile.ZipFile(installed["wheel"]).namelist())
+    host_files = {
+        f"flarectl/userdata/{p.relative_to(USERDATA_DIR)}" for p in USERDATA_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert host_files <= names and "flarectl/federation.yaml" in names
+    assert not any(name.startswith(("tests/", "stacks/", "flare_constructs/")) for name in names)
+
+
+def test_installed_flarectl_validates_the_embedded_default(installed: dict[str, Path]) -> None:
+    result = flarectl(installed, "validate")
+    assert result.returncode == 0, result.stderr
+    assert "site-packages/flarectl/federation.yaml: OK (project cancer-fl" in result.stdout
+
+
+def test_installed_flarectl_writes_a_site_from_its_own_host_files(installed: dict[str, Path]) -> None:
+    result = flarectl(installed, "site-files", "hpc-lab", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    out = installed["cwd"] / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "client.env",
+        "crontab.txt",
+        "flare-client.sbatch",
+        "flare-client.sh",
+        "flare-watchdog.sh",
+    ]
+    assert (out / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
+    imported = subprocess.run([str(installed["venv"] / "bin/python"), "-c", "import flarectl.host_scripts as h; print(h.USERDATA_DIR)"],
+                              cwd=installed["cwd"], capture_output=True, text=True, check=True)  # fmt: skip
+    assert str(installed["venv"]) in imported.stdout and str(ROOT) not in imported.stdout
