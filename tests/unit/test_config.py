@@ -327,6 +327,7 @@ MINIMAL_SITES: dict[str, dict[str, Any]] = {
     "azure": {"location": "eastus"},
     "slurm": {"kit": "/shared/kits/lab", "workdir": "/shared/lab"},
     "wsl": {"kit": "/home/ann/kits/lab", "workdir": "/home/ann/lab"},
+    "linux": {"kit": "/srv/kits/lab", "workdir": "/srv/lab"},
 }
 
 
