@@ -24,14 +24,26 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _id_pattern(pattern: str, message: str, *, each: bool = False) -> AfterValidator:
-    """A value (or, with `each`, every item of a list) that must match `pattern` in full;
-    `message` gets the offending value as {value!r}."""
+def matching(pattern: str, message: str, *, each: bool = False) -> AfterValidator:
+    """A building block for a kind of text value: it (or, with `each`, every item of a list)
+    must match `pattern` in full; `message` gets the offending value as {value!r}."""
 
     def check(value: Any) -> Any:
         for item in value if each else [value]:
             if not re.fullmatch(pattern, item):
                 raise ValueError(message.format(value=item))
+        return value
+
+    return AfterValidator(check)
+
+
+def within(low: int, high: int, message: str) -> AfterValidator:
+    """A building block for a kind of whole number: from `low` to `high`; `message` gets the
+    value as {value}."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(message.format(value=value, low=low, high=high))
         return value
 
     return AfterValidator(check)
@@ -125,22 +137,20 @@ Requirements = Annotated[list[str], AfterValidator(_requirements)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Interpreter = Annotated[str, AfterValidator(_interpreter)]
 GiB = Annotated[float, BeforeValidator(_to_float), AfterValidator(_finite)]
-InstanceType = Annotated[
-    str, _id_pattern(INSTANCE_TYPE_PATTERN.pattern, "{value!r} is not an EC2 instance type; use a name like t3.medium")
-]
-SsmParameterName = Annotated[str, _id_pattern(r"/[A-Za-z0-9_.\-/]+", "{value!r} is not an SSM parameter name; names start with '/'")]
-AwsAccount = Annotated[str, _id_pattern(r"\d{12}", '{value!r} is not an AWS account id; use the 12 digits, quoted ("123456789012")')]
-AwsRegion = Annotated[str, _id_pattern(r"[a-z]{2}(-gov)?-[a-z]+-\d", "{value!r} is not an AWS region; use a name like us-west-2")]
+InstanceType = Annotated[str, matching(INSTANCE_TYPE_PATTERN.pattern, "{value!r} is not an EC2 instance type; use a name like t3.medium")]
+SsmParameterName = Annotated[str, matching(r"/[A-Za-z0-9_.\-/]+", "{value!r} is not an SSM parameter name; names start with '/'")]
+AwsAccount = Annotated[str, matching(r"\d{12}", '{value!r} is not an AWS account id; use the 12 digits, quoted ("123456789012")')]
+AwsRegion = Annotated[str, matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "{value!r} is not an AWS region; use a name like us-west-2")]
 # Lists are checked as a whole, so a message names the list ("network.subnet_ids: 'sub-1' ...").
 SubnetIds = Annotated[
-    list[str], _id_pattern(r"subnet-[0-9a-f]{8,17}", "{value!r} is not a subnet id; use ids like subnet-0abc12345def67890", each=True)
+    list[str], matching(r"subnet-[0-9a-f]{8,17}", "{value!r} is not a subnet id; use ids like subnet-0abc12345def67890", each=True)
 ]
 VolumeId = Annotated[
     str,
-    _id_pattern(
+    matching(
         r"vol-[0-9a-f]{8,17}", "{value!r} is not an EBS volume id; use the DataVolumeId output of the old stack, like vol-0123456789abcdef0"
     ),
 ]
 AllocationId = Annotated[
-    str, _id_pattern(r"eipalloc-[0-9a-f]{8,17}", "{value!r} is not an Elastic IP allocation id; it looks like eipalloc-0123456789abcdef0")
+    str, matching(r"eipalloc-[0-9a-f]{8,17}", "{value!r} is not an Elastic IP allocation id; it looks like eipalloc-0123456789abcdef0")
 ]

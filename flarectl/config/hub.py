@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -21,6 +21,7 @@ from flarectl.config.fields import (
     SsmParameterName,
     SubnetIds,
     VolumeId,
+    within,
 )
 
 MIN_ROOT_VOLUME_GIB = 30
@@ -84,7 +85,14 @@ class ElasticIp(Model):
 class Hub(Model):
     instance_type: InstanceType = "t3.medium"
     root_volume_gib: int = 40
-    data_volume_gib: int = 20
+    data_volume_gib: Annotated[
+        int,
+        within(
+            1,
+            MAX_GP3_GIB,
+            "{value} GiB is not a gp3 volume size; use 1 to {high} (the default 20 holds the dashboard, certificates and kits)",
+        ),
+    ] = 20
     data_volume_id: VolumeId | None = None
     elastic_ip: ElasticIp | None = None
     fl_port: int = 8002
@@ -103,15 +111,6 @@ class Hub(Model):
             )
         if value > MAX_GP3_GIB:
             raise ValueError(f"{value} GiB exceeds the gp3 maximum of {MAX_GP3_GIB}")
-        return value
-
-    @field_validator("data_volume_gib")
-    @classmethod
-    def _data_disk(cls, value: int) -> int:
-        if not 1 <= value <= MAX_GP3_GIB:
-            raise ValueError(
-                f"{value} GiB is not a gp3 volume size; use 1 to {MAX_GP3_GIB} (the default 20 holds the dashboard, certificates and kits)"
-            )
         return value
 
     @field_validator("fl_port")

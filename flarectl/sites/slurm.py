@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import field_validator
 
+from flarectl.config.fields import matching, within
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
 from flarectl.sites.folder import runtime_files
@@ -20,7 +21,18 @@ if TYPE_CHECKING:
     from flarectl.config.federation import Federation
 
 SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=-]+)?")
-SLURM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+SlurmName = Annotated[
+    str, matching(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "{value!r} is not a Slurm name; use letters, digits, '_', '.' or '-'")
+]
+SlurmTime = Annotated[
+    str,
+    matching(
+        r"(\d+-)?\d{1,2}:\d{2}(:\d{2})?|\d+",
+        "{value!r} is not a Slurm time limit; use minutes, HH:MM:SS or D-HH:MM:SS (e.g. 1-00:00:00)",
+    ),
+]
+GpuGres = Annotated[str, matching(r"gpu(:[A-Za-z0-9_.-]+)?:\d+", "{value!r} is not a GPU gres; write it like gpu:a40:1 or gpu:1")]
+SlurmMemory = Annotated[str, matching(r"\d+[KMGT]?", "{value!r} is not a Slurm memory size; write it like 32G or 64000M")]
 
 
 class SlurmSite(FolderSite):
@@ -30,44 +42,16 @@ class SlurmSite(FolderSite):
     gpu_range: ClassVar[tuple[int, int]] = (0, 16)
 
     kind: Literal["slurm"]
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    time: str = "1-00:00:00"
-    gres: str | None = None
-    cpus: int = 4
-    memory: str = "32G"
+    partition: SlurmName | None = None
+    account: SlurmName | None = None
+    qos: SlurmName | None = None
+    time: SlurmTime = "1-00:00:00"
+    gres: GpuGres | None = None
+    cpus: Annotated[int, within(1, 1024, "{value} CPUs: ask for 1 to 1024 CPUs per task")] = 4
+    memory: SlurmMemory = "32G"
     extra_directives: list[str] = []
     mode: Literal["allocation", "launcher"] = "allocation"
-    handover_seconds: int = 300
-
-    @field_validator("partition", "account", "qos")
-    @classmethod
-    def _slurm_names(cls, value: str | None) -> str | None:
-        if value is not None and not SLURM_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a Slurm name; use letters, digits, '_', '.' or '-'")
-        return value
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        if not re.fullmatch(r"(\d+-)?\d{1,2}:\d{2}(:\d{2})?|\d+", value):
-            raise ValueError(f"{value!r} is not a Slurm time limit; use minutes, HH:MM:SS or D-HH:MM:SS (e.g. 1-00:00:00)")
-        return value
-
-    @field_validator("gres")
-    @classmethod
-    def _gres(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"gpu(:[A-Za-z0-9_.-]+)?:\d+", value):
-            raise ValueError(f"{value!r} is not a GPU gres; write it like gpu:a40:1 or gpu:1")
-        return value
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        if not re.fullmatch(r"\d+[KMGT]?", value):
-            raise ValueError(f"{value!r} is not a Slurm memory size; write it like 32G or 64000M")
-        return value
+    handover_seconds: Annotated[int, within(30, 3600, "{value} s: hand over between 30 s and 3600 s before the wall-time limit")] = 300
 
     @field_validator("extra_directives")
     @classmethod
@@ -77,20 +61,6 @@ class SlurmSite(FolderSite):
                 raise ValueError(
                     f"{directive!r} is not a safe #SBATCH option; write one option like --constraint=a40 (no spaces, quotes or ;)"
                 )
-        return value
-
-    @field_validator("cpus")
-    @classmethod
-    def _cpus(cls, value: int) -> int:
-        if not 1 <= value <= 1024:
-            raise ValueError(f"{value} CPUs: ask for 1 to 1024 CPUs per task")
-        return value
-
-    @field_validator("handover_seconds")
-    @classmethod
-    def _handover(cls, value: int) -> int:
-        if not 30 <= value <= 3600:
-            raise ValueError(f"{value} s: hand over between 30 s and 3600 s before the wall-time limit")
         return value
 
     @property

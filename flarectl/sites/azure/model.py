@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from flarectl.config.fields import GiB, SshCidr
+from flarectl.config.fields import GiB, SshCidr, matching, within
 from flarectl.config.sites import CloudSite
 
-AZURE_VM_SIZE = re.compile(r"Standard_N[CDV]\d+[a-z]*(_[A-Z]+\d*[A-Za-z]*)?(_v\d+)?")
-AZURE_LOCATION = re.compile(r"[a-z]+[a-z0-9]*")
+SubscriptionId = Annotated[
+    str,
+    matching(
+        r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
+        "{value!r} is not an Azure subscription id; use the GUID from `az account show --query id`",
+    ),
+]
+Location = Annotated[
+    str,
+    matching(
+        r"[a-z]+[a-z0-9]*",
+        "{value!r} is not an Azure location name; use the short name like eastus or westeurope (`az account list-locations -o table`)",
+    ),
+]
+GpuVmSize = Annotated[
+    str,
+    matching(
+        r"Standard_N[CDV]\d+[a-z]*(_[A-Z]+\d*[A-Za-z]*)?(_v\d+)?",
+        "{value!r} is not an Azure GPU VM size; use an N-series size like Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4",
+    ),
+]
 AZURE_SSH_KEY = re.compile(r"(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,3}( [^\n]*)?")
 RESERVED_LINUX_USERS = {"admin", "administrator", "root", "user", "guest", "test", "nvflare", "sys", "daemon", "bin"}
 
@@ -25,43 +44,20 @@ class AzureSite(CloudSite):
     gpu_memory_required: ClassVar[bool] = True
 
     kind: Literal["azure"]
-    subscription_id: str | None = None
-    location: str
-    vm_size: str = "Standard_NC4as_T4_v3"
+    subscription_id: SubscriptionId | None = None
+    location: Location
+    vm_size: GpuVmSize = "Standard_NC4as_T4_v3"
     gpu_memory_gib: GiB = 15  # one T4 as nvidia-smi reports it (15360 MiB)
     admin_user: str = "flareadmin"
     ssh_public_key: str | None = None
     ssh_cidr: SshCidr | None = None
     resource_group: str | None = None
     tags: dict[str, str] = {}
-    os_disk_gib: int = 128
+    os_disk_gib: Annotated[
+        int, within(64, 4095, "{value} GiB: use 64 to 4095 GiB (the GPU driver, CUDA libraries and torch need room; default 128)")
+    ] = 128
     gpu_driver: Literal["extension", "ubuntu"] = "extension"
     encryption_at_host: bool = True
-
-    @field_validator("subscription_id")
-    @classmethod
-    def _subscription(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value):
-            raise ValueError(f"{value!r} is not an Azure subscription id; use the GUID from `az account show --query id`")
-        return value
-
-    @field_validator("location")
-    @classmethod
-    def _location(cls, value: str) -> str:
-        if not AZURE_LOCATION.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an Azure location name; use the short name like eastus or westeurope (`az account list-locations -o table`)"
-            )
-        return value
-
-    @field_validator("vm_size")
-    @classmethod
-    def _vm_size(cls, value: str) -> str:
-        if not AZURE_VM_SIZE.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an Azure GPU VM size; use an N-series size like Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4"
-            )
-        return value
 
     @field_validator("admin_user")
     @classmethod
@@ -107,13 +103,6 @@ class AzureSite(CloudSite):
                 raise ValueError(f"tag {key!r}: the value is longer than 256 characters")
         if len(value) > 45:
             raise ValueError(f"{len(value)} tags: Azure allows 50 per resource and flarectl adds 3; use at most 45")
-        return value
-
-    @field_validator("os_disk_gib")
-    @classmethod
-    def _os_disk(cls, value: int) -> int:
-        if not 64 <= value <= 4095:
-            raise ValueError(f"{value} GiB: use 64 to 4095 GiB (the GPU driver, CUDA libraries and torch need room; default 128)")
         return value
 
     @model_validator(mode="after")
