@@ -1,10 +1,9 @@
 """An NVFlare client site on an AWS GPU instance, running the shared client runtime."""
 
 import shutil
-import tempfile
 from pathlib import Path
 
-from aws_cdk import CfnParameter, CfnRule, CfnRuleAssertion, Fn
+from aws_cdk import CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -18,9 +17,12 @@ from flarectl.sites.aws.model import AwsSite
 HOST = cloud_layout(kit="kit")  # the bundle unzips to kit/ and runtime/
 
 
-def site_bundle(kit: Path) -> str:
-    """A directory with kit/ (the startup kit) and runtime/ (the shared client runtime)."""
-    bundle = Path(tempfile.mkdtemp(prefix="flare-site-bundle-"))
+def site_bundle(kit: Path, bundle: Path) -> str:
+    """`bundle` made afresh with kit/ (the startup kit) and runtime/ (the shared client
+    runtime). It holds the kit's private key: synth puts it inside cdk.out, never in /tmp."""
+    shutil.rmtree(bundle, ignore_errors=True)
+    bundle.mkdir(parents=True)
+    bundle.chmod(0o700)
     shutil.copytree(kit, bundle / "kit", ignore=shutil.ignore_patterns("__pycache__"))
     (bundle / "runtime").mkdir()
     for name in RUNTIME_FILES:
@@ -96,4 +98,5 @@ class AwsClientSite(Construct):
                 ],
             )
             return None
-        return s3_assets.Asset(self, "Bundle", path=site_bundle(Path(str(site.kit))))
+        bundle = Path(Stage.of(self).outdir) / "site-bundles" / site.name  # type: ignore[union-attr]
+        return s3_assets.Asset(self, "Bundle", path=site_bundle(Path(str(site.kit)), bundle))

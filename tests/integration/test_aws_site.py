@@ -36,7 +36,7 @@ class Site(HostSandbox):
         super().__init__(root, emulator)
         s3 = emulator_client(emulator, "s3")
         s3.create_bucket(Bucket="site-assets")
-        s3.put_object(Bucket="site-assets", Key="bundle-1.zip", Body=zipped(Path(site_bundle(kit))))
+        s3.put_object(Bucket="site-assets", Key="bundle-1.zip", Body=zipped(Path(site_bundle(kit, root / "bundle"))))
 
     def run(self, **overrides: str):
         """The bootstrap as AwsClientSite renders it, with the client settings' paths in the sandbox."""

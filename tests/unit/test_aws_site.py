@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from aws_cdk.assertions import Match, Template
 
@@ -105,3 +106,24 @@ def test_outputs_say_which_instance_why_and_how_to_see_the_log(client_template: 
     assert set(outputs) == {"InstanceId", "InstanceType", "InstanceTypeReason", "SsmSessionCommand", "ClientLogCommand"}
     assert "journalctl -u flare-client -f" in render(outputs["ClientLogCommand"]["Value"])
     assert outputs["InstanceId"]["Value"] == {"Ref": logical_id(client_template, INSTANCE)}
+
+
+def test_the_kit_bundle_is_built_inside_cdk_out_only(client_federation, tmp_path) -> None:
+    """The bundle holds client.key: it may exist under cdk.out and nowhere else (not /tmp)."""
+    import glob
+    import tempfile
+
+    import aws_cdk as cdk
+
+    from app import build_app
+    from tests.synth_fixtures import CDK_JSON_CONTEXT
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/*"))
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=CDK_JSON_CONTEXT)
+    build_app(client_federation, app=app)
+    app.synth()
+    bundle = tmp_path / "cdk.out" / "site-bundles" / "onc-lab"
+    assert (bundle / "kit" / "startup" / "fed_client.json").exists() and (bundle / "runtime" / "flare-client.sh").exists()
+    assert oct(bundle.stat().st_mode & 0o777) == "0o700"
+    created = set(glob.glob(f"{tempfile.gettempdir()}/*")) - before
+    assert not [path for path in created if list(Path(path).rglob("fed_client.json"))]
