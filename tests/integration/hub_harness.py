@@ -36,6 +36,20 @@ def unit_directives(unit: str | Path) -> dict[str, list[str]]:
     return directives
 
 
+# A complete hub.env as bootstrap.sh writes it (hubctl requires every key); tests override some.
+HUB_ENV = {
+    "PROJECT": "test",
+    "FL_PORT": "8002",
+    "KIT_BUCKET": "",
+    "ADMIN_SECRET_NAME": "",
+    "ADMIN_EMAIL": "",
+    "DASHBOARD_NAME": "",
+    "CERTIFICATE_MODE": "self-signed",
+    "CERT_SECRET_NAME": "",
+    "ACME_SERVER": "https://acme-v02.api.letsencrypt.org/directory",
+}
+
+
 class Hub:
     def __init__(self, root: Path, settings: dict[str, str]):
         self.root = root
@@ -47,7 +61,7 @@ class Hub:
         systemctl = self.bin / "systemctl"
         systemctl.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "fake_systemctl.py"} "$@"\n')
         systemctl.chmod(0o755)
-        self.settings = settings
+        self.settings = {**HUB_ENV, **settings}
         self.paths = {
             "/var/lib/nvflare": str(self.data),
             "/opt/nvflare/venv/bin/python": sys.executable,

@@ -120,3 +120,30 @@ def test_host_certbot_pin_matches_the_tested_one() -> None:
 
     requirements = (USERDATA_DIR.parent / "requirements-dev.txt").read_text()
     assert f"certbot=={CERTBOT_VERSION}" in requirements and f"certbot-dns-route53=={CERTBOT_VERSION}" in requirements
+
+
+def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None:
+    import importlib.util
+    import re
+    import sys
+
+    spec = importlib.util.spec_from_file_location("hubctl", USERDATA_DIR / "hub" / "hubctl.py")
+    assert spec and spec.loader
+    hubctl = importlib.util.module_from_spec(spec)
+    sys.modules["hubctl"] = hubctl  # dataclasses look their module up
+    spec.loader.exec_module(hubctl)
+    bootstrap = (USERDATA_DIR / "hub" / "bootstrap.sh").read_text()
+    written = re.findall(r"^([A-Z][A-Z0-9_]*)=\$\{", bootstrap.split("<<SETTINGS", 1)[1].split("\nSETTINGS", 1)[0], re.M)
+    assert set(hubctl.HUB_ENV) == set(written) - {"AWS_DEFAULT_REGION"}  # that one is boto3's
+    for unit in (USERDATA_DIR / "hub" / "units").glob("*.service"):
+        environment = " ".join(line for line in unit.read_text().splitlines() if line.startswith("Environment="))
+        assert all(f"{name}=" in environment for name in hubctl.UNIT_ENV), unit.name
+
+
+def test_the_cloud_unit_runs_the_runtime_where_client_runtime_puts_it() -> None:
+    from flarectl.client_runtime import cloud_layout
+
+    unit = (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines()
+    for kit in ("kit", "kit.zip"):  # AWS bundles a folder, Azure a zip; the rest is the same
+        layout = cloud_layout(kit)
+        assert f"ExecStart=/bin/bash {layout.runtime_dir}/flare-client.sh {layout.settings_file} run" in unit

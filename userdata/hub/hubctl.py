@@ -39,6 +39,13 @@ def log(message: str) -> None:
     print(f"hubctl: {message}", flush=True)
 
 
+# What bootstrap.sh writes to /etc/nvflare/hub.env (a test keeps the two in step), and what
+# every unit sets with Environment=.
+HUB_ENV = ("PROJECT", "FL_PORT", "KIT_BUCKET", "ADMIN_SECRET_NAME", "ADMIN_EMAIL", "DASHBOARD_NAME", "CERTIFICATE_MODE",
+           "CERT_SECRET_NAME", "ACME_SERVER")  # fmt: skip
+UNIT_ENV = ("FLARE_DATA", "FLARE_VENV")
+
+
 @dataclass(frozen=True)
 class Hub:
     data: Path
@@ -57,21 +64,28 @@ class Hub:
 
     @classmethod
     def from_env(cls) -> Hub:
+        """From what hub.env always holds (HUB_ENV) and every unit sets (UNIT_ENV): no defaults
+        here, so a value is decided in one place (the stack, or the unit)."""
         env = os.environ
+        missing = [name for name in (*HUB_ENV, *UNIT_ENV) if name not in env]
+        if missing:
+            raise SystemExit(
+                f"hubctl: {', '.join(missing)} not set; run hubctl from its systemd units (EnvironmentFile=/etc/nvflare/hub.env)"
+            )
         return cls(
-            data=Path(env.get("FLARE_DATA", "/var/lib/nvflare")),
-            venv=Path(env.get("FLARE_VENV", "/opt/nvflare/venv")),
-            project=env.get("PROJECT", "flare"),
-            fl_port=int(env.get("FL_PORT", "8002")),
-            dashboard_port=int(env.get("DASHBOARD_PORT", "443")),
-            dashboard_name=env.get("DASHBOARD_NAME", ""),
-            certificate_mode=env.get("CERTIFICATE_MODE", "self-signed"),
-            admin_secret_name=env.get("ADMIN_SECRET_NAME", ""),
-            cert_secret_name=env.get("CERT_SECRET_NAME", ""),
-            kit_bucket=env.get("KIT_BUCKET", ""),
-            admin_email=env.get("ADMIN_EMAIL", ""),
-            acme_server=env.get("ACME_SERVER", "https://acme-v02.api.letsencrypt.org/directory"),
-            certbot=env.get("FLARE_CERTBOT", "/opt/nvflare/certbot/bin/certbot"),
+            data=Path(env["FLARE_DATA"]),
+            venv=Path(env["FLARE_VENV"]),
+            project=env["PROJECT"],
+            fl_port=int(env["FL_PORT"]),
+            dashboard_port=int(env.get("DASHBOARD_PORT", "443")),  # the product's port; tests move it
+            dashboard_name=env["DASHBOARD_NAME"],
+            certificate_mode=env["CERTIFICATE_MODE"],
+            admin_secret_name=env["ADMIN_SECRET_NAME"],
+            cert_secret_name=env["CERT_SECRET_NAME"],
+            kit_bucket=env["KIT_BUCKET"],
+            admin_email=env["ADMIN_EMAIL"],
+            acme_server=env["ACME_SERVER"],
+            certbot=env.get("FLARE_CERTBOT", ""),  # set by the units that run certbot
         )
 
     @property
