@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from flarectl.config import DEFAULT_FEDERATION
+
 ROOT = Path(__file__).resolve().parent.parent
 EMPTY_APP = """\
 import aws_cdk as cdk
@@ -75,7 +77,7 @@ def main() -> int:
 
 
 def federation_with_sites(count: int) -> dict:
-    data = yaml.safe_load((ROOT / "federation.yaml").read_text())
+    data = yaml.safe_load(DEFAULT_FEDERATION.read_text())
     data["sites"] = [{"name": f"site-{i:03d}", "kind": "aws", "gpus": 1, "gpu_memory_gib": 16} for i in range(count)]
     return data
 

@@ -8,6 +8,7 @@ tests/e2e/test_federation.py runs it as a test.
 - Azure site: the VM's custom data as `flarectl azure deploy` sends it, unpacked as cloud-init
   would; its runtime installs the kit from it and flare-client.service's command runs it
 - Slurm site: the emitted watchdog and job script, on a single-node Slurm cluster on localhost
+- Linux site: the emitted flare-site.sh setup + start (no systemd as PID 1 here: supervised)
 - WSL site: the emitted flare-site.sh setup + start
 Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt). No GPU: a fake
 nvidia-smi answers NVFlare's queries.
@@ -34,8 +35,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flarectl import lead  # noqa: E402
+from flarectl.client_runtime import HostLayout, client_env  # noqa: E402
 from flarectl.config.federation import Federation  # noqa: E402
-from flarectl.host_scripts import USERDATA_DIR, render_settings_file  # noqa: E402
+from flarectl.host_scripts import USERDATA_DIR  # noqa: E402
+from flarectl.sites import linux as linux_site  # noqa: E402
 from flarectl.sites import slurm as slurm_site  # noqa: E402
 from flarectl.sites import wsl as wsl_site  # noqa: E402
 from flarectl.sites.azure import custom_data as azure_plan  # noqa: E402
@@ -46,7 +49,7 @@ from tests.integration.provision import ADMIN, provision  # noqa: E402
 from tests.integration.sandbox import unpack_custom_data  # noqa: E402
 from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
 
-SITES = ("aws-site", "azure-site", "slurm-site", "wsl-site")
+SITES = ("aws-site", "azure-site", "slurm-site", "linux-site", "wsl-site")
 FAKE_NVIDIA_SMI = """#!/bin/sh
 case "$*" in
   *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
@@ -125,9 +128,11 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     aws = work / "aws-site"
     aws.mkdir()
     settings = aws / "client.env"
-    settings.write_text(render_settings_file({"SITE_NAME": "aws-site", "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "1",
-                                              "GPU_MEMORY_GIB": "7", "SITE_ROOT": str(aws), "KIT_SOURCE": str(prod / "aws-site"),
-                                              "VENV": sys.prefix}, about="demo AWS site"))  # fmt: skip
+    aws_federation = Federation.model_validate({"project": "demo", "project_admin_email": "it@hospital.test", "sites": [
+        {"name": "aws-site", "kind": "aws", "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
+    here = HostLayout(site_root=str(aws), settings_file=str(settings), runtime_dir=str(USERDATA_DIR / "client"),
+                      kit_source=str(prod / "aws-site"), venv=sys.prefix)  # fmt: skip
+    settings.write_text(client_env(aws_federation.sites[0], "2.9.0", here))
     subprocess.run(
         ["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
     )
@@ -163,6 +168,7 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
         {"name": "slurm-site", "kind": "slurm", "kit": str(prod / "slurm-site"), "workdir": str(work / "slurm-site"),
          "gres": "gpu:a40:1", "cpus": 1, "memory": "500M", **site_common},
         {"name": "wsl-site", "kind": "wsl", "kit": str(prod / "wsl-site"), "workdir": str(work / "wsl-site"), **site_common},
+        {"name": "linux-site", "kind": "linux", "kit": str(prod / "linux-site"), "workdir": str(work / "linux-site"), **site_common},
     ]})  # fmt: skip
     slurm_site.emit(federation.sites[0], federation, work / "slurm-site")
     submitted = subprocess.run(["bash", str(work / "slurm-site" / "flare-watchdog.sh")], env={**env, **cluster.env, "PATH": env["PATH"]},
@@ -176,6 +182,12 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     subprocess.run(["bash", str(work / "wsl-site" / "flare-site.sh"), "start"], env=wsl_env, check=True, capture_output=True)
     cleanups.append(lambda: subprocess.run(["bash", str(work / "wsl-site" / "flare-site.sh"), "stop"], env=wsl_env, capture_output=True))
 
+    say("Linux site: flare-site.sh setup, then start")
+    linux_site.emit(federation.sites[2], federation, work / "linux-site")
+    subprocess.run(["bash", str(work / "linux-site" / "flare-site.sh"), "setup"], env=wsl_env, check=True, capture_output=True)
+    subprocess.run(["bash", str(work / "linux-site" / "flare-site.sh"), "start"], env=wsl_env, check=True, capture_output=True)
+    cleanups.append(lambda: subprocess.run(["bash", str(work / "linux-site" / "flare-site.sh"), "stop"], env=wsl_env, capture_output=True))
+
     kit = prod / ADMIN
     session = lead.session_for(kit, timeout=60)
     try:
@@ -188,7 +200,8 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     code = lead.submit(job, kit, timeout=600, say=lambda line: (lines.append(line), say("  " + line)))
     job_id = re.search(r"as job (\S+)", lines[0]).group(1)
     workspaces = {"aws-site": aws / "kit", "azure-site": azure / "var" / "lib" / "nvflare-client" / "kit",
-                  "slurm-site": work / "slurm-site" / "kit", "wsl-site": work / "wsl-site" / "kit"}  # fmt: skip
+                  "slurm-site": work / "slurm-site" / "kit", "wsl-site": work / "wsl-site" / "kit",
+                  "linux-site": work / "linux-site" / "kit"}  # fmt: skip
     trained = {site: any(path.glob(f"{job_id}*")) for site, path in workspaces.items()}
     return ("FINISHED:COMPLETED" if code == 0 else lines[-1]), trained
 

@@ -23,7 +23,7 @@ def test_every_site_kind_trains_one_job_and_everything_stops(capsys) -> None:
     before = nvflare_processes()
     report = run()
     assert report.status == "FINISHED:COMPLETED"
-    assert report.trained == {"aws-site": True, "azure-site": True, "slurm-site": True, "wsl-site": True}
+    assert report.trained == {"aws-site": True, "azure-site": True, "slurm-site": True, "linux-site": True, "wsl-site": True}
     assert report.poc_status == "FINISHED:COMPLETED"
     assert report.peak_mib > 0 and report.poc_peak_mib > 0
     assert nvflare_processes() == before  # nothing left running

@@ -48,6 +48,7 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert "  azure-site-1: README.md, azure-template.json, cloud-init.yaml" in text
     assert "  hpc-lab: README.md, client.env, crontab.txt, flare-client.sbatch, flare-client.sh, flare-watchdog.sh" in text
     assert "  laptop-1: README.md, check-windows.ps1, client.env, flare-client.sh, flare-site.sh" in text
+    assert "  path-lab: README.md, client.env, flare-client.sh, flare-site.sh" in text
     assert (
         (synth_out / "sites" / "hpc-lab" / "flare-client.sbatch").read_text().startswith("#!/bin/bash\n#SBATCH --job-name=flare-hpc-lab\n")
     )
@@ -84,7 +85,7 @@ def test_bad_config_fails_clearly_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_flarectl_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert flarectl(["validate"]) == 0
-    assert "OK (project cancer-fl, NVFlare 2.9.0, 4 site(s))" in capsys.readouterr().out
+    assert "OK (project cancer-fl, NVFlare 2.9.0, 5 site(s))" in capsys.readouterr().out
     config = tmp_path / "federation.yaml"
     config.write_text(BAD)
     assert flarectl(["validate", str(config)]) == 2
