@@ -5,6 +5,7 @@ its kind (flarectl/sites/registry.py), check them with cdk-nag.
 `cdk synth` uses the embedded default federation; `cdk synth -c config=PATH` another.
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,27 +21,40 @@ from stacks.environment import cdk_environment
 from stacks.server_stack import FlareServerStack
 
 
-def preflight(federation: Federation) -> None:
+def preflight(app: cdk.App, federation: Federation) -> None:
     """Problems that need a lookup, for every site, before anything is written."""
     problems = []
     for index, site in enumerate(federation.sites):
         check = KINDS[site.kind].preflight
-        problems += [f"sites[{index}].{problem}" for problem in (check(site, federation) if check else [])]
+        problems += [f"sites[{index}].{problem}" for problem in (check(app, site, federation) if check else [])]
     if problems:
         raise ConfigError(problems)
 
 
+def prune_site_outputs(outdir: Path, federation: Federation) -> None:
+    """Files of sites no longer in the federation (an earlier synth's) would be reviewed or
+    copied by mistake: remove them."""
+    names = {site.name for site in federation.sites}
+    for folder in ("sites", "site-bundles"):
+        for path in (outdir / folder).glob("*"):
+            if path.is_dir() and path.name not in names:
+                shutil.rmtree(path)
+                print(f"{folder}/{path.name}: removed (no such site in the federation file any more)", file=sys.stderr)
+
+
 def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
-    preflight(federation)
+    preflight(app, federation)
     hub_vpc = choose_vpc(federation.network, federation.aws)
-    print(f"FlareServerStack: {hub_vpc.kind} VPC, because {hub_vpc.reason}", file=sys.stderr)
+    hub_environment, note = cdk_environment(app, federation.aws, hub_vpc, field="network.vpc")
+    prune_site_outputs(Path(app.outdir), federation)
+    print(f"FlareServerStack: {hub_vpc.kind} VPC, because {hub_vpc.reason}" + (f"; {note}" if note else ""), file=sys.stderr)
     FlareServerStack(
         app,
         "FlareServerStack",
         federation=federation,
         vpc_choice=hub_vpc,
-        env=cdk_environment(federation.aws),
+        env=hub_environment,
         description=f"NVFlare hub (dashboard + FL server) for project {federation.project}",
         analytics_reporting=False,
     )

@@ -63,7 +63,7 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
     return {
         "SITE_NAME": site.name,
         "NVFLARE_VERSION": nvflare_version,
-        "REQUIREMENTS": " ".join(site.requirements),
+        "REQUIREMENTS": "\n".join(site.requirements),  # one per line: the runtime installs them from a file
         "GPUS": str(site.gpus),
         "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
         "SITE_ROOT": layout.site_root,

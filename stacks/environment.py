@@ -1,10 +1,48 @@
-"""The CDK environment of a stack: explicit when the federation names an account and region,
-otherwise environment-agnostic (offline synth, no credentials)."""
+"""The CDK environment of a stack. Explicit when the federation names an account and region
+and this machine can look things up there (credentials, or CDK's cache of an earlier lookup in
+cdk.context.json); otherwise environment-agnostic, saying so, so that synth works offline for
+every valid federation file."""
 
 import aws_cdk as cdk
 
+from flarectl.config.errors import ConfigError
 from flarectl.config.hub import AwsTarget
+from flarectl.vpc_choice import VpcChoice
 
 
-def cdk_environment(aws: AwsTarget) -> cdk.Environment | None:
-    return cdk.Environment(account=aws.account, region=aws.region) if aws.account else None
+def has_credentials() -> bool:
+    import boto3
+
+    return boto3.session.Session().get_credentials() is not None
+
+
+def cached_vpc_lookup(app: cdk.App, aws: AwsTarget, vpc_id: str) -> bool:
+    prefix = f"vpc-provider:account={aws.account}:"
+    return any(
+        key.startswith(prefix) and f"filter.vpc-id={vpc_id}:" in key and f":region={aws.region}:" in key
+        for key in app.node.get_all_context()
+    )
+
+
+def cdk_environment(app: cdk.App, aws: AwsTarget, vpc: VpcChoice, *, field: str) -> tuple[cdk.Environment | None, str]:
+    """The environment, and a note for the reader when it is not the one the file names.
+    `field`: where the VPC is set in the federation file, for the message."""
+    if aws.account is None:
+        return None, ""
+    environment = cdk.Environment(account=aws.account, region=aws.region)
+    if has_credentials():
+        return environment, ""
+    if vpc.kind == "existing" and vpc.vpc_id:
+        if cached_vpc_lookup(app, aws, vpc.vpc_id):
+            return environment, ""
+        raise ConfigError(
+            [
+                f"{field}: {vpc.vpc_id} must be looked up in account {aws.account} ({aws.region}), and this machine has no AWS "
+                "credentials: run synth once with credentials for that account (CDK caches the lookup in cdk.context.json), "
+                "or use network.vpc: new"
+            ]
+        )
+    return None, (
+        f"no AWS credentials on this machine, so nothing in account {aws.account} was looked up: synthesized for any "
+        "account and region (availability zones are resolved at deploy). Deploy with credentials for that account."
+    )

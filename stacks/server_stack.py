@@ -38,7 +38,7 @@ class FlareServerStack(Stack):
                 "PROJECT": federation.project,
                 "NVFLARE_VERSION": federation.nvflare_version,
                 "CERTBOT_VERSION": CERTBOT_VERSION,
-                "SERVER_REQUIREMENTS": " ".join(hub.server_requirements),
+                "SERVER_REQUIREMENTS": "\n".join(hub.server_requirements),
                 "FL_PORT": str(hub.fl_port),
                 "KIT_BUCKET": kits.bucket.bucket_name,
                 "ADMIN_SECRET_NAME": admin.secret_name,

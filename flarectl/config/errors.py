@@ -69,8 +69,14 @@ def _messages(error: Any, root: type[BaseModel], kinds: Mapping[str, type[BaseMo
             return [(line.split(": ", 1)[0], line.split(": ", 1)[1]) for line in text.splitlines()]
         return [(where, text)]
     if kind == "literal_error":
-        return [(where, f"{error['input']!r} is not allowed; use {error['ctx']['expected']}")]
-    return [(where, f"{error['input']!r}: {error['msg'][0].lower()}{error['msg'][1:]}")]
+        return [(where, f"{_short(error['input'])} is not allowed; use {error['ctx']['expected']}")]
+    return [(where, f"{_short(error['input'])}: {error['msg'][0].lower()}{error['msg'][1:]}")]
+
+
+def _short(value: Any) -> str:
+    """A value as the file had it, cut short: a message names it, it does not reprint it."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def problems_of(error: ValidationError, label: str, root: type[BaseModel], kinds: Mapping[str, type[BaseModel]]) -> list[str]:

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
-from flarectl.config.fields import Model, ProjectName, check_name
+from flarectl.config.fields import Model, ProjectName, check_site_name
 from flarectl.config.hub import AwsTarget, Certificate, Dns, Hub, Network
+from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
 from flarectl.sites.registry import KINDS
 
@@ -47,7 +47,7 @@ class Federation(Model):
     @field_validator("project_admin_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
+        if len(value) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
             raise ValueError(f"{value!r} is not an email address")
         return value
 
@@ -65,7 +65,7 @@ class Federation(Model):
             name = site.get("name")
             if isinstance(name, str):
                 try:
-                    check_name(name, "site name")
+                    check_site_name(name)
                 except ValueError as error:
                     problems.append(f"sites[{index}].name: {error}")
                 if name.lower() in seen:
@@ -103,18 +103,7 @@ def load_federation(path: str | Path) -> Federation:
     """Read and validate a federation file; raise ConfigError with every problem found."""
     path = Path(path)
     label = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            [f"{path}: cannot read the federation file ({error.strerror}); pass an existing file with -c config=PATH"]
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"{label}:{where}: not valid YAML ({getattr(error, 'problem', error)})"]) from None
+    data = read_federation_file(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{label}: the file must be a YAML mapping with at least 'project' and 'project_admin_email'"])
     try:

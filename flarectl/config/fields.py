@@ -8,12 +8,14 @@ import math
 import re
 from typing import Annotated, Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+SITE_NAME_PATTERN = re.compile(r"[A-Za-z]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?")
 DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-REQUIREMENT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*([<>=!~]=?[A-Za-z0-9.*+!\-]+\s*,?\s*)*")
 PATH_PATTERN = re.compile(r"/[A-Za-z0-9_./@+-]*")
 MAX_GPU_MEMORY_GIB = 192  # B200: 180 GiB; nothing larger exists
 
@@ -57,6 +59,20 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
+def check_site_name(value: str) -> str:
+    """A site name becomes an NVFlare client name, a CloudFormation stack name
+    (FlareClient-<site>), an Azure VM's host name and resource group, a Slurm job name, a
+    systemd unit and file names: only what all of them accept."""
+    if " " in value:
+        raise ValueError(f"{value!r} has a space; use letters, digits or '-'")
+    if not SITE_NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid site name; use 1-40 letters, digits or '-', starting with a letter and not ending in '-' "
+            "(it becomes a CloudFormation stack, a host name, a Slurm job and a systemd unit name)"
+        )
+    return value
+
+
 def check_cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -94,9 +110,20 @@ def _dns_name(value: str) -> str:
 
 
 def _requirements(value: list[str]) -> list[str]:
+    """Each entry one PEP 508 requirement from the package index (hosts install them from a
+    requirements file, one per line): no URLs, no options, no line breaks."""
+    names: set[str] = set()
     for requirement in value:
-        if not REQUIREMENT_PATTERN.fullmatch(requirement):
-            raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1")
+        try:
+            parsed = Requirement(requirement)
+        except InvalidRequirement:
+            raise ValueError(f"{requirement!r} is not a pip requirement; write it like torch==2.5.1 or 'scipy>=1.11,<2'") from None
+        if parsed.url or "\n" in requirement or "\r" in requirement:
+            raise ValueError(f"{requirement!r}: install from the package index (name and version), not from a URL")
+        name = canonicalize_name(parsed.name)
+        if name in names:
+            raise ValueError(f"{parsed.name!r} is listed twice; keep one entry per package")
+        names.add(name)
     return value
 
 
@@ -128,7 +155,7 @@ def _finite(value: float) -> float:
 
 
 ProjectName = Annotated[str, AfterValidator(lambda value: check_name(value, "project name"))]
-SiteName = Annotated[str, AfterValidator(lambda value: check_name(value, "site name"))]
+SiteName = Annotated[str, AfterValidator(check_site_name)]
 Cidr = Annotated[str, AfterValidator(check_cidr)]
 CidrList = Annotated[list[str], AfterValidator(_cidr_list)]
 SshCidr = Annotated[str, AfterValidator(_ssh_cidr)]

@@ -63,6 +63,8 @@ class CloudSite(ClientSite):
     @field_validator("kit")
     @classmethod
     def _kit(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ValueError(f"{value!r} has a control character (a line break?); write the folder's path on one line")
         if value is not None and Path(value).exists() and not kit_present(value):
             raise ValueError(
                 f"{value!r} is not an unzipped client startup kit (no startup/fed_client.json); unzip the kit from the dashboard there"

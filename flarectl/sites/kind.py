@@ -33,7 +33,7 @@ class SiteKind:
     synth: Callable[[cdk.App, Any, Federation], str]
     emit: Callable[[Any, Federation, Path], list[Path]] | None = None
     check: Callable[[Any, Federation], list[str]] | None = None
-    preflight: Callable[[Any, Federation], list[str]] | None = None
+    preflight: Callable[[cdk.App, Any, Federation], list[str]] | None = None
     add_commands: Callable[[argparse._SubParsersAction], None] | None = None
 
 

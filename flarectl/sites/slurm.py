@@ -20,7 +20,30 @@ from flarectl.sites.kind import SiteKind, synth_files, write_files
 if TYPE_CHECKING:
     from flarectl.config.federation import Federation
 
-SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=-]+)?")
+# One long option; `&` and `|` for constraint expressions (--constraint=a100&ib). #SBATCH lines
+# are read by sbatch, not by a shell, and the value has no space, quote or ; to break out with.
+SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=&|-]+)?")
+# Options the emitted files set themselves (or that would change what the job is): an extra
+# --job-name would make the watchdog and the successor look for the wrong job.
+RESERVED_OPTIONS = {"job-name", "partition", "account", "qos", "time", "gres", "gpus", "gpus-per-node", "gpus-per-task", "cpus-per-task",
+                    "mem", "mem-per-cpu", "mem-per-gpu", "signal", "output", "error", "open-mode", "array", "dependency", "wrap",
+                    "uid", "gid", "chdir", "parsable", "hold", "test-only", "wait"}  # fmt: skip
+LAUNCHER_SINCE = (2, 9)  # NVFlare's Slurm job launcher first ships in 2.9
+
+
+def time_seconds(limit: str) -> int:
+    """A Slurm time limit in seconds: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S."""
+    days, _, clock = limit.rpartition("-") if "-" in limit else ("0", "", limit)
+    parts = [int(part) for part in clock.split(":")]
+    if "-" in limit:
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    elif len(parts) == 3:
+        hours, minutes, seconds = parts
+    else:
+        hours, minutes, seconds = 0, parts[0], (parts[1] if len(parts) == 2 else 0)
+    return ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
 SlurmName = Annotated[
     str, matching(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "{value!r} is not a Slurm name; use letters, digits, '_', '.' or '-'")
 ]
@@ -60,6 +83,11 @@ class SlurmSite(FolderSite):
             if not SBATCH_DIRECTIVE.fullmatch(directive):
                 raise ValueError(
                     f"{directive!r} is not a safe #SBATCH option; write one option like --constraint=a40 (no spaces, quotes or ;)"
+                )
+            option = directive[2:].split("=", 1)[0]
+            if option in RESERVED_OPTIONS:
+                raise ValueError(
+                    f"{directive!r}: --{option} is set from the site's own fields (or would change what the job is); remove it"
                 )
         return value
 
@@ -183,4 +211,22 @@ def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]
     return write_files(directory, files)
 
 
-KIND = SiteKind(name="slurm", model=SlurmSite, synth=synth_files(emit, "the Slurm login node"), emit=emit)
+def check(site: SlurmSite, federation: Federation) -> list[str]:
+    problems = []
+    limit = time_seconds(site.time)
+    if limit < 120:
+        problems.append(f"time: {site.time} is shorter than 2 minutes; the client needs time to start and hand over")
+    elif site.handover_seconds > limit // 2:
+        problems.append(
+            f"handover_seconds: {site.handover_seconds} s is more than half the wall-time limit {site.time} ({limit} s); "
+            "hand over shortly before the limit (default 300) or ask for more time"
+        )
+    version = tuple(int(part) for part in federation.nvflare_version.split(".")[:2])
+    if site.mode == "launcher" and version < LAUNCHER_SINCE:
+        problems.append(
+            f"mode: launcher needs NVFlare {'.'.join(map(str, LAUNCHER_SINCE))} or newer (nvflare_version is {federation.nvflare_version})"
+        )
+    return problems
+
+
+KIND = SiteKind(name="slurm", model=SlurmSite, synth=synth_files(emit, "the Slurm login node"), emit=emit, check=check)

@@ -90,3 +90,37 @@ def test_flarectl_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     config.write_text(BAD)
     assert flarectl(["validate", str(config)]) == 2
     assert "hub.fl_port: 99999 is out of range" in capsys.readouterr().err
+
+
+WITH_ACCOUNT = """\
+project: cancer-fl
+project_admin_email: admin@mydomain.edu
+aws: {account: "123456789012", region: us-west-2}
+network: {vpc: new}
+sites:
+  - {name: lab-1, kind: aws, gpus: 1, gpu_memory_gib: 16}
+  - {name: hpc-1, kind: slurm, kit: /shared/kits/hpc-1, workdir: /shared/hpc-1}
+"""
+
+
+def test_synth_with_an_account_and_no_credentials_works_and_says_what_it_assumed(tmp_path: Path) -> None:
+    config = tmp_path / "federation.yaml"
+    config.write_text(WITH_ACCOUNT)
+    out = tmp_path / "cdk.out"
+    result = cdk("synth", "--quiet", "-c", f"config={config}", "-o", str(out), env=cli_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FlareServerStack: new VPC, because network.vpc is 'new'; no AWS credentials on this machine" in result.stderr
+    assert "FlareClient-lab-1: g4dn.xlarge" in result.stderr and "nothing in account 123456789012 was looked up" in result.stderr
+    assert "feature flags" not in result.stdout + result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["artifacts"]["FlareServerStack"]["environment"] == "aws://unknown-account/unknown-region"
+
+
+def test_an_explicit_vpc_without_credentials_or_cache_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    config = tmp_path / "federation.yaml"
+    config.write_text(WITH_ACCOUNT.replace("network: {vpc: new}", "network: {vpc: vpc-0abc12345def67890}"))
+    out = tmp_path / "cdk.out"
+    result = cdk("synth", "--quiet", "-c", f"config={config}", "-o", str(out), env=cli_env())
+    assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+    assert "federation.yaml: network.vpc: vpc-0abc12345def67890 must be looked up in account 123456789012" in result.stderr
+    assert not (out / "sites").exists()

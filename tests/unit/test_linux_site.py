@@ -105,3 +105,17 @@ def test_site_files_refuses_a_stack_kind_and_an_unknown_site(tmp_path: Path, cap
     assert "aws sites are CloudFormation stacks, not files; `make synth` builds them" in capsys.readouterr().err
     assert flarectl(["site-files", "nope", "-c", str(config)]) == 2
     assert "no site 'nope'" in capsys.readouterr().err
+
+
+def test_synth_removes_the_files_of_sites_no_longer_in_the_file(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    outdir = tmp_path / "cdk.out"
+    (outdir / "sites" / "old-lab").mkdir(parents=True)
+    (outdir / "sites" / "old-lab" / "client.env").write_text("SITE_NAME=old-lab\n")
+    (outdir / "site-bundles" / "old-lab" / "kit").mkdir(parents=True)
+    build_app(linux_federation(), app=cdk.App(outdir=str(outdir)))
+    assert sorted(p.name for p in (outdir / "sites").iterdir()) == ["path-lab"]
+    assert list((outdir / "site-bundles").iterdir()) == []

@@ -140,3 +140,49 @@ def test_launcher_mode_emits_the_nvflare_slurm_config(tmp_path: Path) -> None:
     result = subprocess.run(["shellcheck", "-s", "bash", str(tmp_path / "flare-launcher-prepare.sh"), str(tmp_path / "flare-watchdog.sh")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout
+
+
+def load(tmp_path: Path, nvflare_version: str = "2.9.0", **fields) -> list[str]:
+    """The problems load_federation reports for a Slurm site with `fields` (empty: it loads)."""
+    import yaml
+
+    from flarectl.config.errors import ConfigError
+
+    site = {"name": "hpc-1", "kind": "slurm", "kit": "/shared/kits/hpc-1", "workdir": "/shared/nvflare/hpc-1", **fields}
+    path = tmp_path / "federation.yaml"
+    path.write_text(
+        yaml.safe_dump({"project": "p", "project_admin_email": "it@hospital.test", "nvflare_version": nvflare_version, "sites": [site]})
+    )
+    try:
+        load_federation(path)
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"time": "10", "handover_seconds": 600}, "sites[0].handover_seconds: 600 s is more than half the wall-time limit 10 (600 s)"),
+        ({"time": "1"}, "sites[0].time: 1 is shorter than 2 minutes"),
+        ({"extra_directives": ["--job-name=other"]}, "--job-name is set from the site's own fields"),
+        ({"extra_directives": ["--array=0-9"]}, "--array is set from the site's own fields"),
+        ({"extra_directives": ["--gres=gpu:2"]}, "--gres is set from the site's own fields"),
+        ({"gres": "gpu:1\n#SBATCH --uid=0"}, "sites[0].gres: 'gpu:1\\n#SBATCH --uid=0' is not a GPU gres"),
+        ({"mode": "launcher", "nvflare_version": "2.8.0"}, "sites[0].mode: launcher needs NVFlare 2.9 or newer (nvflare_version is 2.8.0)"),
+    ],
+)
+def test_fields_that_interact_are_refused_when_loaded(tmp_path: Path, fields: dict, expected: str) -> None:
+    version = fields.pop("nvflare_version", "2.9.0")
+    found = load(tmp_path, version, **fields)
+    assert any(expected in problem for problem in found), found
+    assert all(problem.startswith("federation.yaml: sites[0]") for problem in found)
+
+
+def test_a_constraint_expression_is_accepted_and_inert(tmp_path: Path) -> None:
+    assert load(tmp_path, extra_directives=["--constraint=a100&ib|h100"]) == []
+    federation = slurm_federation(extra_directives=["--constraint=a100&ib|h100"])
+    emit(federation.sites[0], federation, tmp_path)
+    script = tmp_path / "flare-client.sbatch"
+    assert "#SBATCH --constraint=a100&ib|h100" in script.read_text().splitlines()
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0

@@ -37,11 +37,12 @@ install_venv() {
     "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}"
     log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
   fi
-  if [ -n "${REQUIREMENTS}" ] && ! grep -qxF "${REQUIREMENTS}" "${VENV}/.site-requirements" 2>/dev/null; then
-    read -r -a requirements <<<"${REQUIREMENTS}"
-    "${VENV}/bin/pip" install --quiet "${requirements[@]}"
-    echo "${REQUIREMENTS}" >"${VENV}/.site-requirements"
-    log "installed site requirements: ${REQUIREMENTS}"
+  # One PEP 508 requirement per line, installed from a file: never split into words.
+  if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${VENV}/.site-requirements"; then
+    printf '%s\n' "${REQUIREMENTS}" >"${VENV}/.site-requirements.new"
+    "${VENV}/bin/pip" install --quiet -r "${VENV}/.site-requirements.new"
+    mv "${VENV}/.site-requirements.new" "${VENV}/.site-requirements"
+    log "installed site requirements: $(paste -sd ' ' "${VENV}/.site-requirements")"
   fi
 }
 

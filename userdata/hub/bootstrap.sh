@@ -93,12 +93,13 @@ install_nvflare() {
     "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}" boto3
     log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
   fi
-  if [ -n "${SERVER_REQUIREMENTS}" ] && ! grep -qxF "${SERVER_REQUIREMENTS}" "${VENV}/.server-requirements" 2>/dev/null; then
-    # Jobs whose server-side code imports e.g. torch fail without it (the guide's "Error 113").
-    read -r -a requirements <<<"${SERVER_REQUIREMENTS}"
-    "${VENV}/bin/pip" install --quiet "${requirements[@]}"
-    echo "${SERVER_REQUIREMENTS}" >"${VENV}/.server-requirements"
-    log "installed server requirements: ${SERVER_REQUIREMENTS}"
+  # Jobs whose server-side code imports e.g. torch fail without it (the guide's "Error 113").
+  # One PEP 508 requirement per line, installed from a file: never split into words.
+  if [ -n "${SERVER_REQUIREMENTS}" ] && ! printf '%s\n' "${SERVER_REQUIREMENTS}" | cmp -s - "${VENV}/.server-requirements"; then
+    printf '%s\n' "${SERVER_REQUIREMENTS}" >"${VENV}/.server-requirements.new"
+    "${VENV}/bin/pip" install --quiet -r "${VENV}/.server-requirements.new"
+    mv "${VENV}/.server-requirements.new" "${VENV}/.server-requirements"
+    log "installed server requirements: $(paste -sd ' ' "${VENV}/.server-requirements")"
   fi
   if [ "$(readlink "${INSTALL_ROOT}/venv" || true)" != "${VENV}" ]; then
     ln -sfn "${VENV}" "${INSTALL_ROOT}/venv"

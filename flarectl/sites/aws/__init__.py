@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flarectl.sites.aws.instance_types import NoInstanceType, choose_instance_type
+from flarectl.config.hub import graviton
+from flarectl.sites.aws.instance_types import (
+    BUILTIN,
+    DLAMI_FAMILIES,
+    MEMORY_TOLERANCE,
+    NoInstanceType,
+    choose,
+    choose_instance_type,
+    dlami_supports,
+    table_entry,
+)
 from flarectl.sites.aws.model import AwsSite
 from flarectl.sites.kind import SiteKind
 
@@ -19,21 +29,59 @@ if TYPE_CHECKING:
 
 
 def check(site: AwsSite, federation: Federation) -> list[str]:
+    """Rules between fields, with no AWS call: what synth would refuse, refused at load."""
+    problems = []
     if site.network.vpc.startswith("vpc-") and (site.aws or federation.aws).account is None:
-        return ["network.vpc: an explicit VPC id needs aws.account and aws.region (for the site or the federation)"]
+        problems.append("network.vpc: an explicit VPC id needs aws.account and aws.region (for the site or the federation)")
+    if site.instance_type:
+        problems += _instance_type_problems(site)
+    else:
+        try:  # what offline synth chooses from; with credentials synth asks EC2's catalogue instead
+            choose(
+                list(BUILTIN),
+                gpus=site.gpus,
+                gpu_memory_gib=site.gpu_memory_gib,
+                arch=site.arch,
+                source="the built-in table",
+                by_price=True,
+            )
+        except NoInstanceType as error:
+            problems.append(f"gpu_memory_gib: {error}")
+    return problems
+
+
+def _instance_type_problems(site: AwsSite) -> list[str]:
+    chosen = site.instance_type or ""
+    arch = "arm64" if graviton(chosen) else "x86_64"
+    if arch != site.arch:
+        return [f"arch: {chosen} is {arch} (Graviton: arm64), but arch is {site.arch}; set arch: {arch}"]
+    if not dlami_supports(chosen, arch):
+        families = ", ".join(DLAMI_FAMILIES[arch])
+        return [f"instance_type: {chosen} is not an NVIDIA GPU type the Deep Learning Base AMI supports ({arch}: {families})"]
+    entry = table_entry(chosen)
+    if entry and entry.gpus != site.gpus:
+        return [f"gpus: {chosen} has {entry.gpus} GPU(s), not {site.gpus}; register what the instance has"]
+    if entry and site.gpu_memory_gib > entry.gpu_memory_gib / MEMORY_TOLERANCE:
+        return [
+            f"gpu_memory_gib: {chosen} has {entry.gpu_memory_gib:.2f} GiB per GPU ({entry.gpu_model}), less than {site.gpu_memory_gib:g}"
+        ]
     return []
 
 
-def preflight(site: AwsSite, federation: Federation) -> list[str]:
-    """An instance type must fit the site's GPUs (as configured, or chosen)."""
+def preflight(app: cdk.App, site: AwsSite, federation: Federation) -> list[str]:
+    """With credentials for the account, EC2's catalogue must have a type that fits; without
+    them, an explicit VPC must be in CDK's lookup cache."""
+    from flarectl.sites.aws.synth import environment_problems
+
+    problems = environment_problems(app, site, federation)
     if site.instance_type:
-        return []
+        return problems
     aws = site.aws or federation.aws
     try:
         choose_instance_type(gpus=site.gpus, gpu_memory_gib=site.gpu_memory_gib, arch=site.arch, account=aws.account, region=aws.region)
     except NoInstanceType as error:
-        return [f"gpu_memory_gib: {error}"]
-    return []
+        problems.append(f"gpu_memory_gib: {error}")
+    return problems
 
 
 def synth(app: cdk.App, site: Any, federation: Federation) -> str:

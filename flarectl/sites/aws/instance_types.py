@@ -27,27 +27,42 @@ class GpuType:
     usd_per_hour: float | None = None  # us-east-1 on-demand, Nov 2026, approximate
 
 
-# Common NVIDIA types (us-east-1 on-demand, approximate; check the AWS price list before budgeting).
+# Common NVIDIA types the Deep Learning Base AMI (Ubuntu 24.04) supports (us-east-1 on-demand,
+# approximate; check the AWS price list before budgeting). No P3: its V100s are not supported
+# by the AMI's NVIDIA driver any more.
 BUILTIN: tuple[GpuType, ...] = (
     GpuType("g4dn.xlarge", "x86_64", 1, 16, 4, "T4", 0.526),
     GpuType("g6.xlarge", "x86_64", 1, 22, 4, "L4", 0.805),
     GpuType("g5.xlarge", "x86_64", 1, 22.35, 4, "A10G", 1.006),
     GpuType("g6e.xlarge", "x86_64", 1, 44.7, 4, "L40S", 1.861),
-    GpuType("p3.2xlarge", "x86_64", 1, 16, 8, "V100", 3.06),
     GpuType("g4dn.12xlarge", "x86_64", 4, 16, 48, "T4", 3.912),
     GpuType("g6.12xlarge", "x86_64", 4, 22, 48, "L4", 4.602),
     GpuType("g5.12xlarge", "x86_64", 4, 22.35, 48, "A10G", 5.672),
     GpuType("g6e.12xlarge", "x86_64", 4, 44.7, 48, "L40S", 10.493),
-    GpuType("p3.8xlarge", "x86_64", 4, 16, 32, "V100", 12.24),
     GpuType("g6.48xlarge", "x86_64", 8, 22, 192, "L4", 13.35),
     GpuType("g5.48xlarge", "x86_64", 8, 22.35, 192, "A10G", 16.288),
-    GpuType("p3.16xlarge", "x86_64", 8, 16, 64, "V100", 24.48),
     GpuType("g6e.48xlarge", "x86_64", 8, 44.7, 192, "L40S", 30.131),
     GpuType("p4d.24xlarge", "x86_64", 8, 40, 96, "A100", 32.77),
     GpuType("p5.48xlarge", "x86_64", 8, 80, 192, "H100", 98.32),
     GpuType("g5g.xlarge", "arm64", 1, 16, 4, "T4G", 0.42),
     GpuType("g5g.16xlarge", "arm64", 2, 16, 64, "T4G", 2.744),
 )
+
+
+# Families the Deep Learning Base AMI (Ubuntu 24.04, NVIDIA driver 595) lists, per architecture.
+DLAMI_FAMILIES = {
+    "x86_64": ("g4dn", "g5", "g6", "gr6", "g6e", "g7", "p4d", "p4de", "p5", "p5e", "p5en", "p6"),
+    "arm64": ("g5g",),
+}
+
+
+def dlami_supports(instance_type: str, arch: str) -> bool:
+    family = instance_type.split(".")[0]
+    return any(family == known or family.startswith(known + "-") for known in DLAMI_FAMILIES[arch])
+
+
+def table_entry(instance_type: str) -> GpuType | None:
+    return next((candidate for candidate in BUILTIN if candidate.name == instance_type), None)
 
 
 class NoInstanceType(Exception):
@@ -65,7 +80,9 @@ def _fits(candidate: GpuType, gpus: int, gpu_memory_gib: float, arch: str) -> bo
 
 
 def _describe(candidate: GpuType) -> str:
-    return f"{candidate.name} ({candidate.gpus} x {candidate.gpu_model} {candidate.gpu_memory_gib:g} GiB, {candidate.vcpus} vCPUs)"
+    return (
+        f"{candidate.name} ({candidate.gpus} x {candidate.gpu_model} {round(candidate.gpu_memory_gib, 2):g} GiB, {candidate.vcpus} vCPUs)"
+    )
 
 
 def _nearest(candidates: list[GpuType], gpus: int, gpu_memory_gib: float, arch: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation
 from flarectl.sites.aws.instance_types import Choice, choose_instance_type
 from flarectl.sites.aws.model import AwsSite
@@ -20,11 +21,21 @@ def instance_choice(site: AwsSite, federation: Federation) -> Choice:
     return choose_instance_type(gpus=site.gpus, gpu_memory_gib=site.gpu_memory_gib, arch=site.arch, account=aws.account, region=aws.region)
 
 
+def environment_problems(app: cdk.App, site: AwsSite, federation: Federation) -> list[str]:
+    try:
+        cdk_environment(app, site.aws or federation.aws, choose_vpc(site.network, site.aws or federation.aws), field="network.vpc")
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
 def add_site_stack(app: cdk.App, site: AwsSite, federation: Federation) -> str:
+    """app.py's preflight has checked the environment before anything was written."""
     aws = site.aws or federation.aws
     vpc = choose_vpc(site.network, aws)
     choice = instance_choice(site, federation)
     stack_name = f"FlareClient-{site.name}"
+    environment, note = cdk_environment(app, aws, vpc, field="network.vpc")
     FlareClientStack(
         app,
         stack_name,
@@ -32,11 +43,11 @@ def add_site_stack(app: cdk.App, site: AwsSite, federation: Federation) -> str:
         nvflare_version=federation.nvflare_version,
         vpc_choice=vpc,
         instance=choice,
-        env=cdk_environment(aws),
+        env=environment,
         description=f"NVFlare client site {site.name} (AWS GPU) for project {federation.project}",
         analytics_reporting=False,
     )
-    line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}"
+    line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}" + (f"; {note}" if note else "")
     if not site.kit_present:
         line += f"\n{stack_name}: no startup kit at {site.kit or '(sites[].kit not set)'}: synthesized for review; deploy will refuse"
     return line
