@@ -42,6 +42,7 @@ test: lint $(VENV)/.dev node_modules/.installed
 
 bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/synth.py
+	$(PYTHON) bench/validate.py
 
 # A whole federation on this machine, then the same job on `nvflare poc`.
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).

@@ -332,7 +332,7 @@ def test_no_instance_type_for_the_gpus_is_refused_when_the_file_is_loaded(tmp_pa
         ({"instance_type": "g4dn.xlarge", "gpus": 4}, "sites[0].gpus: g4dn.xlarge has 1 GPU(s), not 4"),
         (
             {"instance_type": "g4dn.xlarge", "gpu_memory_gib": 40},
-            "sites[0].gpu_memory_gib: g4dn.xlarge has 16.00 GiB per GPU (T4), less than 40",
+            "sites[0].gpu_memory_gib: g4dn.xlarge has 16 GiB per GPU (T4), less than 40",
         ),
         ({"name": "onc_lab"}, "sites[0].name: 'onc_lab' is not a valid site name; use 1-40 letters, digits or '-', starting with a letter"),
         ({"name": "lab-"}, "sites[0].name: 'lab-' is not a valid site name"),
@@ -398,3 +398,79 @@ def test_shared_site_fields_are_checked_the_same_in_every_kind(tmp_path: Path, k
 def test_a_minimal_site_of_every_kind_is_valid(tmp_path: Path, kind: str) -> None:
     federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": kind, **MINIMAL_SITES[kind]}])))
     assert [site.kind for site in federation.sites] == [kind]
+
+
+BOMB = (Path(__file__).parent / "alias-bomb.yaml").read_bytes()  # 302 bytes, 9^9 (~387 million) values once expanded
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (BOMB, "federation.yaml: line 3: the YAML stands for more than 100000 values once its aliases are expanded"),
+        (
+            b"project: p\nproject_admin_email: a@b.org\nsites: &a [*a]\n",
+            "federation.yaml: line 3: a YAML alias refers to the value that contains it",
+        ),
+        (
+            b"project: p\nproject_admin_email: a@b.org\nsites: []\nsites: []\n",
+            "federation.yaml: line 4: the key 'sites' appears twice in one mapping",
+        ),
+        (
+            b"project: p\nproject_admin_email: a@b.org\nhub:\n  fl_port: 8002\n  fl_port: 9000\n",
+            "federation.yaml: line 5: the key 'fl_port' appears twice",
+        ),
+        (b"project: p\xff\nproject_admin_email: a@b.org\n", "federation.yaml: byte 10 is not UTF-8 (b'\\xff'); save the file as UTF-8"),
+        (
+            b"project: p\nproject_admin_email: " + b"a" * 5000 + b"@b.org\n",
+            "federation.yaml: project_admin_email: 5006 characters is longer than any field needs",
+        ),
+        (
+            b"project: p\nproject_admin_email: " + b"a" * 250 + b"@b.org\n",
+            "federation.yaml: project_admin_email: '" + "a" * 250 + "@b.org' is not an email address",
+        ),
+        (b"# padding\n" * 120_000, "federation.yaml: 1200000 bytes; a federation file is at most 1048576 bytes"),
+    ],
+    ids=["alias-bomb", "recursive-alias", "duplicate-key", "duplicate-nested-key", "not-utf8", "long-text", "long-email", "too-large"],
+)
+def test_files_that_cannot_be_read_safely_are_refused(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "federation.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_federation(path)
+    assert caught.value.problems[0].startswith(expected), caught.value.problems
+
+
+def test_a_bom_and_crlf_line_ends_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "federation.yaml"
+    path.write_bytes(
+        b"\xef\xbb\xbfproject: cancer-fl\r\nproject_admin_email: it@hospital.test\r\nsites:\r\n  - {name: lab, kind: aws, gpu_memory_gib: 16}\r\n"
+    )
+    assert load_federation(path).sites[0].name == "lab"
+
+
+def test_anchors_for_shared_site_settings_still_work(tmp_path: Path) -> None:
+    text = "project: p\nproject_admin_email: a@b.org\nsites:\n" + "".join(
+        f"  - {{name: lab-{i}, kind: aws, gpu_memory_gib: 16, requirements: *reqs}}\n" if i else
+        "  - {name: lab-0, kind: aws, gpu_memory_gib: 16, requirements: &reqs [torch==2.5.1, numpy]}\n"
+        for i in range(30)
+    )  # fmt: skip
+    federation = load_federation(write(tmp_path, text))
+    assert [site.requirements for site in federation.sites] == [["torch==2.5.1", "numpy"]] * 30
+
+
+@pytest.mark.parametrize(
+    ("requirement", "ok"),
+    [("numpy >=1.26", True), ("scipy>=1.11, <2", True), ('pandas; python_version >= "3.10"', True), ("torch[cuda]==2.5.1", True),
+     ("torch @ https://example.org/torch.whl", False), ("numpy\nscipy", False), ("-r other.txt", False), ("numpy numpy", False)],
+)  # fmt: skip
+def test_requirements_are_pep_508_from_the_index(tmp_path: Path, requirement: str, ok: bool) -> None:
+    data = with_(hub={"server_requirements": [requirement]})
+    if ok:
+        assert load_federation(write(tmp_path, data)).hub.server_requirements == [requirement]
+    else:
+        assert any(problem.startswith("federation.yaml: hub.server_requirements: ") for problem in problems(tmp_path, data))
+
+
+def test_a_package_listed_twice_is_refused(tmp_path: Path) -> None:
+    found = problems(tmp_path, with_(hub={"server_requirements": ["torch==2.5.1", "Torch>=2"]}))
+    assert found == ["federation.yaml: hub.server_requirements: 'Torch' is listed twice; keep one entry per package"]

@@ -63,7 +63,7 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
         return [f"gpus: {chosen} has {entry.gpus} GPU(s), not {site.gpus}; register what the instance has"]
     if entry and site.gpu_memory_gib > entry.gpu_memory_gib / MEMORY_TOLERANCE:
         return [
-            f"gpu_memory_gib: {chosen} has {entry.gpu_memory_gib:.2f} GiB per GPU ({entry.gpu_model}), less than {site.gpu_memory_gib:g}"
+            f"gpu_memory_gib: {chosen} has {round(entry.gpu_memory_gib, 2):g} GiB per GPU ({entry.gpu_model}), less than {site.gpu_memory_gib:g}"
         ]
     return []
 
