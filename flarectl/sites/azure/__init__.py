@@ -1,7 +1,7 @@
 """Azure GPU sites (`kind: azure`): Azure has no CDK, so `cdk synth` writes the ARM template of
 what `flarectl azure deploy` creates, for review, and the CLI deploys with the Azure SDK.
 
-model.py (the config), plan.py (the resources as SDK models), custom_data.py (the VM's
+model.py (the config), sizes.py (the GPU sizes it knows), plan.py (the resources as SDK models), custom_data.py (the VM's
 cloud-config with the kit), template.py (the ARM template), files.py (what synth writes),
 deploy.py (apply with the SDK), commands.py (`flarectl azure ...`). The Azure SDK is imported
 only when an Azure site is synthesized or deployed."""
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from flarectl.sites.azure.commands import add_commands
 from flarectl.sites.azure.model import AzureSite
+from flarectl.sites.azure.sizes import size_problems
 from flarectl.sites.kind import SiteKind, synth_files
 
 if TYPE_CHECKING:
@@ -25,10 +26,15 @@ def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]
     return emit_files(site, federation, directory)
 
 
+def check(site: AzureSite, federation: Federation) -> list[str]:
+    return size_problems(site.vm_size, site.gpus, site.gpu_memory_gib)
+
+
 KIND = SiteKind(
     name="azure",
     model=AzureSite,
     synth=synth_files(emit, "review; deploy with `flarectl azure deploy`"),
     emit=emit,
+    check=check,
     add_commands=add_commands,
 )
