@@ -425,6 +425,7 @@ def test_default_federation_azure_template_snapshot(tmp_path: Path, snapshot: Sn
         ({"gpu_driver": "cuda"}, "sites[0].gpu_driver: 'cuda' is not allowed; use 'extension' or 'ubuntu'"),
         ({"tags": {"flare-site": "x"}}, "sites[0].tags: tag 'flare-site': use a name"),
         ({"os_disk_gib": 30}, "sites[0].os_disk_gib: 30 GiB: use 64 to 4095 GiB"),
+        ({"location": "eastus9"}, "sites[0].location: eastus9 is not an Azure region flarectl knows"),
         (
             {"vm_size": "Standard_NV36ads_A10_v5"},
             "sites[0].vm_size: Standard_NV36ads_A10_v5 is not a GPU size whose driver setup flarectl knows",

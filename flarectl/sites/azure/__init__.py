@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from flarectl.sites.azure.commands import add_commands
 from flarectl.sites.azure.model import AzureSite
-from flarectl.sites.azure.sizes import size_problems
+from flarectl.sites.azure.sizes import location_problems, size_problems
 from flarectl.sites.kind import SiteKind, synth_files
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]
 
 
 def check(site: AzureSite, federation: Federation) -> list[str]:
-    return size_problems(site.vm_size, site.gpus, site.gpu_memory_gib)
+    return location_problems(site.location) + size_problems(site.vm_size, site.gpus, site.gpu_memory_gib)
 
 
 KIND = SiteKind(

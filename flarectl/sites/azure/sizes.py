@@ -1,4 +1,4 @@
-"""Azure GPU VM sizes whose NVIDIA driver path this project sets up (Ubuntu 24.04, the GPU
+"""Azure locations, and the GPU VM sizes whose NVIDIA driver path this project sets up (Ubuntu 24.04, the GPU
 driver extension or Ubuntu's driver), with what each has: a `vm_size` must be one of them, and
 the site must register the GPUs it has. Partial-GPU (vGPU) NV sizes need the GRID driver and
 are left out. Sources: Azure's N-series size pages, Nov 2026."""
@@ -44,4 +44,25 @@ def size_problems(vm_size: str, gpus: int, gpu_memory_gib: float) -> list[str]:
         return [f"gpus: {vm_size} has {size.gpus} GPU(s) ({size.gpu_model}), not {gpus}; register what the VM has"]
     if gpu_memory_gib > size.gpu_memory_gib:
         return [f"gpu_memory_gib: {vm_size} has {size.gpu_memory_gib:g} GiB per GPU ({size.gpu_model}), less than {gpu_memory_gib:g}"]
+    return []
+
+
+# `az account list-locations --query "[].name"` for the public cloud and US Government, Nov 2026.
+LOCATIONS = frozenset(
+    """australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
+    brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral denmarkeast eastasia eastus eastus2
+    francecentral francesouth germanynorth germanywestcentral indonesiacentral israelcentral italynorth japaneast
+    japanwest jioindiacentral jioindiawest koreacentral koreasouth malaysiawest mexicocentral newzealandnorth
+    northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral southafricanorth southafricawest
+    southcentralus southindia southeastasia spaincentral swedencentral swedensouth switzerlandnorth switzerlandwest
+    uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus westus2 westus3
+    usgovarizona usgovtexas usgovvirginia""".split()
+)
+
+
+def location_problems(location: str) -> list[str]:
+    if location not in LOCATIONS:
+        return [
+            f"location: {location} is not an Azure region flarectl knows; use a name from `az account list-locations -o table` (e.g. eastus, westeurope)"
+        ]
     return []
