@@ -334,6 +334,7 @@ def test_no_instance_type_for_the_gpus_is_refused_when_the_file_is_loaded(tmp_pa
             {"instance_type": "g4dn.xlarge", "gpu_memory_gib": 40},
             "sites[0].gpu_memory_gib: g4dn.xlarge has 16 GiB per GPU (T4), less than 40",
         ),
+        ({"aws": {"account": "123456789012", "region": "us-gov-west-1"}}, "sites[0].instance_type: us-gov-west-1 offers fewer GPU types"),
         ({"name": "onc_lab"}, "sites[0].name: 'onc_lab' is not a valid site name; use 1-40 letters, digits or '-', starting with a letter"),
         ({"name": "lab-"}, "sites[0].name: 'lab-' is not a valid site name"),
         ({"name": "1lab"}, "sites[0].name: '1lab' is not a valid site name"),

@@ -33,8 +33,12 @@ def check(site: AwsSite, federation: Federation) -> list[str]:
     problems = []
     if site.network.vpc.startswith("vpc-") and (site.aws or federation.aws).account is None:
         problems.append("network.vpc: an explicit VPC id needs aws.account and aws.region (for the site or the federation)")
+    region = (site.aws or federation.aws).region or ""
     if site.instance_type:
         problems += _instance_type_problems(site)
+    elif "-gov-" in region or region.startswith("cn-"):
+        # The built-in table is priced and stocked for the commercial regions.
+        problems.append(f"instance_type: {region} offers fewer GPU types than the built-in table knows; set instance_type to one it offers")
     else:
         try:  # what offline synth chooses from; with credentials synth asks EC2's catalogue instead
             choose(
