@@ -86,11 +86,18 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
         session.close()
 
 
+def server_state(engine_status: str, start_time: float | None) -> str:
+    """NVFlare reports its engine: "stopped" means no job is running, not a stopped server."""
+    since = "" if start_time is None else f" since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(start_time))}"
+    jobs = "no job running" if engine_status == "stopped" else f"running a job (engine {engine_status})"
+    return f"up{since}, {jobs}"
+
+
 def status(kit: Path, say=print) -> int:
     session = session_for(kit)
     try:
         info = session.get_system_info()
-        say(f"server: {info.server_info}")
+        say(f"server: {server_state(info.server_info.status, info.server_info.start_time)}")
         say(f"clients ({len(info.client_info)}):")
         for client in info.client_info:
             say(f"  {client}")

@@ -126,7 +126,12 @@ def test_lead_submits_with_flarectl_and_sees_status(federation: dict, tmp_path: 
     kit = str(federation["prod"] / ADMIN)
     assert flarectl(["status", "--kit", kit]) == 0
     out = capsys.readouterr().out
-    assert "server: status: " in out and "site-a (last_connect_time" in out and "site-b (last_connect_time" in out
+    assert (
+        "server: up since " in out
+        and "status: stopped" not in out
+        and "site-a (last_connect_time" in out
+        and "site-b (last_connect_time" in out
+    )
 
     job = numpy_job(tmp_path / "lead-job", clients=len(SITES), rounds=2)
     assert flarectl(["submit", str(job), "--kit", kit, "--timeout", "300"]) == 0

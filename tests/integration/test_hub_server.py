@@ -143,3 +143,21 @@ def test_flarectl_refuses_what_is_not_a_server_kit(
     prod, _ = kits
     assert publish(monkeypatch, aws_emulator, "install", str(prod / "site-1")) == 2
     assert "is not a server startup kit" in capsys.readouterr().err
+
+
+def test_health_check_restarts_a_server_whose_port_stopped_answering(hub: Hub, kits: tuple[Path, int], client: Path) -> None:
+    """flare-server.service active, the FL port closed: the health check restarts the unit."""
+    prod, fl_port = kits
+    hub.systemctl("stop", "flare-server.service")
+    spec = hub.systemd / "flare-server.service.json"
+    real = spec.read_text()
+    stand_in = json.loads(real)
+    stand_in["argv"] = ["sleep", "600"]  # alive, listening on nothing: like a server that lost its listener
+    spec.write_text(json.dumps(stand_in))
+    hub.systemctl("start", "flare-server.service")
+    spec.write_text(real)  # what a restart runs
+    result = hub.run("flare-health.service")
+    assert result.returncode == 1
+    assert f"FL server is running but port {fl_port} does not accept connections" in result.stdout
+    assert "restart flare-server.service" in hub.calls()
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
