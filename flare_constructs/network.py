@@ -2,7 +2,7 @@
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, DependencyGroup
 
 from flare_constructs.acknowledge import acknowledge
 from flarectl.vpc_choice import VpcChoice
@@ -24,6 +24,7 @@ class FlareNetwork(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.choice = choice
+        self.gateway_attached = DependencyGroup()  # empty for a looked-up VPC
         vpc: ec2.IVpc
         if choice.kind == "new":
             new_vpc = ec2.Vpc(
@@ -56,6 +57,9 @@ class FlareNetwork(Construct):
                 },
             )
             vpc = new_vpc
+            # What a public address or a public instance must wait for (AWS::EC2::EIP requires
+            # DependsOn the gateway attachment when the VPC is in the same template).
+            self.gateway_attached.add(new_vpc.node.find_child("VPCGW"))
         elif choice.kind == "default":
             vpc = ec2.Vpc.from_lookup(self, "Vpc", is_default=True)
         else:

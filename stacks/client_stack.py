@@ -27,6 +27,7 @@ class FlareClientStack(Stack):
             vpc=network.vpc,
             subnets=network.subnets,
         )
+        client.node.add_dependency(network.gateway_attached)  # public subnet: the gateway first
         instance_id = client.instance.instance_id
         outputs = {
             "InstanceId": (instance_id, f"EC2 instance of client site {site.name}"),

@@ -74,6 +74,10 @@ class FlareServerStack(Stack):
         endpoint = HubEndpoint(
             self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip
         )
+        # A public address and a public instance need the VPC's internet gateway attached first
+        # (AWS::EC2::EIP requires it when the VPC is in the same template; no-op for a looked-up VPC).
+        for needs_gateway in (host, endpoint):
+            needs_gateway.node.add_dependency(network.gateway_attached)
 
         outputs = {
             "DashboardUrl": (endpoint.dashboard_url, "NVFlare dashboard (sign-up, approvals, startup kits)"),

@@ -416,3 +416,31 @@ def test_restore_adopts_the_kept_elastic_ip() -> None:
     )
     template.has_resource_properties("AWS::Route53::RecordSet", {"Name": "flareboard.mydomain.edu.", "ResourceRecords": ["52.10.20.30"]})
     template.has_output("ElasticIp", {"Value": "52.10.20.30"})
+
+
+class TestCloudRequirements:
+    """What AWS's own documentation requires of these templates (issue: what would break on the real clouds)."""
+
+    def test_flow_logs_can_write_to_the_audit_bucket_without_aws_rewriting_its_policy(self, default_template, client_template) -> None:
+        for template in (default_template, client_template):
+            policies = [p["Properties"]["PolicyDocument"]["Statement"] for p in template.find_resources("AWS::S3::BucketPolicy").values()]
+            delivery = [
+                s for statements in policies for s in statements if s.get("Principal", {}).get("Service") == "delivery.logs.amazonaws.com"
+            ]
+            actions = sorted(json.dumps(statement["Action"], sort_keys=True) for statement in delivery)
+            assert actions == ['"s3:PutObject"', '["s3:GetBucketAcl", "s3:ListBucket"]']
+            (audit,) = [statements for statements in policies if any(s in delivery for s in statements)]
+            assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in audit)  # SSL-only kept beside them
+
+    def test_the_public_address_and_instances_wait_for_the_internet_gateway(self, default_template, client_template) -> None:
+        for template, kinds in ((default_template, ("AWS::EC2::EIP", "AWS::EC2::Instance")), (client_template, ("AWS::EC2::Instance",))):
+            attachment = logical_id(template, "AWS::EC2::VPCGatewayAttachment")
+            for kind in kinds:
+                resource = only(template, kind)
+                assert attachment in resource.get("DependsOn", []), kind
+
+    def test_a_looked_up_vpc_adds_no_gateway_dependency(self, existing_vpc_template) -> None:
+        assert existing_vpc_template.find_resources("AWS::EC2::VPCGatewayAttachment") == {}
+        assert "DependsOn" not in only(existing_vpc_template, "AWS::EC2::EIP") or not any(
+            "Gateway" in dependency for dependency in only(existing_vpc_template, "AWS::EC2::EIP")["DependsOn"]
+        )
