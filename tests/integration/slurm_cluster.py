@@ -88,6 +88,10 @@ PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 
     def stop(self) -> None:
         subprocess.run(["scancel", "--user", "root"], env=self.env, capture_output=True)
+        # scancel only asks: let each job's slurmstepd finish before slurmd goes, or it is orphaned.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and subprocess.run(["squeue", "-h"], env=self.env, capture_output=True, text=True).stdout.strip():
+            time.sleep(0.5)
         for process in self.processes:
             process.terminate()
         for process in self.processes:
