@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from flarectl import lead, server_kit
 from flarectl.config import DEFAULT_FEDERATION
@@ -22,6 +23,21 @@ def load_or_report(config: str) -> Federation | None:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return None
+
+
+def load_site(
+    config: str, name: str, model: type | None = None, known: str = "sites", none: str = "none"
+) -> tuple[Federation, int, Any] | None:
+    """The federation, the index and the site called `name` (of `model`, when given), or None
+    after printing why not."""
+    federation = load_or_report(config)
+    if federation is None:
+        return None
+    sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if model is None or isinstance(site, model)}
+    if name not in sites:
+        print(f"flarectl: no {known[:-1]} {name!r} in {config}; {known}: {', '.join(sites) or none}", file=sys.stderr)
+        return None
+    return (federation, *sites[name])
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -80,14 +96,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _site_files(args: argparse.Namespace) -> int:
     """The files `cdk synth` writes for one site, without CDK (for an Org Admin with only flarectl)."""
-    federation = load_or_report(args.config)
-    if federation is None:
+    found = load_site(args.config, args.site)
+    if found is None:
         return 2
-    sites = {site.name: site for site in federation.sites}
-    site = sites.get(args.site)
-    if site is None:
-        print(f"flarectl: no site {args.site!r} in {args.config}; sites: {', '.join(sites) or 'none'}", file=sys.stderr)
-        return 2
+    federation, _, site = found
     emit = KINDS[site.kind].emit
     if emit is None:
         print(f"flarectl: {site.kind} sites are CloudFormation stacks, not files; `make synth` builds them", file=sys.stderr)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,9 +119,7 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     say("hub: starting the FL server with the hub's flare-server.service command")
     hub = Hub(work / "hub", {"PROJECT": "demo", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
     cleanups.append(hub.stop_all)
-    shutil.copytree(prod / "localhost", hub.data / "kits" / "provisioned")
-    (hub.data / "kits" / "current").symlink_to("provisioned")
-    hub.systemctl("start", "flare-server.service")
+    hub.serve(prod / "localhost")
 
     say("AWS site: installing with flare-client.sh, running flare-client.service's command")
     aws = work / "aws-site"

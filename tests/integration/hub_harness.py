@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import ssl
 import subprocess
 import sys
@@ -96,6 +97,12 @@ class Hub:
     def register(self, unit: str) -> None:
         argv, env = self.command(unit)
         (self.systemd / f"{unit}.json").write_text(json.dumps({"argv": argv, "env": env, "cwd": str(self.root)}))
+
+    def serve(self, server_kit: Path) -> None:
+        """Install a provisioned server kit as the current one and start the FL server unit."""
+        shutil.copytree(server_kit, self.data / "kits" / "provisioned")
+        (self.data / "kits" / "current").symlink_to("provisioned")
+        self.systemctl("start", "flare-server.service")
 
     def systemctl(self, *args: str) -> int:
         _, env = self.command("flare-dashboard.service")

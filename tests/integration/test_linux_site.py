@@ -44,9 +44,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     fl_port = free_port()
     prod = provision(tmp_path_factory.mktemp("provision"), project="linuxfed", fl_port=fl_port, clients=["path-lab"])
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "linuxfed", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
-    shutil.copytree(prod / "localhost", hub.data / "kits" / "provisioned")
-    (hub.data / "kits" / "current").symlink_to("provisioned")
-    hub.systemctl("start", "flare-server.service")
+    hub.serve(prod / "localhost")
     root = tmp_path_factory.mktemp("root")
     (root / "etc/systemd/system").mkdir(parents=True)
     workdir = root / "srv" / "path-lab"

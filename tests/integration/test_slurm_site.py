@@ -48,9 +48,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     fl_port = free_port()
     prod = provision(tmp_path_factory.mktemp("provision"), project="slurmfed", fl_port=fl_port, clients=["hpc-1", "hpc-2"])
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "slurmfed", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
-    shutil.copytree(prod / "localhost", hub.data / "kits" / "provisioned")
-    (hub.data / "kits" / "current").symlink_to("provisioned")
-    hub.systemctl("start", "flare-server.service")
+    hub.serve(prod / "localhost")
     yield {"prod": prod, "hub": hub}
     hub.stop_all()
 

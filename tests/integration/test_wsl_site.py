@@ -6,7 +6,6 @@ status and stop work."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,9 +27,7 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     fl_port = free_port()
     prod = provision(tmp_path_factory.mktemp("provision"), project="wslfed", fl_port=fl_port, clients=["laptop-1"])
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "wslfed", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
-    shutil.copytree(prod / "localhost", hub.data / "kits" / "provisioned")
-    (hub.data / "kits" / "current").symlink_to("provisioned")
-    hub.systemctl("start", "flare-server.service")
+    hub.serve(prod / "localhost")
     workdir = tmp_path_factory.mktemp("wsl") / "laptop-1"
     site = {"name": "laptop-1", "kind": "wsl", "kit": str(prod / "laptop-1"), "workdir": str(workdir), "venv": sys.prefix,
             "gpus": 1, "gpu_memory_gib": 7}  # fmt: skip

@@ -27,17 +27,14 @@ def fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
-    from flarectl.cli import load_or_report
+    from flarectl.cli import load_site
     from flarectl.sites.azure import deploy, plan
     from flarectl.sites.azure.model import AzureSite
 
-    federation = load_or_report(args.config)
-    if federation is None:
+    found = load_site(args.config, args.site, AzureSite, known="Azure sites", none="none (add one with kind: azure)")
+    if found is None:
         return 2
-    sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if isinstance(site, AzureSite)}
-    if args.site not in sites:
-        return fail(f"no Azure site {args.site!r} in {args.config}; Azure sites: {', '.join(sites) or 'none (add one with kind: azure)'}")
-    index, site = sites[args.site]
+    federation, index, site = found
     subscription = args.subscription or site.subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
     if not subscription:
         return fail(
