@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from flarectl import lead, server_kit
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
+from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.registry import KINDS
 from flarectl.summary import summarize
 
@@ -110,6 +112,28 @@ def _site_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site_doctor(args: argparse.Namespace) -> int:
+    """The doctor the site's runtime runs (flare-doctor.py), here before setup."""
+    command = [sys.executable, str(USERDATA_DIR / "client" / "flare-doctor.py"), "--kit", args.kit, "--workdir", args.workdir]
+    if args.config:
+        if not args.site:
+            print("flarectl: --config needs --site NAME (the site's name in the federation file)", file=sys.stderr)
+            return 2
+        found = load_site(args.config, args.site)
+        if found is None:
+            return 2
+        federation, _, site = found
+        command += ["--gpus", str(site.gpus), "--gpu-memory-gib", f"{site.gpu_memory_gib:g}"]
+        if args.venv:
+            command += ["--venv", args.venv, "--nvflare-version", federation.nvflare_version]
+    elif args.venv:
+        print("flarectl: --venv needs --config (the federation file names the NVFlare version)", file=sys.stderr)
+        return 2
+    if args.site:
+        command += ["--site", args.site]
+    return subprocess.run(command).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flarectl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
     files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
     files.set_defaults(run=_site_files)
+    site = commands.add_parser("site", help="checks for a client site").add_subparsers(dest="site_command", required=True)
+    doctor = site.add_parser(
+        "doctor", help="can this machine's client connect, and will jobs run? (exit 0 ok, 1 cannot connect, 2 jobs would fail)"
+    )
+    doctor.add_argument("--kit", required=True, help="the site's startup kit: folder or the dashboard's zip")
+    doctor.add_argument("--site", help="the site's name (default: the site the kit was made for)")
+    doctor.add_argument("-c", "--config", help="federation file: check the site's registered GPUs (and --venv's NVFlare version)")
+    doctor.add_argument("--venv", help="the site's venv, to check its NVFlare version")
+    doctor.add_argument("--workdir", default=".", help="where jobs will run, for the disk check (default: here)")
+    doctor.set_defaults(run=_site_doctor)
     for kind in KINDS.values():  # the kinds' own verbs
         if kind.add_commands:
             kind.add_commands(commands)

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from flarectl.config.sites import ClientSite, FolderSite
 from flarectl.host_scripts import render_settings_file
 
-RUNTIME_FILES = ("flare-client.sh", "flare-client.service", "install-service.sh")  # userdata/client/, shipped to cloud VMs
+RUNTIME_FILES = (
+    "flare-client.sh",
+    "flare-doctor.py",
+    "flare-client.service",
+    "install-service.sh",
+)  # userdata/client/, shipped to cloud VMs
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def runtime_files(site: FolderSite, federation: Federation) -> dict[str, str]:
-    """flare-client.sh as it is, and its client.env for this site."""
+    """flare-client.sh and its doctor as they are, and its client.env for this site."""
     return {
         "flare-client.sh": (USERDATA_DIR / "client" / "flare-client.sh").read_text(),
+        "flare-doctor.py": (USERDATA_DIR / "client" / "flare-doctor.py").read_text(),
         "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
     }

@@ -63,6 +63,7 @@ def test_installed_flarectl_writes_a_site_from_its_own_host_files(installed: dic
         "crontab.txt",
         "flare-client.sbatch",
         "flare-client.sh",
+        "flare-doctor.py",
         "flare-watchdog.sh",
     ]
     assert (out / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()

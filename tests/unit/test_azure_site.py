@@ -194,7 +194,7 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     deploy(federation, arm)
     files = custom_data_files(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"])
     runtime = "/opt/nvflare-client/bundle/runtime"
-    for name in ("flare-client.sh", "flare-client.service", "install-service.sh"):
+    for name in ("flare-client.sh", "flare-doctor.py", "flare-client.service", "install-service.sh"):
         assert files[f"{runtime}/{name}"]["content"] == (USERDATA_DIR / "client" / name).read_text()
     assert "readonly GPU_DRIVER=extension" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
     settings = files["/etc/nvflare-client/client.env"]["content"]

@@ -40,7 +40,7 @@ def test_the_kinds_are_registered_once() -> None:
 
 
 def test_files_for_the_machine(emitted: Path) -> None:
-    assert sorted(p.name for p in emitted.iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-site.sh"]
+    assert sorted(p.name for p in emitted.iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
     assert (emitted / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
     settings = (emitted / "client.env").read_text().splitlines()
     for line in ("SITE_NAME=path-lab", "KIT_SOURCE=/srv/nvflare/kits/path-lab", "SITE_ROOT=/srv/nvflare/path-lab",
@@ -94,7 +94,7 @@ def test_site_files_writes_what_synth_writes(tmp_path: Path, capsys: pytest.Capt
     config = tmp_path / "federation.yaml"
     config.write_text(f"project: p\nproject_admin_email: it@hospital.test\nsites:\n  - {SITE}\n".replace("'", '"'))
     assert flarectl(["site-files", "path-lab", "-c", str(config), "-o", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-site.sh"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
     assert "README.md" in capsys.readouterr().out
 
 

@@ -29,7 +29,7 @@ def emitted(tmp_path: Path) -> Path:
 
 def test_files_for_the_login_node(emitted: Path) -> None:
     assert sorted(p.name for p in emitted.iterdir()) == [
-        "README.md", "client.env", "crontab.txt", "flare-client.sbatch", "flare-client.sh", "flare-watchdog.sh"
+        "README.md", "client.env", "crontab.txt", "flare-client.sbatch", "flare-client.sh", "flare-doctor.py", "flare-watchdog.sh"
     ]  # fmt: skip
     assert (emitted / "flare-client.sh").read_text() == (Path(__file__).parents[2] / "userdata/client/flare-client.sh").read_text()
 
@@ -125,7 +125,7 @@ def test_launcher_mode_emits_the_nvflare_slurm_config(tmp_path: Path) -> None:
     federation = slurm_federation(mode="launcher", partition="gpu", account="onc", time="08:00:00", venv="/shared/venvs/flare")
     emit(federation.sites[0], federation, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-launcher-prepare.sh", "flare-watchdog.sh", "slurm.yaml"
+        "README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-doctor.py", "flare-launcher-prepare.sh", "flare-watchdog.sh", "slurm.yaml"
     ]  # fmt: skip
     config = yaml.safe_load((tmp_path / "slurm.yaml").read_text())
     assert config == {

@@ -7,6 +7,9 @@
 #                                            the startup kit in place, local/resources.json
 #   flare-client.sh SETTINGS_FILE run       wait until the GPUs answer, then run the client in
 #                                            the foreground (NVFlare's client_train; no fork loop)
+#   flare-client.sh SETTINGS_FILE doctor    check the kit, the server name, port, TLS and clock,
+#                                            the GPUs, NVFlare and the disk (flare-doctor.py, beside
+#                                            this script); exit 0 ok, 1 cannot connect, 2 jobs would fail
 #
 # SETTINGS_FILE holds shell-quoted NAME=value lines: SITE_NAME NVFLARE_VERSION REQUIREMENTS
 # GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, PYTHON, GPU_WAIT_SECONDS.
@@ -15,7 +18,7 @@ set -euo pipefail
 log() { echo "flare-client: $*"; }
 die() { echo "flare-client: $*" >&2; exit 1; }
 
-[ "$#" -eq 2 ] || die "usage: flare-client.sh SETTINGS_FILE install|run"
+[ "$#" -eq 2 ] || die "usage: flare-client.sh SETTINGS_FILE install|run|doctor"
 readonly SETTINGS_FILE="$1" COMMAND="$2"
 [ -r "${SETTINGS_FILE}" ] || die "settings file ${SETTINGS_FILE} not found"
 # shellcheck source=/dev/null
@@ -103,6 +106,13 @@ run_client() {
     --set secure_train=true "uid=${SITE_NAME}" "org=${org}" config_folder=config
 }
 
+doctor() {
+  local kit="${KIT_DIR}"
+  [ -f "${kit}/startup/fed_client.json" ] || kit="${KIT_SOURCE}"  # before install: the kit as delivered
+  exec "${PYTHON}" "$(dirname "$0")/flare-doctor.py" --site "${SITE_NAME}" --kit "${kit}" --gpus "${GPUS}" \
+    --gpu-memory-gib "${GPU_MEMORY_GIB}" --venv "${VENV}" --nvflare-version "${NVFLARE_VERSION}" --workdir "${SITE_ROOT}"
+}
+
 case "${COMMAND}" in
   install)
     mkdir -p "${SITE_ROOT}"
@@ -111,5 +121,6 @@ case "${COMMAND}" in
     write_resources
     ;;
   run) run_client ;;
-  *) die "unknown command ${COMMAND}; use install or run" ;;
+  doctor) doctor ;;
+  *) die "unknown command ${COMMAND}; use install, run or doctor" ;;
 esac

@@ -7,6 +7,8 @@
 #   bash flare-site.sh start    start the client (the systemd unit, else a supervised process)
 #   bash flare-site.sh stop     stop it
 #   bash flare-site.sh status   is it running? (exit 0 yes, 3 no)
+#   bash flare-site.sh doctor   can the client connect, and will jobs run? (exit 0 ok,
+#                               1 cannot connect, 2 connects but jobs would fail)
 set -euo pipefail
 
 # @SETTINGS@ SITE_DIR SITE_NAME GPUS PLATFORM GPU_HELP
@@ -119,7 +121,11 @@ status() {
   return 3
 }
 
+doctor() {
+  exec bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" doctor
+}
+
 case "${1:-}" in
-  setup | start | stop | status | supervise) "$1" ;;
-  *) die "usage: bash flare-site.sh setup|start|stop|status" ;;
+  setup | start | stop | status | doctor | supervise) "$1" ;;
+  *) die "usage: bash flare-site.sh setup|start|stop|status|doctor" ;;
 esac

@@ -1,0 +1,242 @@
+"""The site doctor (userdata/client/flare-doctor.py through `flare-client.sh SETTINGS doctor`
+and `flarectl site doctor`) against a real FL server, each fault made for real: a server name
+that resolves to 127.0.1.1 (a private /etc/hosts in a mount namespace), a wrong port, a port
+another service holds, a kit from another provisioning, an expired and an expiring client
+certificate signed by the project's own root CA, a fake nvidia-smi with fewer GPUs or less
+memory, and a venv with another NVFlare. Each is found with its message, and nothing else."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flarectl.host_scripts import USERDATA_DIR, render_settings_file
+from tests.conftest import needs
+from tests.integration.conftest import free_port
+from tests.integration.hub_harness import Hub, wait_for
+from tests.integration.provision import provision
+
+RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
+LINE = re.compile(r"^  (ok|PROBLEM|skipped) +(kit|certificate|server name|port|tls|clock|gpus|nvflare|disk) +(.*)$")
+ALL_CHECKS = {"kit", "certificate", "server name", "port", "tls", "clock", "gpus", "nvflare", "disk"}
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    fl_port = free_port()
+    workdir = tmp_path_factory.mktemp("provision")
+    prod = provision(workdir, project="doctor", fl_port=fl_port, clients=["site-a"])
+    foreign = provision(tmp_path_factory.mktemp("foreign"), project="doctor", fl_port=fl_port, clients=["site-a"])
+    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "doctor", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
+    hub.serve(prod / "localhost")
+    try:
+        wait_for(lambda: "Server started" in hub.log("flare-server.service") or port_open(fl_port), timeout=120, interval=1)
+        yield {"prod": prod, "foreign": foreign, "state": workdir / "workspace" / "doctor" / "state", "port": fl_port}
+    finally:
+        hub.stop_all()
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def site_copy(federation: dict, tmp_path: Path, kit: Path | None = None) -> Path:
+    """A copy of site-a's kit that a test may change."""
+    copy = tmp_path / "kit"
+    shutil.copytree(kit or federation["prod"] / "site-a", copy)
+    return copy
+
+
+class Report:
+    def __init__(self, code: int, out: str):
+        self.code, self.out = code, out
+        self.checks = {m[2]: (m[1], m[3]) for m in map(LINE.match, out.splitlines()) if m}
+
+    def named(self, status: str) -> dict[str, str]:
+        return {name: message for name, (found, message) in self.checks.items() if found == status}
+
+    def problems(self) -> dict[str, str]:
+        return self.named("PROBLEM")
+
+
+def doctor(tmp_path: Path, kit: Path, *, path_prefix: str = "", wrap: list[str] | None = None, **settings: str) -> Report:
+    """Runs `flare-client.sh client.env doctor` for site-a."""
+    values = {"SITE_NAME": "site-a", "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "0", "GPU_MEMORY_GIB": "0",
+              "SITE_ROOT": str(tmp_path / "site"), "KIT_SOURCE": str(kit), "VENV": sys.prefix, **settings}  # fmt: skip
+    env_file = tmp_path / "client.env"
+    env_file.write_text(render_settings_file(values, about="doctor test"))
+    env = {**os.environ, "PATH": f"{path_prefix}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [*(wrap or []), "bash", str(RUNTIME), str(env_file), "doctor"], capture_output=True, text=True, env=env, timeout=120
+    )
+    return Report(result.returncode, result.stdout + result.stderr)
+
+
+def test_a_healthy_site_passes_every_check(federation: dict, tmp_path: Path) -> None:
+    report = doctor(tmp_path, federation["prod"] / "site-a")
+    assert report.code == 0, report.out
+    assert set(report.named("ok")) == ALL_CHECKS, report.out
+    assert "verified localhost against the kit's root CA" in report.named("ok")["tls"]
+    assert report.out.rstrip().endswith("Result: all checks passed.")
+
+
+def test_a_server_name_on_a_loopback_address_is_found(federation: dict, tmp_path: Path) -> None:
+    needs(shutil.which("unshare") is not None and os.geteuid() == 0, "needs root and unshare for a private /etc/hosts")
+    kit = site_copy(federation, tmp_path)
+    client = kit / "startup" / "fed_client.json"
+    settings = json.loads(client.read_text())
+    settings["servers"][0]["service"]["target"] = f"flare-hub.example:{federation['port']}"
+    client.write_text(json.dumps(settings))
+    hosts = tmp_path / "hosts"
+    hosts.write_text(Path("/etc/hosts").read_text() + "127.0.1.1 flare-hub.example\n")
+    script = f'mount --bind {hosts} /etc/hosts && exec "$@"'
+    report = doctor(tmp_path, kit, wrap=["unshare", "-m", "sh", "-c", script, "doctor"])
+    assert report.code == 1, report.out
+    assert report.problems() == {
+        "server name": "the server name flare-hub.example resolves to 127.0.1.1, a loopback address: this machine, not the hub. "
+        "Remove flare-hub.example from /etc/hosts (Debian and Ubuntu map the machine's own name to 127.0.1.1) or fix DNS"
+    }
+    assert set(report.named("skipped")) == {"port", "tls", "clock"}
+
+
+def test_a_wrong_port_is_found(federation: dict, tmp_path: Path) -> None:
+    kit = site_copy(federation, tmp_path)
+    client = kit / "startup" / "fed_client.json"
+    client.write_text(client.read_text().replace(f"localhost:{federation['port']}", f"localhost:{free_port()}"))
+    report = doctor(tmp_path, kit)
+    assert report.code == 1
+    assert list(report.problems()) == ["port"]
+    assert "(refused): the kit's port must be the hub's fl_port" in report.problems()["port"]
+
+
+def test_a_port_held_by_another_service_is_found(federation: dict, tmp_path: Path) -> None:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        kit = site_copy(federation, tmp_path)
+        client = kit / "startup" / "fed_client.json"
+        client.write_text(client.read_text().replace(f"localhost:{federation['port']}", f"localhost:{other.server_port}"))
+        report = doctor(tmp_path, kit)
+    finally:
+        other.shutdown()
+    assert report.code == 1
+    assert list(report.problems()) == ["tls"]
+    assert "but not as an NVFlare server" in report.problems()["tls"] and "another service holds the port" in report.problems()["tls"]
+
+
+def test_a_kit_from_another_provisioning_is_found(federation: dict, tmp_path: Path) -> None:
+    report = doctor(tmp_path, federation["foreign"] / "site-a")
+    assert report.code == 1
+    assert report.problems() == {
+        "tls": f"the server on localhost:{federation['port']} has a certificate that this kit's root CA did not sign: the kit comes "
+        "from another provisioning (another project, or a reset dashboard); download this site's kit again"
+    }
+
+
+def reissued_kit(federation: dict, tmp_path: Path, days: float) -> Path:
+    """site-a's kit with a client certificate from the project's own root CA that ends in `days`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    state = json.loads((federation["state"] / "cert.json").read_text())
+    root = x509.load_pem_x509_certificate(state["root_cert"].encode())
+    root_key = serialization.load_pem_private_key(state["root_pri_key"].encode(), password=None)
+    kit = site_copy(federation, tmp_path)
+    old = x509.load_pem_x509_certificate((kit / "startup" / "client.crt").read_bytes())
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(root.subject)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=400))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    (kit / "startup" / "client.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return kit
+
+
+def test_an_expired_client_certificate_is_found(federation: dict, tmp_path: Path) -> None:
+    report = doctor(tmp_path, reissued_kit(federation, tmp_path, days=-2))
+    assert report.code == 1
+    assert list(report.problems()) == ["kit"]
+    assert (
+        report.problems()["kit"].startswith("the client certificate expired on ")
+        and "ask the Project Admin for a new kit" in report.problems()["kit"]
+    )
+
+
+def test_a_client_certificate_about_to_expire_is_a_warning(federation: dict, tmp_path: Path) -> None:
+    report = doctor(tmp_path, reissued_kit(federation, tmp_path, days=10.5))
+    assert report.code == 2, report.out
+    assert report.problems() == {"certificate": "the client certificate expires in 10 days; get a new kit from the dashboard before then"}
+
+
+def fake_nvidia_smi(tmp_path: Path, *gpus: str) -> str:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    lines = "\n".join(gpus)
+    (bin_dir / "nvidia-smi").write_text(f'#!/bin/sh\n[ "$1" = --query-gpu=name,memory.total ] || exit 9\nprintf "%s\\n" "{lines}"\n')
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    return f"{bin_dir}:"
+
+
+@pytest.mark.parametrize(
+    ("registered", "found", "message"),
+    [
+        ({"GPUS": "2", "GPU_MEMORY_GIB": "16"}, ["Tesla T4, 15360"], "nvidia-smi shows 1 GPU(s), the site registered 2"),
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "24"}, ["Tesla T4, 15360"], "the smallest GPU has 15.0 GiB, the site registered 24 GiB per GPU"),
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "16"}, ["Tesla T4, 15360"], None),  # a T4 reports 15 GiB of its 16
+        ({"GPUS": "2", "GPU_MEMORY_GIB": "40"}, ["NVIDIA A100-SXM4-40GB, 40960", "NVIDIA A100-SXM4-40GB, 40960"], None),
+    ],
+)
+def test_gpus_are_checked_against_what_the_site_registered(
+    federation: dict, tmp_path: Path, registered: dict, found: list[str], message: str | None
+) -> None:
+    report = doctor(tmp_path, federation["prod"] / "site-a", path_prefix=fake_nvidia_smi(tmp_path, *found), **registered)
+    if message is None:
+        assert report.code == 0 and report.problems() == {}, report.out
+    else:
+        assert report.code == 2
+        assert list(report.problems()) == ["gpus"] and report.problems()["gpus"].startswith(message)
+
+
+def test_a_venv_with_another_nvflare_is_found(federation: dict, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_packages = next(venv.glob("lib/python*/site-packages"))
+    (site_packages / "nvflare-2.8.0.dist-info").mkdir()
+    (site_packages / "nvflare-2.8.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: nvflare\nVersion: 2.8.0\n")
+    report = doctor(tmp_path, federation["prod"] / "site-a", VENV=str(venv))
+    assert report.code == 2
+    assert report.problems() == {"nvflare": f"the venv {venv} has NVFlare 2.8.0, the federation runs 2.9.0: run the site's setup again"}
+
+
+def test_flarectl_site_doctor_checks_a_downloaded_zip_before_setup(federation: dict, tmp_path: Path) -> None:
+    archive = shutil.make_archive(str(tmp_path / "site-a"), "zip", federation["prod"], "site-a")
+    result = subprocess.run([sys.executable, "-m", "flarectl", "site", "doctor", "--kit", archive, "--workdir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Site doctor for the site the kit names" in result.stdout
+    assert "client.crt for site-a, signed by the kit's root CA" in result.stdout
+    assert "Result: all checks passed." in result.stdout
