@@ -47,6 +47,10 @@ Status: `bash flare-site.sh status` (or `systemctl status flare-client-{site.nam
 starting at boot, `sudo systemctl disable flare-client-{site.name}`.
 Without systemd (a container, say), start/stop use a supervised background process with
 its log in `{site.workdir}/client.log`.
+Does it connect? `bash flare-site.sh doctor` checks the kit, the server name, the FL port, the
+TLS handshake against the kit's root CA, the clock, the GPUs, NVFlare and the disk, and says
+how to fix each problem (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail). Before
+setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
 """
 
 

@@ -140,6 +140,14 @@ def launcher_config(site: SlurmSite) -> dict[str, object]:
     }
 
 
+def srun_options(site: SlurmSite) -> str:
+    """The job's own partition, account and GPU request, for running a command like the job."""
+    options = [
+        f"--{name}={value}" for name, value in (("partition", site.partition), ("account", site.account), ("gres", site.gres)) if value
+    ]
+    return "".join(f"{option} " for option in options)
+
+
 def site_readme(site: SlurmSite) -> str:
     if site.mode == "launcher":
         return launcher_readme(site)
@@ -161,6 +169,10 @@ limit ({site.time}) the job submits its own successor and stops; the successor s
 soon as it ends.
 
 Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
+
+Does it connect? Each job runs the site doctor before the client (its report is at the top
+of the job's log). On a GPU node by hand: `srun {srun_options(site)}bash {site.workdir}/flare-client.sh
+{site.workdir}/client.env doctor` (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
 
 The first job creates `{site.venv or site.workdir + "/venv"}` with NVFlare and the site's
 requirements (`client.env`) unless it already has them, using `{site.python}` (Python 3.10
@@ -185,6 +197,8 @@ becomes its own GPU job, so a GPU is held only while an FL job runs.
    in `crontab.txt` (`crontab -e`).
 
 Check: `squeue --me` (the parent `{site.job_name}` and, during training, one job per FL job).
+Does it connect? `bash {site.workdir}/flare-client.sh {site.workdir}/client.env doctor` on the
+login node (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
 Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
 """
 

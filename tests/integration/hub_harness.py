@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -99,10 +100,13 @@ class Hub:
         (self.systemd / f"{unit}.json").write_text(json.dumps({"argv": argv, "env": env, "cwd": str(self.root)}))
 
     def serve(self, server_kit: Path) -> None:
-        """Install a provisioned server kit as the current one and start the FL server unit."""
+        """Install a provisioned server kit as the current one, start the FL server unit and
+        wait until its port accepts connections."""
         shutil.copytree(server_kit, self.data / "kits" / "provisioned")
         (self.data / "kits" / "current").symlink_to("provisioned")
         self.systemctl("start", "flare-server.service")
+        port = int(self.settings["FL_PORT"])
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, timeout=120, interval=0.5)
 
     def systemctl(self, *args: str) -> int:
         _, env = self.command("flare-dashboard.service")

@@ -28,6 +28,7 @@ REGISTERED = "Successfully registered client:path-lab"
 FAKE_NVIDIA_SMI = """n=$(cat "{bin}/n" 2>/dev/null || echo 0); echo $((n+1)) >"{bin}/n"
 [ "$n" -ge 1 ] || exit 9
 case "$*" in
+  *--query-gpu=name,memory.total*) echo "NVIDIA L4, 23034" ;;
   *--query-gpu=index*) printf 'index\\n0\\n' ;;
   *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n23034 MiB\\n' ;;
   *) echo "GPU 0: NVIDIA L4 (fake device for tests)" ;;
@@ -79,6 +80,15 @@ def test_setup_installs_the_client_and_its_unit(machine: dict) -> None:
     assert f"ExecStart=/bin/bash {machine['workdir']}/flare-client.sh {machine['workdir']}/client.env run" in lines
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     assert {"Restart=always", "WantedBy=multi-user.target", f"User={user}"} <= set(lines)
+
+
+def test_the_doctor_finds_the_site_ready(machine: dict) -> None:
+    (machine["bin"] / "n").write_text("1")
+    command = ["bash", str(machine["workdir"] / "flare-site.sh"), "doctor"]
+    result = subprocess.run(command, env=machine["env"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  ok       gpus         1 GPU(s) (NVIDIA L4), 22.5 GiB or more each" in result.stdout
+    assert result.stdout.rstrip().endswith("Result: all checks passed.")
 
 
 def test_the_unit_passes_systemd_analyze(machine: dict, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 from flarectl.host_scripts import USERDATA_DIR, render_settings_file
 from tests.conftest import needs
 from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
+from tests.integration.hub_harness import Hub
 from tests.integration.provision import provision
 
 RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
@@ -41,17 +41,9 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "doctor", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
     hub.serve(prod / "localhost")
     try:
-        wait_for(lambda: "Server started" in hub.log("flare-server.service") or port_open(fl_port), timeout=120, interval=1)
         yield {"prod": prod, "foreign": foreign, "state": workdir / "workspace" / "doctor" / "state", "port": fl_port}
     finally:
         hub.stop_all()
-
-
-def port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def site_copy(federation: dict, tmp_path: Path, kit: Path | None = None) -> Path:

@@ -70,6 +70,7 @@ def submit_env(cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     # Answers like nvidia-smi on a node with two 48 GiB GPUs (NVFlare queries index and memory).
     (fake / "nvidia-smi").write_text("""#!/bin/sh
 case "$*" in
+  *--query-gpu=name,memory.total*) echo "NVIDIA A40, 49140" ;;  # the site doctor; a job sees its one GPU
   *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
   *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n' ;;
   *) echo "GPU ${CUDA_VISIBLE_DEVICES:-?}: NVIDIA A40 (fake device for tests)" ;;
@@ -99,6 +100,9 @@ def test_job_runs_the_client_and_a_numpy_job_completes(cluster, federation, subm
     log = job_log(workdir, job_id)
     assert "with CUDA_VISIBLE_DEVICES=0" in log or "with CUDA_VISIBLE_DEVICES=1" in log
     assert log.index("NVIDIA A40 (fake device for tests)") < log.index("starting client hpc-1")
+    doctor = log[log.index("Site doctor for hpc-1") : log.index("starting client hpc-1")]
+    assert "  ok       gpus         1 GPU(s) (NVIDIA A40), 48.0 GiB or more each" in doctor
+    assert "Result: all checks passed." in doctor
 
     from nvflare.fuel.flare_api.flare_api import new_secure_session
 

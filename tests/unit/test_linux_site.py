@@ -94,7 +94,13 @@ def test_site_files_writes_what_synth_writes(tmp_path: Path, capsys: pytest.Capt
     config = tmp_path / "federation.yaml"
     config.write_text(f"project: p\nproject_admin_email: it@hospital.test\nsites:\n  - {SITE}\n".replace("'", '"'))
     assert flarectl(["site-files", "path-lab", "-c", str(config), "-o", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "README.md",
+        "client.env",
+        "flare-client.sh",
+        "flare-doctor.py",
+        "flare-site.sh",
+    ]
     assert "README.md" in capsys.readouterr().out
 
 

@@ -28,7 +28,14 @@ def emitted(tmp_path: Path) -> Path:
 
 
 def test_files_for_the_laptop(emitted: Path) -> None:
-    assert sorted(p.name for p in emitted.iterdir()) == ["README.md", "check-windows.ps1", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
+    assert sorted(p.name for p in emitted.iterdir()) == [
+        "README.md",
+        "check-windows.ps1",
+        "client.env",
+        "flare-client.sh",
+        "flare-doctor.py",
+        "flare-site.sh",
+    ]
     assert (emitted / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
     script = (emitted / "flare-site.sh").read_text()
     assert "readonly SITE_DIR=/home/ann/nvflare/laptop-1" in script and "readonly SITE_NAME=laptop-1" in script

@@ -227,6 +227,8 @@ def check_gpus(gpus: int, memory_gib: float) -> tuple[None, str]:
     if query.returncode != 0:
         raise Problem(f"nvidia-smi fails ({(query.stderr or query.stdout).strip()}): the NVIDIA driver is not working; reinstall or reboot")
     found = [line.rsplit(",", 1) for line in query.stdout.strip().splitlines() if line.strip()]
+    if not all(len(gpu) == 2 and gpu[1].strip().isdigit() for gpu in found):
+        raise Problem(f"nvidia-smi answered the GPU query with {query.stdout.strip()[:200]!r}: update the NVIDIA driver")
     if len(found) < gpus:
         raise Problem(
             f"nvidia-smi shows {len(found)} GPU(s), the site registered {gpus}: change gpus in the federation file or fix the machine"

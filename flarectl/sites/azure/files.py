@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flarectl.sites.azure.custom_data import cloud_config
+from flarectl.sites.azure.custom_data import HOST, cloud_config
 from flarectl.sites.azure.model import AzureSite
 from flarectl.sites.azure.template import arm_template
 from flarectl.sites.kind import write_files
@@ -48,6 +48,11 @@ Steps for the Org Admin:
 3. `flarectl azure plan {site.name}` shows what would be created or changed.
 4. `flarectl azure deploy {site.name}`; run it again any time: it changes only what differs.
 5. `flarectl azure destroy {site.name}` deletes resource group `{group}` (it asks first).
+
+Does it connect? Before deploying: `flarectl site doctor --kit {site.kit or "KIT"}`. On the VM:
+`az vm run-command invoke -g {group} -n {site.name}-vm --command-id RunShellScript --scripts
+"bash {HOST.runtime_dir}/flare-client.sh {HOST.settings_file} doctor"` (exit 0 ok, 1 cannot
+connect, 2 connects but jobs would fail).
 
 {ssh}
 """
