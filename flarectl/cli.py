@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,26 @@ def _status(args: argparse.Namespace) -> int:
         return 2
 
 
+def _federation_status(args: argparse.Namespace) -> int:
+    from flarectl import federation_status
+
+    expected, dashboard = list(args.expect), args.dashboard
+    if args.config:
+        federation = load_or_report(args.config)
+        if federation is None:
+            return 2
+        expected += [site.name for site in federation.sites]
+        if federation.dns and not dashboard:
+            dashboard = f"https://{federation.dns.dashboard_name}"
+    try:
+        report = federation_status.collect(lead.find_kit(args.kit, args.poc), expected=expected, dashboard=dashboard)
+    except lead.LeadError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else federation_status.render(report))
+    return 1 if report["missing"] else 0
+
+
 def _site_files(args: argparse.Namespace) -> int:
     """The files `cdk synth` writes for one site, without CDK (for an Org Admin with only flarectl)."""
     found = load_site(args.config, args.site)
@@ -160,6 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=run)
+    federation = commands.add_parser("federation", help="the Project Admin's view of the federation").add_subparsers(
+        dest="federation_command", required=True
+    )
+    status = federation.add_parser(
+        "status", help="sites connected or not, jobs, uptime, certificates (exit 1: an expected site is missing)"
+    )
+    status.add_argument("--kit", help="the project admin's startup kit folder (default: the one under ~/.nvflare/<project>/<user>)")
+    status.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
+    status.add_argument("--expect", action="append", default=[], metavar="SITE", help="a site that must be connected (repeatable)")
+    status.add_argument("-c", "--config", help="federation file: every site in it is expected, and it names the dashboard")
+    status.add_argument("--dashboard", help="the dashboard's URL (default: https://<the server's name>)")
+    status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
+    status.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
+    status.set_defaults(run=_federation_status)
     files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
     files.add_argument("site", help="the site's name in the federation file")
     files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")

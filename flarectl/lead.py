@@ -4,6 +4,8 @@ submit-nvflare-job.py did, with checks and a real exit code)."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,8 @@ def session_for(kit: Path, timeout: float = 30) -> Any:
     from nvflare.fuel.flare_api.flare_api import new_secure_session
 
     try:
-        return new_secure_session(kit.name, str(kit), timeout=timeout)
+        with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints "Connecting to FLARE ..."; stdout is the report
+            return new_secure_session(kit.name, str(kit), timeout=timeout)
     except Exception as error:  # the Flare API raises several kinds; all mean "cannot reach the server"
         raise LeadError(f"cannot connect to the FL server with the kit in {kit}: {error}") from None
 
