@@ -148,7 +148,7 @@ def test_an_unreachable_dashboard_is_said_not_fatal(federation: dict, capsys: py
     code = flarectl(["federation", "status", "--kit", str(federation["prod"] / ADMIN), "--dashboard", f"https://localhost:{free_port()}"])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"dashboard certificate (https://localhost:" in out and "): cannot reach https://localhost:" in out
+    assert "dashboard certificate (https://localhost:" in out and "): cannot reach https://localhost:" in out
 
 
 def test_without_a_kit_it_says_where_to_put_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
