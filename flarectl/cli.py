@@ -117,6 +117,17 @@ def _federation_status(args: argparse.Namespace) -> int:
     return 1 if report["missing"] else 0
 
 
+def _picture(args: argparse.Namespace) -> int:
+    from flarectl.picture import render_svg
+
+    federation = load_or_report(args.config)
+    if federation is None:
+        return 2
+    Path(args.output).write_text(render_svg(federation), encoding="utf-8")
+    print(f"{args.output}: the hub, {len(federation.sites)} site(s) and who dials whom")
+    return 0
+
+
 def _site_files(args: argparse.Namespace) -> int:
     """The files `cdk synth` writes for one site, without CDK (for an Org Admin with only flarectl)."""
     found = load_site(args.config, args.site)
@@ -181,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=run)
+    picture = commands.add_parser("picture", help="draw the federation as SVG (what `make synth` writes to cdk.out/federation.svg)")
+    picture.add_argument("config", nargs="?", default=str(DEFAULT_FEDERATION))
+    picture.add_argument("-o", "--output", default="federation.svg", help="the SVG file to write (default: federation.svg)")
+    picture.set_defaults(run=_picture)
     federation = commands.add_parser("federation", help="the Project Admin's view of the federation").add_subparsers(
         dest="federation_command", required=True
     )

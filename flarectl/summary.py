@@ -73,5 +73,7 @@ def summarize(cdk_out: Path) -> str:
         lines.extend(f"  {path.name}: {', '.join(sorted(p.name for p in path.iterdir()))}" for path in site_dirs)
     else:
         lines.append("Per-site artifacts: none (the federation has no sites that need files)")
+    if (cdk_out / "federation.svg").exists():
+        lines.append(f"Picture of the federation (hub, sites, who dials whom): {cdk_out / 'federation.svg'}")
     lines.append("Values in <...> are resolved by CloudFormation at deploy time.")
     return "\n".join(lines)

@@ -6,11 +6,14 @@ their messages live here once."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import field_validator
 
 from flarectl.config.fields import MAX_GPU_MEMORY_GIB, AbsolutePath, GiB, Interpreter, Model, Requirements, SiteName
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
 
 
 def kit_present(kit: str | None) -> bool:
@@ -54,6 +57,10 @@ class ClientSite(Site):
         if value > MAX_GPU_MEMORY_GIB:
             raise ValueError(f"{value:g} GiB per GPU is more than {cls.largest_gpus}; use the memory of one GPU")
         return value
+
+    def place(self, federation: Federation) -> str:
+        """Where the site runs, in a few words (the federation picture); each kind says its own."""
+        return self.hardware
 
 
 class CloudSite(ClientSite):

@@ -27,6 +27,9 @@ class LinuxSite(FolderSite):
 
     kind: Literal["linux"]
 
+    def place(self, federation: Federation) -> str:
+        return f"Linux GPU server: {self.workdir}"
+
 
 def site_readme(site: LinuxSite, federation: Federation) -> str:
     return f"""# Linux GPU site `{site.name}`

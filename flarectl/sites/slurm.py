@@ -76,6 +76,10 @@ class SlurmSite(FolderSite):
     mode: Literal["allocation", "launcher"] = "allocation"
     handover_seconds: Annotated[int, within(30, 3600, "{value} s: hand over between 30 s and 3600 s before the wall-time limit")] = 300
 
+    def place(self, federation: Federation) -> str:
+        partition = f", partition {self.partition}" if self.partition else ""
+        return f"Slurm cluster{partition} ({self.mode}): {self.workdir}"
+
     @field_validator("extra_directives")
     @classmethod
     def _directives(cls, value: list[str]) -> list[str]:

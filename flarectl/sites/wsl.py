@@ -27,6 +27,9 @@ class WslSite(FolderSite):
 
     kind: Literal["wsl"]
 
+    def place(self, federation: Federation) -> str:
+        return f"Windows laptop, WSL 2: {self.workdir}"
+
 
 def site_readme(site: WslSite) -> str:
     return f"""# Laptop site `{site.name}` (Windows + WSL 2)

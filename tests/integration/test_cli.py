@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from flarectl.cli import main as flarectl
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.federation import load_federation
+from flarectl.picture import render_svg
 from flarectl.summary import summarize
 from tests.integration.conftest import cdk, cli_env
 from tests.unit.test_snapshots import ASSET_HASH
@@ -45,6 +48,8 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert "DashboardUrl: https://<EndpointElasticIp" in text
     assert "AdminSecretName: cancer-fl/dashboard-admin" in text
     assert "Per-site artifacts under" in text
+    assert f"Picture of the federation (hub, sites, who dials whom): {synth_out / 'federation.svg'}" in text
+    assert (synth_out / "federation.svg").read_text() == render_svg(load_federation(DEFAULT_FEDERATION))
     assert "  azure-site-1: README.md, azure-template.json, cloud-init.yaml" in text
     assert "  hpc-lab: README.md, client.env, crontab.txt, flare-client.sbatch, flare-client.sh, flare-doctor.py, flare-watchdog.sh" in text
     assert "  laptop-1: README.md, check-windows.ps1, client.env, flare-client.sh, flare-doctor.py, flare-site.sh" in text

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import field_validator
 
 from flarectl.config.fields import GiB, InstanceType, SsmParameterName
 from flarectl.config.hub import AwsTarget, Network
 from flarectl.config.sites import CloudSite
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
 
 DLAMI_PARAMETER = "/aws/service/deeplearning/ami/{arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 MIN_SITE_ROOT_GIB = 75  # the Deep Learning Base AMI's own snapshot size
@@ -31,6 +34,11 @@ class AwsSite(CloudSite):
     aws: AwsTarget | None = None
     network: Network = Network()
     ami_ssm_parameter: SsmParameterName | None = None
+
+    def place(self, federation: Federation) -> str:
+        target = self.aws or federation.aws
+        where = f"AWS {target.account} {target.region}" if target.account else "AWS (deploy's account and region)"
+        return f"{where}, {self.instance_type or 'type chosen at synth'}"
 
     @field_validator("root_volume_gib")
     @classmethod

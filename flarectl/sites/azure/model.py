@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
 from flarectl.config.fields import GiB, SshCidr, matching, within
 from flarectl.config.sites import CloudSite
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import Federation
 
 SubscriptionId = Annotated[
     str,
@@ -58,6 +61,10 @@ class AzureSite(CloudSite):
     ] = 128
     gpu_driver: Literal["extension", "ubuntu"] = "extension"
     encryption_at_host: bool = True
+
+    def place(self, federation: Federation) -> str:
+        subscription = f"subscription {self.subscription_id}" if self.subscription_id else "subscription at deploy"
+        return f"Azure {self.location}, {self.vm_size}, {subscription}"
 
     @field_validator("admin_user")
     @classmethod

@@ -1,0 +1,95 @@
+"""A picture of the federation (cdk.out/federation.svg): the hub with its names, ports and
+certificate mode; each site with its kind, place and GPUs; and an arrow for every connection,
+drawn from the side that opens it (sites dial out to the hub; nothing dials in to a site).
+
+Plain SVG written here, laid out on a fixed grid, so it renders the same everywhere without
+Graphviz or a browser, and a review can diff it.
+"""
+
+from __future__ import annotations
+
+import re
+from xml.sax.saxutils import escape
+
+from flarectl.config.federation import Federation
+from flarectl.config.sites import ClientSite
+
+WIDTH = 1000
+HUB_X, HUB_WIDTH = 20, 440
+SITE_X, SITE_WIDTH, SITE_HEIGHT, GAP = 560, 420, 92, 18
+TOP = 86
+MAX_CHARS = 58
+FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
+
+
+def clean(text: str, limit: int = MAX_CHARS) -> str:
+    """One line of SVG text: no control characters, at most `limit` characters, XML-escaped."""
+    text = re.sub(r"[\x00-\x1f\x7f]", "?", text)
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def box(x: float, y: float, width: float, height: float, lines: list[str], *, fill: str) -> list[str]:
+    parts = [f"<rect x='{x:g}' y='{y:g}' width='{width:g}' height='{height:g}' rx='8' fill='{fill}' stroke='#37474f'/>"]
+    for index, line in enumerate(lines):
+        style = " font-size='15' font-weight='bold'" if index == 0 else " font-size='12'"
+        parts.append(f"<text x='{x + 12:g}' y='{y + 24 + index * 18:g}'{style}>{clean(line)}</text>")
+    return parts
+
+
+def hub_lines(federation: Federation) -> list[str]:
+    hub, dns, aws = federation.hub, federation.dns, federation.aws
+    dashboard = dns.dashboard_name if dns else "<the hub's Elastic IP>"
+    server = dns.server_name if dns else "<the hub's Elastic IP>"
+    where = f"AWS {aws.account} {aws.region}" if aws.account else "AWS, the deploy's account and region"
+    return [
+        "Hub: FlareServerStack",
+        f"project {federation.project}, NVFlare {federation.nvflare_version}",
+        f"{where}, {hub.instance_type}",
+        f"dashboard: https://{dashboard}",
+        f"   TCP 443, certificate: {federation.certificate_mode}",
+        f"FL server: {server}:{hub.fl_port}",
+        "   mutual TLS with the project's root CA",
+        f"inbound 443 from {', '.join(hub.dashboard_cidrs)}",
+        f"inbound {hub.fl_port} from {', '.join(hub.fl_cidrs)}",
+    ]
+
+
+def site_lines(site: ClientSite, federation: Federation) -> list[str]:
+    memory = f", {site.gpu_memory_gib:g} GiB each" if site.gpus and site.gpu_memory_gib else ""
+    return [site.name, f"kind: {site.kind}", site.place(federation), f"{site.gpus} GPU(s){memory}"]
+
+
+def render_svg(federation: Federation) -> str:
+    """Sites stacked on the right, the hub on the left; an arrow from each site to the hub."""
+    lines = hub_lines(federation)
+    hub_height = 24 + 18 * len(lines)
+    sites_height = len(federation.sites) * (SITE_HEIGHT + GAP) - GAP
+    body = max(hub_height, sites_height, SITE_HEIGHT)
+    height = TOP + body + 60
+    hub_y = TOP + (body - hub_height) / 2
+    port = federation.hub.fl_port
+    subtitle = f"Sites dial out to the hub on TCP {port} (mutual TLS); nothing dials in to a site."
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height:g}' viewBox='0 0 {WIDTH} {height:g}' {FONT}>",
+        f"<title>{clean(f'NVFlare federation {federation.project}', 200)}</title>",
+        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='8' markerHeight='8' orient='auto-start-reverse'>"
+        "<path d='M 0 0 L 10 5 L 0 10 z' fill='#1565c0'/></marker></defs>",
+        f"<rect width='{WIDTH}' height='{height:g}' fill='white'/>",
+        f"<text x='20' y='32' font-size='18' font-weight='bold'>{clean(f'Federation {federation.project}', 200)}</text>",
+        f"<text x='20' y='56' font-size='13' fill='#1565c0'>{clean(subtitle, 200)}</text>",
+        *box(HUB_X, hub_y, HUB_WIDTH, hub_height, lines, fill="#e3f2fd"),
+    ]
+    for index, site in enumerate(federation.sites):
+        y = TOP + index * (SITE_HEIGHT + GAP)
+        end_y = hub_y + hub_height * (index + 1) / (len(federation.sites) + 1)
+        parts.append(
+            f"<line x1='{SITE_X:g}' y1='{y + SITE_HEIGHT / 2:g}' x2='{HUB_X + HUB_WIDTH:g}' y2='{end_y:g}' stroke='#1565c0' "
+            f"stroke-width='1.5' marker-end='url(#arrow)'><title>{clean(f'{site.name} dials out to the hub, TCP {port}', 200)}</title></line>"
+        )
+        parts += box(SITE_X, y, SITE_WIDTH, SITE_HEIGHT, site_lines(site, federation), fill="#f1f8e9")
+    if not federation.sites:
+        parts.append(f"<text x='{SITE_X:g}' y='{TOP + 24:g}' font-size='13'>no client sites in the federation file yet</text>")
+    legend = "Arrows point from the side that opens the connection. Researchers and Org Admins reach the dashboard over HTTPS."
+    parts.append(f"<text x='20' y='{height - 24:g}' font-size='12' fill='#455a64'>{clean(legend, 200)}</text>")
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
