@@ -81,20 +81,27 @@ def _server_kit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _submit(args: argparse.Namespace) -> int:
-    try:
-        return lead.submit(Path(args.job_folder), lead.find_kit(args.kit, args.poc), args.timeout)
-    except lead.LeadError as error:
-        print(f"flarectl: {error}", file=sys.stderr)
-        return 2
+def _lead(run: Any) -> Any:
+    """A Lead's verb: its LeadError is a user mistake (exit 2), said in one line."""
+
+    def verb(args: argparse.Namespace) -> int:
+        try:
+            return run(args, lead.find_kit(args.kit, args.poc))
+        except lead.LeadError as error:
+            print(f"flarectl: {error}", file=sys.stderr)
+            return 2
+
+    return verb
 
 
-def _status(args: argparse.Namespace) -> int:
-    try:
-        return lead.status(lead.find_kit(args.kit, args.poc))
-    except lead.LeadError as error:
-        print(f"flarectl: {error}", file=sys.stderr)
-        return 2
+LEAD_VERBS = {
+    "submit": ("submit a job folder (relative, absolute or ~) and follow it to the end",
+               lambda args, kit: lead.submit(lead.job_folder(args.job_folder), kit, args.timeout)),
+    "jobs": ("list the jobs on the server, newest first", lambda args, kit: lead.jobs(kit, args.state, args.limit)),
+    "abort": ("abort a submitted or running job", lambda args, kit: lead.abort(kit, args.job_id)),
+    "download": ("download a job's result and logs into DIR/<job id>/", lambda args, kit: lead.download(kit, args.job_id, Path(args.output))),
+    "status": ("show the FL server, connected clients and running jobs", lambda args, kit: lead.status(kit)),
+}  # fmt: skip
 
 
 def _federation_status(args: argparse.Namespace) -> int:
@@ -182,39 +189,22 @@ def main(argv: list[str] | None = None) -> int:
     kit.add_argument("--stack", default="FlareServerStack", help="hub stack whose KitBucket output to use")
     kit.add_argument("--bucket", help="kit bucket name (instead of looking it up from --stack)")
     kit.set_defaults(run=_server_kit)
-    for name, helptext, run in (("submit", "submit a job as a Lead and follow it to the end", _submit),
-                                ("status", "show the FL server, connected clients and running jobs", _status)):  # fmt: skip
-        command = commands.add_parser(name, help=helptext)
+    for name, (helptext, run) in LEAD_VERBS.items():
+        command = commands.add_parser(name, help=helptext, epilog="exit: 0 done, 1 the job failed or left nothing, 2 a mistake to fix")
         if name == "submit":
             command.add_argument("job_folder")
             command.add_argument("--timeout", type=float, default=3600, help="seconds to follow the job (default 3600)")
+        if name == "jobs":
+            command.add_argument("--state", help="only jobs whose status starts with this (RUNNING, FINISHED, SUBMITTED, ...)")
+            command.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+        if name in ("abort", "download"):
+            command.add_argument("job_id")
+        if name == "download":
+            command.add_argument("-o", "--output", default=".", help="folder to download into (default: here)")
         command.add_argument("--kit", help="your admin startup kit folder (default: the one under ~/.nvflare/<project>/<user>)")
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
-        command.set_defaults(run=run)
-    picture = commands.add_parser("picture", help="draw the federation as SVG (what `make synth` writes to cdk.out/federation.svg)")
-    picture.add_argument("config", nargs="?", default=str(DEFAULT_FEDERATION))
-    picture.add_argument("-o", "--output", default="federation.svg", help="the SVG file to write (default: federation.svg)")
-    picture.set_defaults(run=_picture)
-    federation = commands.add_parser("federation", help="the Project Admin's view of the federation").add_subparsers(
-        dest="federation_command", required=True
-    )
-    status = federation.add_parser(
-        "status", help="sites connected or not, jobs, uptime, certificates (exit 1: an expected site is missing)"
-    )
-    status.add_argument("--kit", help="the project admin's startup kit folder (default: the one under ~/.nvflare/<project>/<user>)")
-    status.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
-    status.add_argument("--expect", action="append", default=[], metavar="SITE", help="a site that must be connected (repeatable)")
-    status.add_argument("-c", "--config", help="federation file: every site in it is expected, and it names the dashboard")
-    status.add_argument("--dashboard", help="the dashboard's URL (default: https://<the server's name>)")
-    status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
-    status.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
-    status.set_defaults(run=_federation_status)
-    files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
-    files.add_argument("site", help="the site's name in the federation file")
-    files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
-    files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
-    files.set_defaults(run=_site_files)
+        command.set_defaults(run=_lead(run))
     site = commands.add_parser("site", help="checks for a client site").add_subparsers(dest="site_command", required=True)
     doctor = site.add_parser(
         "doctor", help="can this machine's client connect, and will jobs run? (exit 0 ok, 1 cannot connect, 2 jobs would fail)"

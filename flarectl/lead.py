@@ -1,6 +1,9 @@
-"""The Lead's job tool: `flarectl submit JOB_FOLDER` and `flarectl status`, through NVFlare's
+"""The Lead's job tool: `flarectl submit | jobs | abort | download | status`, through NVFlare's
 Flare API with the Lead's own admin startup kit (what the guide's pasted
-submit-nvflare-job.py did, with checks and a real exit code)."""
+submit-nvflare-job.py did, with checks and real exit codes).
+
+Exit codes: 0 done as asked; 1 the job failed, did not finish in time, or the server keeps
+nothing to download; 2 a mistake to fix (no kit, not a job folder, no such job)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,14 @@ def find_kit(kit: str | None, poc: bool) -> Path:
     raise LeadError(f"several admin startup kits in {where}: {', '.join(map(str, kits))}; choose one with --kit PATH")
 
 
+def job_folder(path: str) -> Path:
+    """The job folder as an absolute path: NVFlare resolves a relative one against the kit's
+    transfer/ folder, not the Lead's working directory."""
+    folder = Path(path).expanduser().resolve()
+    check_job_folder(folder)
+    return folder
+
+
 def check_job_folder(folder: Path) -> None:
     """A job folder NVFlare accepts: meta.json/meta.conf and apps with client and server configs."""
     if not folder.is_dir():
@@ -65,28 +76,105 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
     session = session_for(kit)
     try:
         job_id = session.submit_job(str(folder))
+        started = time.monotonic()
         say(f"submitted {folder.name} as job {job_id}")
         last: list[str] = []
 
         def progress(session: Any, job_id: str, meta: dict) -> bool:
             status = meta.get("status", "?")
             if [status] != last:
-                say(f"{time.strftime('%H:%M:%S')} job {job_id}: {status}")
+                say(f"{time.strftime('%H:%M:%S')} job {job_id}: {status} (after {time.monotonic() - started:.0f} s)")
                 last[:] = [status]
             return True
 
         code, meta = session.monitor_job_and_return_job_meta(job_id, timeout=timeout, poll_interval=2, cb=progress)
         if meta is None:
-            say(f"job {job_id}: still running after {timeout:g} s; follow it with `flarectl status`")
+            say(f"job {job_id}: still running after {timeout:g} s; follow it with `flarectl jobs`, stop it with `flarectl abort {job_id}`")
             return 1
         status = meta.get("status")
         if status != DONE_OK:
-            say(f"job {job_id} ended {status}; see the server's and clients' logs for {job_id}")
+            say(f"job {job_id} ended {status}; its logs: `flarectl download {job_id}`")
             return 1
-        say(f"job {job_id} {DONE_OK}")
+        say(f"job {job_id} {DONE_OK}; its result and logs: `flarectl download {job_id}`")
         return 0
     finally:
         session.close()
+
+
+def known_job(session: Any, job_id: str) -> dict:
+    """The job's meta, or LeadError naming the jobs there are."""
+    from nvflare.fuel.flare_api.api_spec import JobNotFound
+
+    try:
+        return session.get_job_meta(job_id)
+    except (JobNotFound, ValueError):
+        raise LeadError(f"no job {job_id!r} on the server; `flarectl jobs` lists them") from None
+
+
+def jobs(kit: Path, state: str | None, limit: int, say=print) -> int:
+    session = session_for(kit)
+    try:
+        found = session.list_jobs(reverse=True)
+    finally:
+        session.close()
+    if state:
+        found = [job for job in found if str(job.get("status", "")).startswith(state.upper())]
+    found = found[:limit]
+    say(f"{'JOB ID':<38} {'NAME':<24} {'STATUS':<24} {'SUBMITTED':<28} RAN")
+    for job in found:
+        say(
+            f"{job.get('job_id', ''):<38} {job.get('job_name', ''):<24} {job.get('status', ''):<24} {job.get('submit_time', ''):<28} {job.get('duration', '')}"
+        )
+    if not found:
+        say("no jobs" + (f" in state {state.upper()}" if state else ""))
+    return 0
+
+
+def abort(kit: Path, job_id: str, say=print) -> int:
+    session = session_for(kit)
+    try:
+        status = known_job(session, job_id).get("status", "")
+        if str(status).startswith("FINISHED"):
+            say(f"job {job_id} already ended {status}; nothing to abort")
+            return 0
+        session.abort_job(job_id)
+        say(f"job {job_id} aborted (it was {status})")
+        return 0
+    finally:
+        session.close()
+
+
+def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
+    """The job's result (the server's workspace of the job, with the global model) and the
+    logs the Lead may see, into destination/<job_id>/."""
+    session = session_for(kit)
+    try:
+        meta = known_job(session, job_id)
+        target = destination.expanduser().resolve() / job_id
+        target.mkdir(parents=True, exist_ok=True)
+        status = meta.get("status", "")
+        result = None
+        if str(status).startswith("FINISHED"):
+            try:
+                result = session.download_job_result(job_id, str(target / "result"))
+            except Exception as error:  # the server may keep no workspace (e.g. a job that never ran)
+                say(f"job {job_id}: the server keeps no result ({error})")
+        logs = session.get_job_logs(job_id, target="all")
+    finally:
+        session.close()
+    written = []
+    for site, text in sorted(logs.get("logs", {}).items()):
+        (target / "logs").mkdir(exist_ok=True)
+        (target / "logs" / f"{site}.log").write_text(text)
+        written.append(site)
+    for site, reason in sorted(logs.get("unavailable", {}).items()):
+        say(f"job {job_id}: no log from {site} ({reason})")
+    if result:
+        say(f"job {job_id} ({status}): result in {result}")
+    elif not str(status).startswith("FINISHED"):
+        say(f"job {job_id} is {status}: no result until it ends")
+    say(f"logs in {target / 'logs'}: {', '.join(written)}" if written else f"job {job_id}: the server keeps no logs for it")
+    return 0 if result or written else 1
 
 
 def server_state(engine_status: str, start_time: float | None) -> str:

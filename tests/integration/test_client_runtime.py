@@ -136,7 +136,7 @@ def test_lead_submits_with_flarectl_and_sees_status(federation: dict, tmp_path: 
     job = numpy_job(tmp_path / "lead-job", clients=len(SITES), rounds=2)
     assert flarectl(["submit", str(job), "--kit", kit, "--timeout", "300"]) == 0
     out = capsys.readouterr().out
-    assert "submitted lead-job as job" in out and "RUNNING" in out and out.rstrip().endswith("FINISHED:COMPLETED")
+    assert "submitted lead-job as job" in out and "RUNNING" in out and "FINISHED:COMPLETED; its result and logs: `flarectl download " in out
 
 
 def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
@@ -146,7 +146,12 @@ def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: 
     broken = numpy_job(tmp_path / "broken-job", clients=len(SITES), rounds=2)
     (broken / "app" / "custom" / "train.py").write_text("raise RuntimeError('the site data is missing')\n")
     assert flarectl(["submit", str(broken), "--kit", kit, "--timeout", "300"]) == 1
-    assert "ended FINISHED:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    job_id = out.split("submitted broken-job as job ")[1].split()[0]
+    assert f"job {job_id} ended FINISHED:" in out and f"its logs: `flarectl download {job_id}`" in out
+    assert flarectl(["download", job_id, "--kit", kit, "-o", str(tmp_path / "failed")]) == 0
+    logs = tmp_path / "failed" / job_id / "logs"
+    assert (logs / "server.log").read_text().strip()
 
     (tmp_path / "not-a-job").mkdir()
     assert flarectl(["submit", str(tmp_path / "not-a-job"), "--kit", kit]) == 2
@@ -155,3 +160,57 @@ def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert flarectl(["status"]) == 2
     assert "no admin startup kit found in ~/.nvflare/<project>/<user>" in capsys.readouterr().err
+
+
+def test_lead_submits_by_relative_path_lists_and_downloads(federation: dict, tmp_path: Path, capsys, monkeypatch) -> None:
+    from flarectl.cli import main as flarectl
+
+    kit = str(federation["prod"] / ADMIN)
+    numpy_job(tmp_path / "studies" / "rel-job", clients=len(SITES), rounds=1)
+    monkeypatch.chdir(tmp_path)
+    assert flarectl(["submit", "studies/rel-job", "--kit", kit, "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    job_id = out.split("submitted rel-job as job ")[1].split()[0]
+    assert f"its result and logs: `flarectl download {job_id}`" in out and " (after " in out
+
+    assert flarectl(["jobs", "--kit", kit, "--state", "finished"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    mine = [line for line in listed if line.startswith(job_id)]
+    assert len(mine) == 1 and "rel-job" in mine[0] and "FINISHED:COMPLETED" in mine[0]
+    assert all("FINISHED" in line for line in listed[1:])
+
+    assert flarectl(["download", job_id, "--kit", kit, "-o", "results"]) == 0
+    out = capsys.readouterr().out
+    target = tmp_path / "results" / job_id
+    assert f"result in {target / 'result'}" in out
+    assert any((target / "result").rglob("*")), "the downloaded result is empty"
+    assert (target / "logs" / "server.log").read_text().strip()
+
+
+def test_lead_aborts_a_running_job_and_mistakes_exit_2(federation: dict, tmp_path: Path, capsys) -> None:
+    from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+    from flarectl.cli import main as flarectl
+
+    kit = str(federation["prod"] / ADMIN)
+    long_job = numpy_job(tmp_path / "long-job", clients=len(SITES), rounds=200)
+    assert flarectl(["submit", str(long_job), "--kit", kit, "--timeout", "4"]) == 1
+    out = capsys.readouterr().out
+    job_id = out.split("submitted long-job as job ")[1].split()[0]
+    assert f"still running after 4 s; follow it with `flarectl jobs`, stop it with `flarectl abort {job_id}`" in out
+    assert flarectl(["abort", job_id, "--kit", kit]) == 0
+    assert f"job {job_id} aborted" in capsys.readouterr().out
+    session = new_secure_session(ADMIN, kit, timeout=60)
+    try:
+        wait_for(lambda: session.get_job_meta(job_id)["status"].startswith("FINISHED"), timeout=120, interval=1)
+        assert session.get_job_meta(job_id)["status"] == "FINISHED:ABORTED"
+    finally:
+        session.close()
+    assert flarectl(["abort", job_id, "--kit", kit]) == 0
+    assert f"job {job_id} already ended FINISHED:ABORTED; nothing to abort" in capsys.readouterr().out
+
+    for verb in (["abort", "no-such-job"], ["download", "no-such-job"]):
+        assert flarectl([*verb, "--kit", kit]) == 2
+        assert "no job 'no-such-job' on the server; `flarectl jobs` lists them" in capsys.readouterr().err
+    assert flarectl(["submit", "does/not/exist", "--kit", kit]) == 2
+    assert "is not a folder; pass the job folder" in capsys.readouterr().err

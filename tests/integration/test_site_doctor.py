@@ -232,3 +232,23 @@ def test_flarectl_site_doctor_checks_a_downloaded_zip_before_setup(federation: d
     assert "Site doctor for the site the kit names" in result.stdout
     assert "client.crt for site-a, signed by the kit's root CA" in result.stdout
     assert "Result: all checks passed." in result.stdout
+
+
+def test_flarectl_site_doctor_takes_the_registered_gpus_and_version_from_the_federation_file(federation: dict, tmp_path: Path) -> None:
+    config = tmp_path / "federation.yaml"
+    config.write_text(
+        "project: doctor\nproject_admin_email: it@hospital.test\nsites:\n"
+        f"  - {{name: site-a, kind: linux, kit: {federation['prod'] / 'site-a'}, workdir: /srv/site-a, gpus: 2, gpu_memory_gib: 16}}\n"
+    )
+    command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(federation["prod"] / "site-a"), "--workdir", str(tmp_path)]
+    result = subprocess.run([*command, "-c", str(config), "--site", "site-a", "--venv", sys.prefix], capture_output=True, text=True,
+                            env={**os.environ, "PATH": fake_nvidia_smi(tmp_path, "Tesla T4, 15360") + os.environ["PATH"]})  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    report = Report(result.returncode, result.stdout)
+    assert list(report.problems()) == ["gpus"] and report.problems()["gpus"].startswith("nvidia-smi shows 1 GPU(s), the site registered 2")
+    assert report.named("ok")["nvflare"] == f"NVFlare 2.9.0 in {sys.prefix}"
+
+    result = subprocess.run([*command, "-c", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2 and "--config needs --site NAME" in result.stderr
+    result = subprocess.run([*command, "-c", str(config), "--site", "site-b"], capture_output=True, text=True)
+    assert result.returncode == 2 and "no site 'site-b' in" in result.stderr
