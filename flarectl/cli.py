@@ -205,6 +205,29 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=_lead(run))
+    picture = commands.add_parser("picture", help="draw the federation as SVG (what `make synth` writes to cdk.out/federation.svg)")
+    picture.add_argument("config", nargs="?", default=str(DEFAULT_FEDERATION))
+    picture.add_argument("-o", "--output", default="federation.svg", help="the SVG file to write (default: federation.svg)")
+    picture.set_defaults(run=_picture)
+    federation = commands.add_parser("federation", help="the Project Admin's view of the federation").add_subparsers(
+        dest="federation_command", required=True
+    )
+    status = federation.add_parser(
+        "status", help="sites connected or not, jobs, uptime, certificates (exit 1: an expected site is missing)"
+    )
+    status.add_argument("--kit", help="the project admin's startup kit folder (default: the one under ~/.nvflare/<project>/<user>)")
+    status.add_argument("--poc", action="store_true", help="use the admin kit of `nvflare poc`")
+    status.add_argument("--expect", action="append", default=[], metavar="SITE", help="a site that must be connected (repeatable)")
+    status.add_argument("-c", "--config", help="federation file: every site in it is expected, and it names the dashboard")
+    status.add_argument("--dashboard", help="the dashboard's URL (default: https://<the server's name>)")
+    status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
+    status.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
+    status.set_defaults(run=_federation_status)
+    files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
+    files.add_argument("site", help="the site's name in the federation file")
+    files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
+    files.set_defaults(run=_site_files)
     site = commands.add_parser("site", help="checks for a client site").add_subparsers(dest="site_command", required=True)
     doctor = site.add_parser(
         "doctor", help="can this machine's client connect, and will jobs run? (exit 0 ok, 1 cannot connect, 2 jobs would fail)"
