@@ -28,6 +28,8 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
 synth: $(VENV)/.runtime node_modules/.installed
 	@$(PYTHON) -m flarectl validate $(CONFIG)
 	cdk synth --quiet -c config=$(abspath $(CONFIG))
+	rm -f cdk.out/lead/flarectl-*.whl
+	$(PYTHON) -m pip wheel --quiet --no-deps -w cdk.out/lead .
 	@echo
 	@$(PYTHON) -m flarectl summary cdk.out
 

@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
+from flarectl.lead_kit import write_lead_kit
 from flarectl.picture import render_svg
 from flarectl.sites.registry import KINDS
 from flarectl.vpc_choice import choose_vpc
@@ -62,6 +63,7 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
     for site in federation.sites:
         print(KINDS[site.kind].synth(app, site, federation), file=sys.stderr)
     (Path(app.outdir) / "federation.svg").write_text(render_svg(federation), encoding="utf-8")
+    write_lead_kit(federation, Path(app.outdir) / "lead", Path(__file__).parent / "examples")
     validations = cdk.Validations.of(app)
     validations.add_plugins(AwsSolutionsChecks(app))
     validations.add_plugins(HIPAASecurityChecks(app))

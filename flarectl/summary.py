@@ -73,6 +73,10 @@ def summarize(cdk_out: Path) -> str:
         lines.extend(f"  {path.name}: {', '.join(sorted(p.name for p in path.iterdir()))}" for path in site_dirs)
     else:
         lines.append("Per-site artifacts: none (the federation has no sites that need files)")
+    lead = cdk_out / "lead"
+    if lead.is_dir():
+        lead_files = ", ".join(sorted(path.name for path in lead.iterdir()))
+        lines.append(f"For researchers (Leads), share {lead}: {lead_files} (see its README.md)")
     if (cdk_out / "federation.svg").exists():
         lines.append(f"Picture of the federation (hub, sites, who dials whom): {cdk_out / 'federation.svg'}")
     lines.append("Values in <...> are resolved by CloudFormation at deploy time.")

@@ -1,6 +1,6 @@
 """A whole federation on this machine, each participant started by its platform's own wrapper
-around the shared client runtime, and one numpy FedAvg job submitted by a Lead; then the same
-job on NVFlare's own `nvflare poc`, for comparison. `make demo` runs it with readable progress;
+around the shared client runtime, and the Leads' starter job (examples/tabular-fedavg)
+submitted by a Lead; then the same job on NVFlare's own `nvflare poc`, for comparison. `make demo` runs it with readable progress;
 tests/e2e/test_federation.py runs it as a test.
 
 - hub: the FL server from the hub's own flare-server.service command
@@ -43,7 +43,7 @@ from flarectl.sites import wsl as wsl_site  # noqa: E402
 from flarectl.sites.azure import custom_data as azure_plan  # noqa: E402
 from tests.integration.conftest import free_port  # noqa: E402
 from tests.integration.hub_harness import Hub, unit_directives, wait_for  # noqa: E402
-from tests.integration.jobs import numpy_job  # noqa: E402
+from tests.integration.jobs import starter_job  # noqa: E402
 from tests.integration.provision import ADMIN, provision  # noqa: E402
 from tests.integration.sandbox import unpack_custom_data  # noqa: E402
 from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
@@ -191,8 +191,8 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
         wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=180, interval=1)
     finally:
         session.close()
-    say(f"all {len(SITES)} sites connected; the Lead submits a 3-round numpy FedAvg job (flarectl submit)")
-    job = numpy_job(work / "numpy-fedavg", clients=len(SITES))
+    say(f"all {len(SITES)} sites connected; the Lead submits the starter job, 5 rounds of FedAvg (flarectl submit)")
+    job = starter_job(work / "tabular-fedavg", clients=len(SITES))
     lines: list[str] = []
     code = lead.submit(job, kit, timeout=600, say=lambda line: (lines.append(line), say("  " + line)))
     job_id = re.search(r"as job (\S+)", lines[0]).group(1)
@@ -221,7 +221,7 @@ def poc_federation(work: Path, say) -> str:
     subprocess.run([nvflare, "poc", "prepare", "-n", str(len(SITES)), "--force"], env=env, check=True, capture_output=True)
     subprocess.run([nvflare, "poc", "start"], env=env, check=True, capture_output=True, timeout=120)
     try:
-        job = numpy_job(work / "poc-numpy-fedavg", clients=len(SITES))
+        job = starter_job(work / "poc-tabular-fedavg", clients=len(SITES))
         code = lead.submit(job, lead.find_kit(None, poc=True), timeout=600, say=lambda line: say("  " + line))
         return "FINISHED:COMPLETED" if code == 0 else "failed"
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,6 +44,21 @@ def emulator_client(emulator: dict[str, str], service: str) -> Any:
 
 def cdk(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["cdk", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def flarectl_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of this tree (the build writes build/ into the tree it builds)."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    for package in ("flarectl", "userdata"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)]
+    subprocess.run(command, check=True, capture_output=True)
+    (wheel,) = (work / "dist").glob("flarectl-*.whl")
+    return wheel
 
 
 @pytest.fixture(scope="session")

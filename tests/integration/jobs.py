@@ -40,3 +40,11 @@ def numpy_job(folder: Path, *, clients: int, rounds: int = 3) -> Path:
     (custom / "train.py").write_text(TRAIN)
     shutil.copy(TEMPLATE / "info.conf", folder / "info.conf")
     return folder
+
+
+def starter_job(folder: Path, *, clients: int) -> Path:
+    """The Leads' starter job (examples/tabular-fedavg) with min_clients set as its README says."""
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "tabular-fedavg", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in (folder / "meta.conf", folder / "app" / "config" / "config_fed_server.conf"):
+        config.write_text(replaced(config.read_text(), "min_clients = 2", f"min_clients = {clients}"))
+    return folder

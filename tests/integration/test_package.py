@@ -4,7 +4,6 @@ writes a site's files, with the host files it ships inside the package."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,19 +16,11 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def installed(flarectl_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("package")
-    source = work / "source"  # a copy: the build writes build/ into the tree it builds
-    source.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", source)
-    for package in ("flarectl", "userdata"):
-        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
-    wheel_command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)]
-    subprocess.run(wheel_command, check=True, capture_output=True)
-    (wheel,) = (work / "dist").glob("flarectl-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
-    subprocess.run([str(work / "venv/bin/pip"), "install", "-q", str(wheel)], check=True, capture_output=True)
-    return {"wheel": wheel, "venv": work / "venv", "cwd": tmp_path_factory.mktemp("elsewhere")}
+    subprocess.run([str(work / "venv/bin/pip"), "install", "-q", str(flarectl_wheel)], check=True, capture_output=True)
+    return {"wheel": flarectl_wheel, "venv": work / "venv", "cwd": tmp_path_factory.mktemp("elsewhere")}
 
 
 def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
