@@ -78,13 +78,15 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
         job_id = session.submit_job(str(folder))
         started = time.monotonic()
         say(f"submitted {folder.name} as job {job_id}")
-        last: list[str] = []
+        last: list[str | None] = []
 
         def progress(session: Any, job_id: str, meta: dict) -> bool:
             status = meta.get("status", "?")
-            if [status] != last:
-                say(f"{time.strftime('%H:%M:%S')} job {job_id}: {status} (after {time.monotonic() - started:.0f} s)")
-                last[:] = [status]
+            state = [status, workflow_round(session, job_id) if status == "RUNNING" else None]
+            if state != last and (state[1] or state[0] != (last or [None])[0]):
+                where = f"round {state[1]}" if state[1] else status
+                say(f"{time.strftime('%H:%M:%S')} job {job_id}: {where} (after {time.monotonic() - started:.0f} s)")
+                last[:] = state
             return True
 
         code, meta = session.monitor_job_and_return_job_meta(job_id, timeout=timeout, poll_interval=2, cb=progress)
@@ -99,6 +101,19 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
         return 0
     finally:
         session.close()
+
+
+def workflow_round(session: Any, job_id: str) -> str | None:
+    """ "3/5" while a round-based workflow (ScatterAndGather, FedAvg, ...) reports its round on
+    the server, else None."""
+    try:
+        stats = session.show_stats(job_id, "server").get("server", {})
+    except Exception:  # between the job's start and its workflow's, and after it, there are no stats
+        return None
+    for component in stats.values():
+        if isinstance(component, dict) and isinstance(component.get("current_round"), int) and component.get("num_rounds"):
+            return f"{component['current_round'] + 1}/{component['num_rounds']}"
+    return None
 
 
 def known_job(session: Any, job_id: str) -> dict:

@@ -105,6 +105,8 @@ def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:
         "flarectl jobs --state finished",
         "flarectl download <JOB_ID> -o results",
     ]
+    if not (lead["home"] / ".local" / f"flare-{PROJECT}" / "venv").exists():  # this test alone (-k)
+        assert run(lead, bash_blocks(lead["readme"])[0][0]).returncode == 0
     activate, *steps = commands
     job_id = ""
     outputs = []
@@ -115,6 +117,8 @@ def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:
         if step.startswith("flarectl submit"):
             job_id = re.search(r"submitted my-study as job (\S+)", result.stdout).group(1)  # type: ignore[union-attr]
     assert "FINISHED:COMPLETED" in outputs[1]
+    rounds = [int(r) for r in re.findall(r": round (\d)/5 \(after", outputs[1])]
+    assert rounds and rounds == sorted(set(rounds)), outputs[1]  # progress per round, in order
     assert any(line.startswith(job_id) and "FINISHED:COMPLETED" in line for line in outputs[2].splitlines())
     (model,) = (lead["folder"] / "results" / job_id).rglob("server.npy")
     weights = np.load(model)
