@@ -124,6 +124,39 @@ def _federation_status(args: argparse.Namespace) -> int:
     return 1 if report["missing"] else 0
 
 
+def _site_kit(args: argparse.Namespace) -> int:
+    """An Org Admin's site kit from the dashboard, into the federation file's `kit:` folder."""
+    import getpass
+    import os
+
+    from flarectl import site_kit
+
+    found = load_site(args.config, args.site)
+    if found is None:
+        return 2
+    federation, index, site = found
+    target = Path(args.output or site.kit or "")
+    if not (args.output or site.kit):
+        print(f"flarectl: sites[{index}].kit is not set; set it in {args.config} or pass -o DIR", file=sys.stderr)
+        return 2
+    dashboard = args.dashboard or (f"https://{federation.dns.dashboard_name}" if federation.dns else None)
+    if not dashboard:
+        print("flarectl: the federation file has no dns: pass --dashboard https://<the hub's address>", file=sys.stderr)
+        return 2
+    email = args.email or os.environ.get("FLARE_DASHBOARD_EMAIL") or input("dashboard email: ")
+    password = os.environ.get("FLARE_DASHBOARD_PASSWORD") or getpass.getpass(f"dashboard password for {email}: ")
+    server_name = federation.dns.server_name if federation.dns else None
+    try:
+        client = site_kit.DashboardClient(dashboard, insecure=args.insecure)
+        dials = site_kit.fetch(client, email=email, password=password, site=site.name, target=target, server_name=server_name,
+                               fl_port=federation.hub.fl_port)  # fmt: skip
+    except site_kit.SiteKitError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+    print(f"{target}: the startup kit of {site.name} (dials {dials}); its private key is startup/client.key (mode 600)")
+    return 0
+
+
 def _picture(args: argparse.Namespace) -> int:
     from flarectl.picture import render_svg
 
@@ -228,6 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
     files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
     files.set_defaults(run=_site_files)
+    kit_fetch = commands.add_parser("site-kit", help="an Org Admin's site startup kit").add_subparsers(
+        dest="site_kit_command", required=True
+    )
+    fetch = kit_fetch.add_parser("fetch", help="download the site's kit from the dashboard into its kit: folder (no browser)")
+    fetch.add_argument("--site", required=True, help="the site's name in the federation file and on the dashboard")
+    fetch.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    fetch.add_argument("--dashboard", help="the dashboard's URL (default: https://<dns.dashboard_name>)")
+    fetch.add_argument("--email", help="your dashboard login (default: $FLARE_DASHBOARD_EMAIL, else asked)")
+    fetch.add_argument("-o", "--output", help="folder to unzip into (default: the site's kit: in the federation file)")
+    fetch.add_argument("--insecure", action="store_true", help="accept a self-signed dashboard certificate (a hub without DNS)")
+    fetch.set_defaults(run=_site_kit)
     site = commands.add_parser("site", help="checks for a client site").add_subparsers(dest="site_command", required=True)
     doctor = site.add_parser(
         "doctor", help="can this machine's client connect, and will jobs run? (exit 0 ok, 1 cannot connect, 2 jobs would fail)"

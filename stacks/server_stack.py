@@ -49,6 +49,10 @@ class FlareServerStack(Stack):
                 "CERT_SECRET_NAME": certificate.secret_name or "",
                 "ACME_SERVER": certificate.acme_server,
                 "DATA_VOLUME_ID": data.volume.volume_id,
+                "SERVER_NAME": dns.server_name if dns else "",  # empty: the hub reads its Elastic IP at boot
+                "PROJECT_TITLE": federation.dashboard_title,
+                "PROJECT_DESCRIPTION": federation.dashboard.description,
+                "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
             },
         )
         host = HubHost(

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
 from flarectl.config.fields import Model, ProjectName, check_site_name
-from flarectl.config.hub import AwsTarget, Certificate, Dns, Hub, Network
+from flarectl.config.hub import AwsTarget, Certificate, Dashboard, Dns, Hub, Network
 from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
 from flarectl.sites.registry import KINDS
@@ -32,6 +32,7 @@ class Federation(Model):
     hub: Hub = Hub()
     dns: Dns | None = None
     certificate: Certificate = Certificate()
+    dashboard: Dashboard = Dashboard()
     sites: list[AnySite] = []
 
     @field_validator("nvflare_version")
@@ -91,6 +92,10 @@ class Federation(Model):
         if self.network.vpc.startswith("vpc-") and self.aws.account is None:
             raise ValueError("network.vpc: an explicit VPC id needs aws.account and aws.region (CDK looks the VPC up)")
         return self
+
+    @property
+    def dashboard_title(self) -> str:
+        return self.dashboard.title or f"NVFlare federation {self.project}"
 
     @property
     def certificate_mode(self) -> str:

@@ -164,6 +164,15 @@ Requirements = Annotated[list[str], AfterValidator(_requirements)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Interpreter = Annotated[str, AfterValidator(_interpreter)]
 GiB = Annotated[float, BeforeValidator(_to_float), AfterValidator(_finite)]
+# Words shown on the dashboard; they travel in a systemd EnvironmentFile, so no quotes,
+# backslashes, '$' or control characters, and no space at either end.
+DisplayText = Annotated[
+    str,
+    matching(
+        r"([A-Za-z0-9.,:;()_+/@&' -]{0,118}[A-Za-z0-9.,:;()_+/@&'-])?",
+        "{value!r}: use up to 120 letters, digits, spaces and . , : ; ( ) _ + / @ & ' - (no quotes, backslashes or $)",
+    ),
+]
 InstanceType = Annotated[str, matching(INSTANCE_TYPE_PATTERN.pattern, "{value!r} is not an EC2 instance type; use a name like t3.medium")]
 SsmParameterName = Annotated[str, matching(r"/[A-Za-z0-9_.\-/]+", "{value!r} is not an SSM parameter name; names start with '/'")]
 AwsAccount = Annotated[str, matching(r"\d{12}", '{value!r} is not an AWS account id; use the 12 digits, quoted ("123456789012")')]

@@ -13,6 +13,7 @@ from flarectl.config.fields import (
     AwsAccount,
     AwsRegion,
     CidrList,
+    DisplayText,
     DnsName,
     InstanceType,
     Model,
@@ -172,3 +173,11 @@ class Certificate(Model):
         if self.secret_name and self.mode != "provided":
             raise ValueError("secret_name is only used with mode 'provided'")
         return self
+
+
+class Dashboard(Model):
+    """The dashboard's project, set by the hub from this file at first boot (zero-touch)."""
+
+    freeze: bool = True  # sites get kits only from a frozen project; its settings then come from here
+    title: DisplayText | None = None  # default: "NVFlare federation <project>"
+    description: DisplayText = ""

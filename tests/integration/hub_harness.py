@@ -49,6 +49,10 @@ HUB_ENV = {
     "CERTIFICATE_MODE": "self-signed",
     "CERT_SECRET_NAME": "",
     "ACME_SERVER": "https://acme-v02.api.letsencrypt.org/directory",
+    "SERVER_NAME": "localhost",
+    "PROJECT_TITLE": "NVFlare federation test",
+    "PROJECT_DESCRIPTION": "",
+    "FREEZE_PROJECT": "true",
 }
 
 

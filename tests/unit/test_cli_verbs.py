@@ -12,6 +12,7 @@ VERBS = {
     "validate", "summary", "server-kit", "picture", "site-files",  # Project Admin, review
     "federation",  # Project Admin: status
     "site",  # Org Admin: doctor
+    "site-kit",  # Org Admin: fetch
     "azure",  # a kind's own verbs
     "submit", "jobs", "abort", "download", "status",  # Lead
 }  # fmt: skip
@@ -38,13 +39,15 @@ def test_the_cli_has_exactly_its_verbs(monkeypatch: pytest.MonkeyPatch) -> None:
     verbs = subcommands(monkeypatch)
     assert set(verbs) == VERBS
     nested = {name: set(next(a for a in verbs[name]._actions if isinstance(a, argparse._SubParsersAction)).choices)
-              for name in ("federation", "site")}  # fmt: skip
-    assert nested == {"federation": {"status"}, "site": {"doctor"}}
+              for name in ("federation", "site", "site-kit")}  # fmt: skip
+    assert nested == {"federation": {"status"}, "site": {"doctor"}, "site-kit": {"fetch"}}
     azure_actions = next(a for a in verbs["azure"]._actions if a.dest == "action")
     assert set(azure_actions.choices or ()) == {"plan", "deploy", "destroy"}
 
 
-@pytest.mark.parametrize("verb", sorted(VERBS - {"federation", "site", "azure"}) + ["federation status", "site doctor"])
+@pytest.mark.parametrize(
+    "verb", sorted(VERBS - {"federation", "site", "site-kit", "azure"}) + ["federation status", "site doctor", "site-kit fetch"]
+)
 def test_every_verb_answers_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         flarectl([*verb.split(), "--help"])

@@ -5,7 +5,7 @@
 # FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY
+# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY SERVER_NAME PROJECT_TITLE PROJECT_DESCRIPTION FREEZE_PROJECT
 
 readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
@@ -18,7 +18,7 @@ readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
 readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs)
 readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
-  flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer)
+  flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service)
 
 log() { echo "flare-bootstrap: $*"; }
 
@@ -139,6 +139,10 @@ DASHBOARD_NAME=${DASHBOARD_NAME}
 CERTIFICATE_MODE=${CERTIFICATE_MODE}
 CERT_SECRET_NAME=${CERT_SECRET_NAME}
 ACME_SERVER=${ACME_SERVER}
+SERVER_NAME=${SERVER_NAME}
+PROJECT_TITLE=${PROJECT_TITLE}
+PROJECT_DESCRIPTION=${PROJECT_DESCRIPTION}
+FREEZE_PROJECT=${FREEZE_PROJECT}
 SETTINGS
 )"
   if [ "$(cat "${SETTINGS_FILE}" 2>/dev/null || true)" != "${settings}" ]; then
@@ -160,14 +164,14 @@ install_units() {
   done
   if [ "${CHANGED}" = yes ]; then
     systemctl daemon-reload
-    systemctl enable flare-dashboard.service flare-server.service \
+    systemctl enable flare-dashboard.service flare-server.service flare-project.service \
       flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     systemctl restart flare-dashboard.service
     systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     log "installed and (re)started the hub services"
   fi
-  # Issue a certificate and fetch a published kit now rather than at the first timer tick.
-  systemctl start --no-block flare-cert-renew.service flare-kit-sync.service
+  # Issue a certificate, configure the project and fetch a published kit now, not at the first tick.
+  systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service
 }
 
 main() {

@@ -7,6 +7,8 @@
   cert-renew    issue or renew the Let's Encrypt certificate (timer, twice a day)
   cert-deploy   certbot deploy hook: install the renewed lineage and restart the dashboard
   kit-sync      install the server kit the Project Admin published in the kit store
+  project       set the dashboard's project from the federation file, then make and install
+                the hub's own server kit (dashboard_project.py)
 
 Settings come from the environment (systemd's EnvironmentFile=/etc/nvflare/hub.env).
 Only the standard library, boto3 and cryptography (an NVFlare dependency) are used.
@@ -42,7 +44,7 @@ def log(message: str) -> None:
 # What bootstrap.sh writes to /etc/nvflare/hub.env (a test keeps the two in step), and what
 # every unit sets with Environment=.
 HUB_ENV = ("PROJECT", "FL_PORT", "KIT_BUCKET", "ADMIN_SECRET_NAME", "ADMIN_EMAIL", "DASHBOARD_NAME", "CERTIFICATE_MODE",
-           "CERT_SECRET_NAME", "ACME_SERVER")  # fmt: skip
+           "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT")  # fmt: skip
 UNIT_ENV = ("FLARE_DATA", "FLARE_VENV")
 
 
@@ -61,6 +63,10 @@ class Hub:
     admin_email: str
     acme_server: str
     certbot: str
+    server_name: str  # the FL server's DNS name; empty: the hub's public IP
+    project_title: str
+    project_description: str
+    freeze_project: bool
 
     @classmethod
     def from_env(cls) -> Hub:
@@ -86,6 +92,10 @@ class Hub:
             admin_email=env["ADMIN_EMAIL"],
             acme_server=env["ACME_SERVER"],
             certbot=env.get("FLARE_CERTBOT", ""),  # set by the units that run certbot
+            server_name=env["SERVER_NAME"],
+            project_title=env["PROJECT_TITLE"],
+            project_description=env["PROJECT_DESCRIPTION"],
+            freeze_project=env["FREEZE_PROJECT"] == "true",
         )
 
     @property
@@ -408,7 +418,8 @@ def kit_sync(hub: Hub) -> int:
     kit_id = pointer["sha256"][:16]
     target = hub.kits / kit_id
     current = current_kit(hub)
-    if current.is_symlink() and os.readlink(current) == kit_id:
+    applied = hub.kits / "published.sha256"  # the last pointer applied: a kit the hub made itself stays until a new one
+    if (current.is_symlink() and os.readlink(current) == kit_id) or (applied.exists() and applied.read_text() == pointer["sha256"]):
         return 0
     if not target.exists():
         archive = s3.get_object(Bucket=hub.kit_bucket, Key=pointer["key"])["Body"].read()
@@ -417,19 +428,20 @@ def kit_sync(hub: Hub) -> int:
             return 1
         unpack_kit(archive, target)
     switch_kit(hub, kit_id)
+    applied.write_text(pointer["sha256"])
     restart("flare-server.service")
     log(f"server kit {kit_id} ({pointer.get('name', pointer['key'])}) is now current")
     return 0
 
 
-def unpack_kit(archive: bytes, target: Path) -> None:
+def unpack_kit(archive: bytes, target: Path, password: bytes | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         for member in bundle.namelist():
             if member.startswith("/") or ".." in Path(member).parts:
                 raise SystemExit(f"hubctl: kit archive has an unsafe path {member!r}")
-        bundle.extractall(staging)
+        bundle.extractall(staging, pwd=password)
     root = next((p.parent.parent for p in staging.rglob("startup/fed_server.json")), None)
     missing = [name for name in REQUIRED_SERVER_FILES if root is None or not (root / "startup" / name).exists()]
     if missing or root is None:
@@ -457,6 +469,53 @@ def replace_link(link: Path, target: str) -> None:
     os.replace(temporary, link)
 
 
+# --- zero-touch: the dashboard's project and the hub's own server kit ---------------------
+
+
+def project(hub: Hub) -> int:
+    """See dashboard_project.py; exit 0 done, 1 retry later, 2 the Project Admin must act."""
+    import dashboard_project as dp  # beside this file
+
+    if not dashboard_answers(hub):
+        log("project: the dashboard does not answer yet; trying again in 30 s")
+        return 1
+    try:
+        wanted = dp.wanted_settings(project=hub.project, title=hub.project_title, description=hub.project_description,
+                                    server_name=hub.server_name or dp.public_address(), fl_port=hub.fl_port)  # fmt: skip
+        admin = secret_json(hub.admin_secret_name)
+        dashboard = dp.Dashboard(hub.dashboard_port)
+        dashboard.login(admin["email"], admin["password"])
+        settings = dp.configure(dashboard, wanted, hub.freeze_project, log)
+        if not settings.get("frozen"):
+            return 0
+        state = hub.kits / dp.STATE_FILE
+        mark = dp.fingerprint(wanted, settings)
+        if state.exists() and json.loads(state.read_text()).get("fingerprint") == mark:
+            log("project: as the federation file says; the hub's server kit for it is installed")
+            return 0
+        archive, pin = dp.server_kit(dashboard)
+        kit_id = "dashboard-" + hashlib.sha256(archive).hexdigest()[:12]
+        target = hub.kits / kit_id
+        if not target.exists():
+            unpack_kit(archive, target, password=pin.encode())
+        try:
+            dp.check_kit(target, wanted)
+        except dp.DashboardError:
+            shutil.rmtree(target)
+            raise
+    except dp.FrozenProject as error:
+        log(f"project: {error}")
+        return 2
+    except dp.DashboardError as error:
+        log(f"project: {error}; trying again in 30 s")
+        return 1
+    switch_kit(hub, kit_id)
+    write_private(state, json.dumps({"fingerprint": mark, "kit": kit_id}).encode())
+    restart("flare-server.service")
+    log(f"project: made and installed the server kit {kit_id} for {wanted['server1']}:{hub.fl_port}; the FL server starts with it")
+    return 0
+
+
 COMMANDS = {
     "dashboard": dashboard,
     "server": server,
@@ -464,6 +523,7 @@ COMMANDS = {
     "cert-renew": cert_renew,
     "cert-deploy": cert_deploy,
     "kit-sync": kit_sync,
+    "project": project,
 }
 
 

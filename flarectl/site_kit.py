@@ -1,0 +1,115 @@
+"""`flarectl site-kit fetch`: an Org Admin downloads their site's startup kit from the
+dashboard's JSON API, without a browser, and unzips it where the federation file's `kit:`
+says (private key mode 600), checking that it dials the server and port the file names."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import ssl
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+API = "/nvflare-dashboard/api/v1"
+
+
+class SiteKitError(Exception):
+    pass
+
+
+class DashboardClient:
+    def __init__(self, url: str, *, insecure: bool):
+        self.base = url.rstrip("/") + API
+        self.context = ssl.create_default_context()
+        if insecure:  # a hub with a self-signed certificate (no DNS): the user said so
+            self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE
+        self.token = ""
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
+        request = urllib.request.Request(self.base + path, data=None if body is None else json.dumps(body).encode(), headers=headers,
+                                         method=method)  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=120, context=self.context) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLCertVerificationError):
+                raise SiteKitError(
+                    f"{self.base}: the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass --insecure"
+                ) from None
+            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error.reason}") from None
+        except OSError as error:
+            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
+
+    def login(self, email: str, password: str) -> None:
+        status, payload = self.call("POST", "/login", {"email": email, "password": password})
+        if status != 200:
+            raise SiteKitError(f"the dashboard refused the login of {email}; check the email and password")
+        self.token = json.loads(payload)["access_token"]
+
+    def site(self, name: str) -> dict[str, Any]:
+        status, payload = self.call("GET", "/clients")
+        if status == 403:
+            raise SiteKitError("your dashboard account is not approved yet; ask the Project Admin to approve it")
+        clients = json.loads(payload).get("client_list", [])
+        found = [client for client in clients if client.get("name") == name]
+        if not found:
+            names = ", ".join(sorted(str(client.get("name")) for client in clients)) or "none"
+            raise SiteKitError(f"no site {name!r} registered on the dashboard (registered: {names}); register it there first")
+        return found[0]
+
+    def kit(self, site: dict[str, Any]) -> tuple[bytes, str]:
+        pin = secrets.token_hex(16)  # chosen here, used once, never shown
+        status, archive = self.call("POST", f"/clients/{site['id']}/blob", {"pin": pin})
+        if status == 200 and archive.startswith(b"PK"):
+            return archive, pin
+        if b"not approved" in archive:
+            raise SiteKitError(f"site {site['name']!r} is not approved yet; ask the Project Admin to approve it in the dashboard")
+        raise SiteKitError(f"the dashboard made no kit for {site['name']!r} ({status}): {archive[:200]!r}")
+
+
+def check_kit(kit: Path, site: str, server_name: str | None, fl_port: int) -> str:
+    """What the kit dials, or SiteKitError when it is not this site's or not this federation's server."""
+    settings = json.loads((kit / "startup" / "fed_client.json").read_text())
+    host, _, port = str(settings["servers"][0]["service"]["target"]).rpartition(":")
+    if settings.get("client", {}).get("fqsn", site) != site:
+        raise SiteKitError(f"the kit is for site {settings['client']['fqsn']!r}, not {site!r}")
+    if server_name and host != server_name:
+        raise SiteKitError(f"the kit dials {host}, the federation file names the server {server_name}: the dashboard's project differs")
+    if int(port) != fl_port:
+        raise SiteKitError(f"the kit dials port {port}, the federation file's hub.fl_port is {fl_port}")
+    return f"{host}:{port}"
+
+
+def fetch(client: DashboardClient, *, email: str, password: str, site: str, target: Path, server_name: str | None, fl_port: int) -> str:
+    """Download, unzip beside the target, check, then move into place: nothing half-written."""
+    if target.exists() and any(target.iterdir()):
+        raise SiteKitError(f"{target} already holds files; move them away first (a kit is a private key: nothing is overwritten)")
+    client.login(email, password)
+    archive, pin = client.kit(client.site(site))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+            for member in bundle.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise SiteKitError(f"the kit has an unsafe path {member!r}; not unpacked")
+            bundle.extractall(staging, pwd=pin.encode())
+        dials = check_kit(staging, site, server_name, fl_port)
+        os.chmod(staging / "startup" / "client.key", 0o600)
+        os.chmod(staging, 0o700)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dials

@@ -1,0 +1,162 @@
+"""Zero-touch hub: the dashboard's project from the federation file, and the hub's own server
+kit from the dashboard (`hubctl project`, run by flare-project.service after the dashboard).
+
+As the project admin (the credential from Secrets Manager) it sets the project's short name,
+title, description, the FL server's name and port, and freezes it; then it asks the dashboard
+for the server kit with a random PIN that never leaves this host, checks the kit names that
+server and port, and installs it beside any earlier kit (kept for rollback). A second run
+with the same settings changes nothing.
+
+Exit status: 0 done or nothing to do; 1 try again later (dashboard not up, login refused:
+systemd retries); 2 the Project Admin must act (a frozen project with other settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+API = "/nvflare-dashboard/api/v1"
+SERVER_ID = 1  # the dashboard has one FL server entry
+STATE_FILE = "dashboard-kit.json"  # in the kits folder: which settings the current dashboard kit was made for
+
+
+class DashboardError(Exception):
+    pass
+
+
+class Dashboard:
+    """The dashboard's JSON API on this host (its certificate may be self-signed: loopback only)."""
+
+    def __init__(self, port: int):
+        self.base = f"https://127.0.0.1:{port}{API}"
+        self.context = ssl.create_default_context()
+        self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE
+        self.token = ""
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=60, context=self.context) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError as error:
+            raise DashboardError(f"the dashboard does not answer on {self.base} ({error})") from None
+
+    def json(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
+        status, payload = self.call(method, path, body)
+        if status != 200:
+            raise DashboardError(f"{method} {path} answered {status}: {payload[:200]!r}")
+        return json.loads(payload)
+
+    def login(self, email: str, password: str) -> None:
+        status, payload = self.call("POST", "/login", {"email": email, "password": password})
+        if status != 200:
+            raise DashboardError(f"the dashboard refused the login of {email} ({status}); check the admin secret")
+        self.token = json.loads(payload)["access_token"]
+
+
+def wanted_settings(*, project: str, title: str, description: str, server_name: str, fl_port: int) -> dict[str, Any]:
+    """What the federation file says the project is, in the dashboard's terms."""
+    return {
+        "short_name": project,
+        "title": title,
+        "description": description,
+        "server1": server_name,
+        "server_props": {"fed_learn_port": fl_port, "admin_port": fl_port},
+    }
+
+
+def public_address() -> str:
+    """The hub's public IPv4 (its Elastic IP) from the instance metadata, IMDSv2: the FL server's
+    name when the federation has no DNS."""
+    endpoint = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
+    try:
+        token_request = urllib.request.Request(
+            f"{endpoint}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+        )
+        with urllib.request.urlopen(token_request, timeout=5) as response:
+            token = response.read().decode()
+        address_request = urllib.request.Request(f"{endpoint}/latest/meta-data/public-ipv4", headers={"X-aws-ec2-metadata-token": token})
+        with urllib.request.urlopen(address_request, timeout=5) as response:
+            return response.read().decode().strip()
+    except OSError as error:
+        raise DashboardError(f"cannot read the hub's public address from the instance metadata ({error})") from None
+
+
+def as_dict(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) and value.startswith("{") else (value or {})
+
+
+def differences(project: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    found = []
+    for key, value in wanted.items():
+        have = as_dict(project.get(key)) if key == "server_props" else project.get(key, "")
+        if key == "server_props":
+            have = {name: have.get(name) for name in value}
+        if have != value:
+            found.append(f"{key} is {have!r}, the federation file says {value!r}")
+    return found
+
+
+def fingerprint(wanted: dict[str, Any], project: dict[str, Any]) -> str:
+    """Changes when the settings or the project's root CA change: then a new kit is needed."""
+    material = json.dumps({"wanted": wanted, "root": project.get("root_cert", "")}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def configure(dashboard: Dashboard, wanted: dict[str, Any], freeze: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    """The project as the file says, frozen when asked; DashboardError if it is frozen otherwise."""
+    project = dashboard.json("GET", "/project")["project"]
+    changed = differences(project, wanted)
+    if project.get("frozen"):
+        if changed:
+            raise FrozenProject(
+                "the dashboard's project is frozen with other settings: " + "; ".join(changed) + ". Frozen settings cannot "
+                "change (every kit handed out names them): set the federation file back, or start a new project "
+                "(a new data volume) and hand every site a new kit"
+            )
+        return project
+    if changed or freeze:
+        reply = dashboard.json("PATCH", "/project", {**wanted, "frozen": freeze})  # one request: never half-configured
+        if reply.get("status") != "ok":
+            raise DashboardError(f"the dashboard did not take the project settings: {reply}")
+        project = reply["project"]
+        log(f"project {wanted['short_name']}: server {wanted['server1']}:{wanted['server_props']['fed_learn_port']}"
+            + (", frozen" if freeze else ", not frozen (dashboard.freeze: false): no kits until it is frozen"))  # fmt: skip
+    return project
+
+
+class FrozenProject(DashboardError):
+    pass
+
+
+def server_kit(dashboard: Dashboard) -> tuple[bytes, str]:
+    """The server kit zip and its PIN (random, alphanumeric as the dashboard requires; kept in memory)."""
+    pin = secrets.token_hex(16)
+    status, archive = dashboard.call("POST", f"/servers/{SERVER_ID}/blob", {"pin": pin})
+    if status != 200 or not archive.startswith(b"PK"):
+        raise DashboardError(f"the dashboard made no server kit ({status}): {archive[:200]!r}")
+    return archive, pin
+
+
+def check_kit(kit: Path, wanted: dict[str, Any]) -> None:
+    """The kit serves the name and port the federation file says (what every site's kit dials)."""
+    server = json.loads((kit / "startup" / "fed_server.json").read_text())["servers"][0]
+    host, _, port = str(server["service"]["target"]).rpartition(":")
+    expected = (wanted["server1"], wanted["server_props"]["fed_learn_port"])
+    if (host, int(port)) != expected:
+        raise DashboardError(f"the dashboard's kit serves {host}:{port}, not {expected[0]}:{expected[1]}; not installed")
