@@ -164,13 +164,14 @@ Requirements = Annotated[list[str], AfterValidator(_requirements)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Interpreter = Annotated[str, AfterValidator(_interpreter)]
 GiB = Annotated[float, BeforeValidator(_to_float), AfterValidator(_finite)]
-# Words shown on the dashboard; they travel in a systemd EnvironmentFile, so no quotes,
-# backslashes, '$' or control characters, and no space at either end.
+# Words shown on the dashboard; they travel in a systemd EnvironmentFile (where quotes and
+# backslashes are syntax), so no quotes, backslashes, '$', '#' or control characters, and no
+# space at either end.
 DisplayText = Annotated[
     str,
     matching(
-        r"([A-Za-z0-9.,:;()_+/@&' -]{0,118}[A-Za-z0-9.,:;()_+/@&'-])?",
-        "{value!r}: use up to 120 letters, digits, spaces and . , : ; ( ) _ + / @ & ' - (no quotes, backslashes or $)",
+        r"([A-Za-z0-9.,:;()_+/@&-]([A-Za-z0-9.,:;()_+/@& -]{0,118}[A-Za-z0-9.,:;()_+/@&-])?)?",
+        "{value!r}: use up to 120 letters, digits, spaces and . , : ; ( ) _ + / @ & - (no quotes, backslashes, $ or #)",
     ),
 ]
 InstanceType = Annotated[str, matching(INSTANCE_TYPE_PATTERN.pattern, "{value!r} is not an EC2 instance type; use a name like t3.medium")]

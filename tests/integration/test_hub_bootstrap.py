@@ -50,6 +50,8 @@ class Sandbox(HostSandbox):
             "ADMIN_EMAIL": "it@hospital.test", "AWS_REGION": "us-east-1", "DASHBOARD_NAME": "flareboard.hospital.test",
             "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
             "DATA_VOLUME_ID": VOLUME, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
+            "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
+            "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true",
         }  # fmt: skip
         return self.run_script(render_script("hub/bootstrap.sh", settings))
 
@@ -82,12 +84,12 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         f"python3 -m venv {certbot}",
         "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",
         "systemctl daemon-reload",
-        "systemctl enable flare-dashboard.service flare-server.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl enable flare-dashboard.service flare-server.service flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
         "systemctl restart flare-dashboard.service",
     ]
     assert first_run[-2:] == [
         "systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
-        "systemctl start --no-block flare-cert-renew.service flare-kit-sync.service",
+        "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service",
     ]
 
 
@@ -97,6 +99,8 @@ def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_ru
     settings = (sandbox.host / "etc" / "nvflare" / "hub.env").read_text().splitlines()
     assert "CERTIFICATE_MODE=letsencrypt" in settings and "DASHBOARD_NAME=flareboard.hospital.test" in settings
     assert "AWS_DEFAULT_REGION=us-east-1" in settings
+    assert {"SERVER_NAME=flareserver.hospital.test", "PROJECT_TITLE=NVFlare federation cancer-fl",
+            "PROJECT_DESCRIPTION=Breast cancer histology", "FREEZE_PROJECT=true"} <= set(settings)  # fmt: skip
     assert not [line for line in settings if "password" in line.lower()]
     assert (sandbox.host / "opt" / "nvflare" / "hub" / "hubctl.py").read_text() == (USERDATA_DIR / "hub" / "hubctl.py").read_text()
     assert (sandbox.host / "opt" / "nvflare" / "venv").readlink() == sandbox.host / "opt" / "nvflare" / "venv-2.9.0"
@@ -109,7 +113,7 @@ def test_second_boot_changes_nothing(sandbox: Sandbox, first_run: list[str]) -> 
     result, calls = sandbox.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert changing(calls) == []
-    assert calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-kit-sync.service"
+    assert calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service"
     assert sandbox.snapshot() == before
 
 
@@ -119,7 +123,7 @@ def test_a_new_runtime_is_fetched_and_the_services_restarted(sandbox: Sandbox, f
     assert "installed hub runtime runtime-2.zip" in result.stdout
     assert changing(calls) == [
         "systemctl daemon-reload",
-        "systemctl enable flare-dashboard.service flare-server.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl enable flare-dashboard.service flare-server.service flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
         "systemctl restart flare-dashboard.service",
     ]
     assert not [c for c in calls if c.startswith(("apt-get", "mkfs", "useradd", "pip"))]

@@ -475,3 +475,24 @@ def test_requirements_are_pep_508_from_the_index(tmp_path: Path, requirement: st
 def test_a_package_listed_twice_is_refused(tmp_path: Path) -> None:
     found = problems(tmp_path, with_(hub={"server_requirements": ["torch==2.5.1", "Torch>=2"]}))
     assert found == ["federation.yaml: hub.server_requirements: 'Torch' is listed twice; keep one entry per package"]
+
+
+def test_the_dashboard_project_defaults_to_frozen_with_a_title(tmp_path: Path) -> None:
+    federation = load_federation(write(tmp_path, VALID))
+    assert (federation.dashboard.freeze, federation.dashboard_title, federation.dashboard.description) == (
+        True, "NVFlare federation cancer-fl", "")  # fmt: skip
+    custom = load_federation(
+        write(tmp_path, with_(dashboard={"freeze": False, "title": "Onco FL (3 sites)", "description": "A & B: 2026"}))
+    )
+    assert (custom.dashboard.freeze, custom.dashboard_title, custom.dashboard.description) == (False, "Onco FL (3 sites)", "A & B: 2026")
+
+
+@pytest.mark.parametrize(
+    "value", ['Onco "FL"', "O'Brien lab", "a\\b", "$(reboot)", "#1", "two\nlines", " lead", "trail ", "x" * 121, "`id`"]
+)
+@pytest.mark.parametrize("field", ["title", "description"])
+def test_dashboard_text_is_one_plain_line(tmp_path: Path, field: str, value: str) -> None:
+    assert problems(tmp_path, with_(dashboard={field: value})) == [
+        f"federation.yaml: dashboard.{field}: {value!r}: use up to 120 letters, digits, spaces and . , : ; ( ) _ + / @ & - "
+        "(no quotes, backslashes, $ or #)"
+    ]
