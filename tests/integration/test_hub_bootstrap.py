@@ -74,7 +74,7 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
     venv, certbot = f"{sandbox.host}/opt/nvflare/venv-2.9.0", f"{sandbox.host}/opt/nvflare/certbot"
     assert changing(first_run) == [
         "apt-get update -q",
-        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs",
+        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip",
         f"mkfs.ext4 -q -L flare-data {device}",
         f"mount {sandbox.host}/var/lib/nvflare",
         "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",

@@ -16,7 +16,7 @@ readonly CERTBOT_VENV="${INSTALL_ROOT}/certbot"
 readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
 readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
-readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs)
+readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip)  # zip: the dashboard zips startup kits
 readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
   flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service)
 
