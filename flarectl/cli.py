@@ -203,6 +203,8 @@ def _site_doctor(args: argparse.Namespace) -> int:
         return 2
     if args.site:
         command += ["--site", args.site]
+    if args.zip_password:
+        command += ["--zip-password", args.zip_password]
     return subprocess.run(command).returncode
 
 
@@ -281,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("-c", "--config", help="federation file: check the site's registered GPUs (and --venv's NVFlare version)")
     doctor.add_argument("--venv", help="the site's venv, to check its NVFlare version")
     doctor.add_argument("--workdir", default=".", help="where jobs will run, for the disk check (default: here)")
+    doctor.add_argument("--zip-password", help="the PIN the dashboard showed, for its kit zip")
     doctor.set_defaults(run=_site_doctor)
     for kind in KINDS.values():  # the kinds' own verbs
         if kind.add_commands:

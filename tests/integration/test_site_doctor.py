@@ -252,3 +252,17 @@ def test_flarectl_site_doctor_takes_the_registered_gpus_and_version_from_the_fed
     assert result.returncode == 2 and "--config needs --site NAME" in result.stderr
     result = subprocess.run([*command, "-c", str(config), "--site", "site-b"], capture_output=True, text=True)
     assert result.returncode == 2 and "no site 'site-b' in" in result.stderr
+
+
+def test_a_dashboard_zip_needs_its_pin(federation: dict, tmp_path: Path) -> None:
+    """The dashboard's kits are zips protected with the PIN it shows (zip -P, as the dashboard makes them)."""
+    archive = tmp_path / "site-a.zip"
+    subprocess.run(["zip", "-rq", "-P", "1234abcd", str(archive), "."], cwd=federation["prod"] / "site-a", check=True)
+    command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(archive), "--workdir", str(tmp_path)]
+    locked = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert locked.returncode == 1
+    assert Report(1, locked.stdout).problems() == {
+        "kit": f"{archive} is protected by the PIN the dashboard showed: pass it with --zip-password PIN"
+    }
+    opened = subprocess.run([*command, "--zip-password", "1234abcd"], capture_output=True, text=True, timeout=120)
+    assert opened.returncode == 0, opened.stdout + opened.stderr

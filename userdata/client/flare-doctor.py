@@ -86,11 +86,14 @@ def days_left(not_after: str) -> int:
     return int((ssl.cert_time_to_seconds(not_after) - time.time()) // 86400)
 
 
-def find_startup(kit: Path, scratch: Path) -> Path:
+def find_startup(kit: Path, scratch: Path, password: str | None = None) -> Path:
     """The kit's startup/ folder: the kit as a folder, or unpacked from the dashboard's zip."""
     if kit.is_file() and zipfile.is_zipfile(kit):
         with zipfile.ZipFile(kit) as archive:
-            archive.extractall(scratch)
+            try:
+                archive.extractall(scratch, pwd=password.encode() if password else None)
+            except RuntimeError:  # zipfile's word for an encrypted member without the right password
+                raise Problem(f"{kit} is protected by the PIN the dashboard showed: pass it with --zip-password PIN") from None
         found = sorted(scratch.rglob("startup/fed_client.json"))
         if not found:
             raise Problem(f"{kit} holds no startup/fed_client.json; is it a client startup kit?")
@@ -269,11 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nvflare-version", help="the federation's NVFlare version")
     parser.add_argument("--workdir", type=Path, default=Path.cwd(), help="where jobs run (disk space)")
     parser.add_argument("--min-free-gib", type=float, default=5)
+    parser.add_argument("--zip-password", help="the PIN of a kit zip downloaded from the dashboard")
     args = parser.parse_args(argv)
     print(f"Site doctor for {args.site or 'the site the kit names'} (kit {args.kit})")
     doctor = Doctor()
     with tempfile.TemporaryDirectory() as scratch:
-        kit = doctor.check("kit", (), lambda: check_kit(find_startup(args.kit, Path(scratch)), args.site))
+        kit = doctor.check("kit", (), lambda: check_kit(find_startup(args.kit, Path(scratch), args.zip_password), args.site))
         doctor.check("certificate", ("kit",), lambda: check_certificate_lifetime(kit))
         doctor.check("server name", ("kit",), lambda: check_name(kit))
         doctor.check("port", ("server name",), lambda: check_port(kit))
