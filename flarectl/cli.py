@@ -154,6 +154,10 @@ def _site_kit(args: argparse.Namespace) -> int:
         print(f"flarectl: {error}", file=sys.stderr)
         return 2
     print(f"{target}: the startup kit of {site.name} (dials {dials}); its private key is startup/client.key (mode 600)")
+    repository = site_kit.unignored_in_git(target)
+    if repository:
+        print(f"flarectl: WARNING: {target} is inside the git work tree {repository} and not ignored; add it to .gitignore "
+              "so the private key is never committed", file=sys.stderr)  # fmt: skip
     return 0
 
 

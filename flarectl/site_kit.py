@@ -90,6 +90,19 @@ def check_kit(kit: Path, site: str, server_name: str | None, fl_port: int) -> st
     return f"{host}:{port}"
 
 
+def unignored_in_git(target: Path) -> str | None:
+    """The git work tree that would show the kit as an untracked file (one `git add .` from a
+    commit of a private key), or None."""
+    import subprocess
+
+    folder = next(path for path in (target, *target.parents) if path.exists())
+    top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0:
+        return None
+    ignored = subprocess.run(["git", "-C", top.stdout.strip(), "check-ignore", "-q", str(target / "startup" / "client.key")])
+    return None if ignored.returncode == 0 else top.stdout.strip()
+
+
 def fetch(client: DashboardClient, *, email: str, password: str, site: str, target: Path, server_name: str | None, fl_port: int) -> str:
     """Download, unzip beside the target, check, then move into place: nothing half-written."""
     if target.exists() and any(target.iterdir()):

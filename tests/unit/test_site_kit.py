@@ -38,3 +38,16 @@ def test_a_kit_for_another_site_server_or_port_is_refused(tmp_path: Path, made: 
     with pytest.raises(SiteKitError) as refused:
         check_kit(kit(tmp_path, **made), "site-a", "flareserver.onco.example", 8002)
     assert str(refused.value).startswith(message)
+
+
+def test_a_kit_inside_a_git_tree_is_flagged_unless_ignored(tmp_path: Path) -> None:
+    import subprocess
+
+    from flarectl.site_kit import unignored_in_git
+
+    assert unignored_in_git(tmp_path / "kits" / "site-a") is None  # not in a git work tree
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "kits" / "site-a" / "startup").mkdir(parents=True)
+    assert unignored_in_git(tmp_path / "kits" / "site-a") == str(tmp_path.resolve())
+    (tmp_path / ".gitignore").write_text("kits/\n")
+    assert unignored_in_git(tmp_path / "kits" / "site-a") is None
