@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flarectl.config.sites import ClientSite, FolderSite
 from flarectl.host_scripts import render_settings_file
 
+UV_VERSION = "0.13.8"  # installs the sites' venvs (pip when it cannot be had); the Leads' too
 RUNTIME_FILES = (
     "flare-client.sh",
     "flare-doctor.py",
@@ -75,6 +76,7 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
         "KIT_SOURCE": layout.kit_source,
         "VENV": layout.venv,
         "PYTHON": layout.python,
+        "UV_VERSION": UV_VERSION,
     }
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from flarectl.client_runtime import UV_VERSION
 from flarectl.config.federation import Federation
 from flarectl.host_scripts import render_script
 
 PYTHON_VERSION = "3.11"  # the Leads' Python: one that NVFlare 2.7 to 2.9 support
-UV_VERSION = "0.13.8"
 STARTER_JOB = "tabular-fedavg"
 
 

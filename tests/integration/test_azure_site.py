@@ -63,6 +63,7 @@ def test_first_boot_with_the_extension_installs_the_client_service(tmp_path: Pat
     assert [c for c in calls if c.startswith(SERVICE_COMMANDS)] == [
         "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
         f"python3 -m venv {vm.host}/opt/nvflare-client/venv",
+        f"python3 -m venv {vm.host}/var/lib/nvflare-client/.uv",  # the pinned uv's own venv (the recorder's pip installs no uv: pip follows)
         f"chown -R nvflare:nvflare {vm.host}/var/lib/nvflare-client",
         "systemctl daemon-reload",
         "systemctl enable flare-client.service",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from flarectl.client_runtime import UV_VERSION
 from flarectl.host_scripts import USERDATA_DIR, render_settings_file
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
@@ -37,8 +38,8 @@ def site_settings(root: Path, site: str, kit: Path, **extra: str) -> Path:
     return path
 
 
-def runtime(settings: Path, command: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(RUNTIME), str(settings), command], capture_output=True, text=True, timeout=120, **kwargs)
+def runtime(settings: Path, command: str, timeout: int = 120, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(RUNTIME), str(settings), command], capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,20 @@ def test_lead_aborts_a_running_job_and_mistakes_exit_2(federation: dict, tmp_pat
         assert "no job 'no-such-job' on the server; `flarectl jobs` lists them" in capsys.readouterr().err
     assert flarectl(["submit", "does/not/exist", "--kit", kit]) == 2
     assert "is not a folder; pass the job folder" in capsys.readouterr().err
+
+
+def test_install_makes_a_fresh_venv_with_uv(tmp_path: Path) -> None:
+    """A site without a venv: the pinned uv (from PyPI) installs NVFlare and the site's requirements."""
+    kit = tmp_path / "no-kit"  # install stops at the kit; the venv comes first
+    settings = site_settings(tmp_path, "site-a", kit, VENV=str(tmp_path / "venv"), REQUIREMENTS="packaging==26.4", UV_VERSION=UV_VERSION)
+    result = runtime(settings, "install", timeout=900)
+    assert "is not a client startup kit" in result.stderr, result.stdout + result.stderr
+    assert f"installed nvflare 2.9.0 into {tmp_path / 'venv'} (with uv)" in result.stdout
+    assert "installed site requirements: packaging==26.4" in result.stdout
+    probe = "import importlib.metadata as m; print(m.version('nvflare'), m.version('packaging'))"
+    assert subprocess.run([str(tmp_path / "venv/bin/python"), "-c", probe], capture_output=True, text=True).stdout.split() == [
+        "2.9.0",
+        "26.4",
+    ]
+    uv = subprocess.run([str(tmp_path / "site-a/.uv/bin/uv"), "--version"], capture_output=True, text=True).stdout
+    assert uv.split()[:2] == ["uv", UV_VERSION]

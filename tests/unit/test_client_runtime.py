@@ -28,7 +28,7 @@ def test_pip_gets_each_requirement_whole_from_a_file(tmp_path: Path) -> None:
         site_root=str(tmp_path / "site"), settings_file="", runtime_dir="", kit_source=str(tmp_path / "no-kit"), venv=str(venv)
     )
     settings = tmp_path / "client.env"
-    settings.write_text(client_env(federation.sites[0], "2.9.0", layout))
+    settings.write_text(client_env(federation.sites[0], "2.9.0", layout) + "UV_VERSION=''\n")  # pip itself (the uv path: integration)
     runtime = USERDATA_DIR / "client" / "flare-client.sh"
     result = subprocess.run(["bash", str(runtime), str(settings), "install"], capture_output=True, text=True)
     assert "is not a client startup kit" in result.stderr  # it got past the requirements

@@ -12,7 +12,7 @@
 #                                            this script); exit 0 ok, 1 cannot connect, 2 jobs would fail
 #
 # SETTINGS_FILE holds shell-quoted NAME=value lines: SITE_NAME NVFLARE_VERSION REQUIREMENTS
-# GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, PYTHON, GPU_WAIT_SECONDS.
+# GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, PYTHON, UV_VERSION, GPU_WAIT_SECONDS.
 set -euo pipefail
 
 log() { echo "flare-client: $*"; }
@@ -29,21 +29,49 @@ readonly VENV="${VENV:-${SITE_ROOT}/venv}"
 readonly PYTHON="${PYTHON:-python3}"
 readonly KIT_DIR="${SITE_ROOT}/kit"
 readonly GPU_WAIT_SECONDS="${GPU_WAIT_SECONDS:-30}"
+readonly UV_VERSION="${UV_VERSION:-}"  # the pinned uv installs the venv; empty: pip
 
 installed_nvflare() {
   "${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
 }
 
+INSTALLER=""  # the pinned uv, once it is needed; pip when it cannot be had
+find_installer() {
+  [ -z "${INSTALLER}" ] || return 0
+  INSTALLER=pip
+  [ -n "${UV_VERSION}" ] || return 0
+  local tools="${SITE_ROOT}/.uv"
+  if [ "$("${tools}/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "${UV_VERSION}" ]; then
+    if "${PYTHON}" -m venv "${tools}"; then
+      "${tools}/bin/pip" install --quiet "uv==${UV_VERSION}" || true
+    fi
+  fi
+  if [ -x "${tools}/bin/uv" ]; then
+    INSTALLER="${tools}/bin/uv"
+  else
+    log "uv ${UV_VERSION} could not be installed; installing with pip"
+  fi
+}
+
+venv_install() { # pip install ARGS into the venv, with uv when it is there (several times faster)
+  find_installer
+  if [ "${INSTALLER}" != pip ]; then
+    "${INSTALLER}" pip install --quiet --python "${VENV}/bin/python" "$@" && return 0
+    log "uv could not install $*; trying pip"
+  fi
+  "${VENV}/bin/pip" install --quiet "$@"
+}
+
 install_venv() {
   if [ "$(installed_nvflare)" != "${NVFLARE_VERSION}" ]; then
-    "${PYTHON}" -m venv "${VENV}"
-    "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}"
-    log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
+    [ -x "${VENV}/bin/python" ] || "${PYTHON}" -m venv "${VENV}"
+    venv_install "nvflare==${NVFLARE_VERSION}"
+    log "installed nvflare ${NVFLARE_VERSION} into ${VENV} (with ${INSTALLER##*/})"
   fi
   # One PEP 508 requirement per line, installed from a file: never split into words.
   if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${VENV}/.site-requirements"; then
     printf '%s\n' "${REQUIREMENTS}" >"${VENV}/.site-requirements.new"
-    "${VENV}/bin/pip" install --quiet -r "${VENV}/.site-requirements.new"
+    venv_install -r "${VENV}/.site-requirements.new"
     mv "${VENV}/.site-requirements.new" "${VENV}/.site-requirements"
     log "installed site requirements: $(paste -sd ' ' "${VENV}/.site-requirements")"
   fi
