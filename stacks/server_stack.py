@@ -12,6 +12,7 @@ from flare_constructs.kit_store import KitStore
 from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import FlareNetwork
 from flare_constructs.provided_certificate import ProvidedCertificate
+from flarectl.client_runtime import UV_VERSION
 from flarectl.config.federation import Federation
 from flarectl.vpc_choice import VpcChoice
 
@@ -53,6 +54,7 @@ class FlareServerStack(Stack):
                 "PROJECT_TITLE": federation.dashboard_title,
                 "PROJECT_DESCRIPTION": federation.dashboard.description,
                 "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
+                "UV_VERSION": UV_VERSION,
             },
         )
         host = HubHost(

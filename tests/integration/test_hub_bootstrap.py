@@ -51,7 +51,7 @@ class Sandbox(HostSandbox):
             "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
             "DATA_VOLUME_ID": VOLUME, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
             "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
-            "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true",
+            "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true", "UV_VERSION": "0.13.8",
         }  # fmt: skip
         return self.run_script(render_script("hub/bootstrap.sh", settings))
 
@@ -80,6 +80,8 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
         f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare",
         f"python3 -m venv {venv}",
+        f"python3 -m venv {sandbox.host}/opt/nvflare/uv",  # the pinned uv, tried once; the recorder's pip makes no uv,
+        "pip install --quiet uv==0.13.8",  # so pip installs (the fallback)
         "pip install --quiet nvflare==2.9.0 boto3",
         f"python3 -m venv {certbot}",
         "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",

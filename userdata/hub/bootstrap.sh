@@ -5,7 +5,7 @@
 # FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY SERVER_NAME PROJECT_TITLE PROJECT_DESCRIPTION FREEZE_PROJECT
+# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY SERVER_NAME PROJECT_TITLE PROJECT_DESCRIPTION FREEZE_PROJECT UV_VERSION
 
 readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
@@ -13,6 +13,7 @@ readonly INSTALL_ROOT="${ROOT}/opt/nvflare"
 readonly DATA_DIR="${ROOT}/var/lib/nvflare"
 readonly VENV="${INSTALL_ROOT}/venv-${NVFLARE_VERSION}"
 readonly CERTBOT_VENV="${INSTALL_ROOT}/certbot"
+readonly UV_VENV="${INSTALL_ROOT}/uv"
 readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
 readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
@@ -86,18 +87,34 @@ package_version() { # venv package
   "$1/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true
 }
 
+venv_install() { # VENV ARGS...: pip install ARGS into VENV with the pinned uv (installed the first time it is
+  # needed; several times faster than pip), pip when uv cannot be had or fails
+  local venv="$1"
+  shift
+  if [ "$(package_version "${UV_VENV}" uv)" != "${UV_VERSION}" ] && [ -z "${UV_TRIED:-}" ]; then
+    UV_TRIED=yes
+    if ! { python3 -m venv "${UV_VENV}" && "${UV_VENV}/bin/pip" install --quiet "uv==${UV_VERSION}"; }; then
+      log "uv ${UV_VERSION} not installed; using pip"
+    fi
+  fi
+  if [ -x "${UV_VENV}/bin/uv" ] && "${UV_VENV}/bin/uv" pip install --quiet --python "${venv}/bin/python" "$@"; then
+    return 0
+  fi
+  "${venv}/bin/pip" install --quiet "$@"
+}
+
 install_nvflare() {
   if [ "$(package_version "${VENV}" nvflare)" != "${NVFLARE_VERSION}" ]; then
     install -d -m 0755 "${INSTALL_ROOT}"
     python3 -m venv "${VENV}"
-    "${VENV}/bin/pip" install --quiet "nvflare==${NVFLARE_VERSION}" boto3
+    venv_install "${VENV}" "nvflare==${NVFLARE_VERSION}" boto3
     log "installed nvflare ${NVFLARE_VERSION} into ${VENV}"
   fi
   # Jobs whose server-side code imports e.g. torch fail without it (the guide's "Error 113").
   # One PEP 508 requirement per line, installed from a file: never split into words.
   if [ -n "${SERVER_REQUIREMENTS}" ] && ! printf '%s\n' "${SERVER_REQUIREMENTS}" | cmp -s - "${VENV}/.server-requirements"; then
     printf '%s\n' "${SERVER_REQUIREMENTS}" >"${VENV}/.server-requirements.new"
-    "${VENV}/bin/pip" install --quiet -r "${VENV}/.server-requirements.new"
+    venv_install "${VENV}" -r "${VENV}/.server-requirements.new"
     mv "${VENV}/.server-requirements.new" "${VENV}/.server-requirements"
     log "installed server requirements: $(paste -sd ' ' "${VENV}/.server-requirements")"
   fi
@@ -110,7 +127,7 @@ install_certbot() {
   [ "${CERTIFICATE_MODE}" = "letsencrypt" ] || return 0
   if [ "$(package_version "${CERTBOT_VENV}" certbot)" != "${CERTBOT_VERSION}" ]; then
     python3 -m venv "${CERTBOT_VENV}"
-    "${CERTBOT_VENV}/bin/pip" install --quiet "certbot==${CERTBOT_VERSION}" "certbot-dns-route53==${CERTBOT_VERSION}"
+    venv_install "${CERTBOT_VENV}" "certbot==${CERTBOT_VERSION}" "certbot-dns-route53==${CERTBOT_VERSION}"
     log "installed certbot ${CERTBOT_VERSION}"
   fi
 }
