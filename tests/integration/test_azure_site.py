@@ -47,19 +47,27 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return provision(tmp_path_factory.mktemp("provision"), project="azurebootstrap", fl_port=8002, clients=["az-site"]) / "az-site"
 
 
-def boot(root: Path, kit: Path, gpu_driver: str, gpu_answers: bool) -> tuple[AzureVm, int, str, list[str]]:
+def boot(root: Path, kit: Path, gpu_answers: bool) -> tuple[AzureVm, int, str, list[str]]:
     federation = Federation.model_validate({"project": "p", "project_admin_email": "it@hospital.test", "sites": [
-        {"name": "az-site", "kind": "azure", "location": "eastus", "kit": str(kit), "gpus": 1, "gpu_memory_gib": 15, "gpu_driver": gpu_driver},
+        {"name": "az-site", "kind": "azure", "location": "eastus", "kit": str(kit), "gpus": 1, "gpu_memory_gib": 15},
     ]})  # fmt: skip
     custom_data, _ = azure_custom_data.custom_data_for_deploy(federation.sites[0], federation)  # type: ignore[arg-type]
     vm = AzureVm(root, custom_data, gpu_answers)
     return (vm, *vm.first_boot())
 
 
-def test_first_boot_with_the_extension_installs_the_client_service(tmp_path: Path, kit: Path) -> None:
-    vm, code, output, calls = boot(tmp_path, kit, "extension", gpu_answers=False)
+def test_first_boot_installs_the_driver_then_the_client_service(tmp_path: Path, kit: Path) -> None:
+    vm, code, output, calls = boot(tmp_path, kit, gpu_answers=False)
     assert code == 0, output
-    assert not [c for c in calls if c.startswith(DRIVER_COMMANDS)]  # the extension brings the driver
+    driver = [c for c in calls if c.startswith(DRIVER_COMMANDS)]
+    branch = azure_custom_data.NVIDIA_DRIVER_BRANCH
+    assert driver == [  # Canonical's signed driver, before the client (no extension racing cloud-init's apt)
+        "apt-get install -y -q --no-install-recommends ubuntu-drivers-common",
+        f"ubuntu-drivers install --gpgpu nvidia:{branch}",
+        f"apt-get install -y -q --no-install-recommends nvidia-utils-{branch}",
+        "modprobe nvidia",
+    ]
+    assert calls.index(driver[-1]) < calls.index("systemctl restart flare-client.service")
     assert [c for c in calls if c.startswith(SERVICE_COMMANDS)] == [
         "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
         f"python3 -m venv {vm.host}/opt/nvflare-client/venv",
@@ -81,28 +89,14 @@ def test_first_boot_with_the_extension_installs_the_client_service(tmp_path: Pat
     assert "BEGIN" not in output and "PRIVATE KEY" not in output  # cloud-init logs what the bootstrap prints
 
 
-def test_first_boot_with_the_ubuntu_fallback_installs_the_driver_first(tmp_path: Path, kit: Path) -> None:
-    vm, code, output, calls = boot(tmp_path, kit, "ubuntu", gpu_answers=False)
-    assert code == 0, output
-    driver = [c for c in calls if c.startswith(DRIVER_COMMANDS)]
-    branch = azure_custom_data.NVIDIA_DRIVER_BRANCH
-    assert driver == [
-        "apt-get install -y -q --no-install-recommends ubuntu-drivers-common",
-        f"ubuntu-drivers install --gpgpu nvidia:{branch}",
-        f"apt-get install -y -q --no-install-recommends nvidia-utils-{branch}",
-        "modprobe nvidia",
-    ]
-    assert calls.index(driver[-1]) < calls.index("systemctl restart flare-client.service")
-
-
-def test_the_fallback_leaves_a_working_driver_alone(tmp_path: Path, kit: Path) -> None:
-    _, code, output, calls = boot(tmp_path, kit, "ubuntu", gpu_answers=True)
+def test_a_working_driver_is_left_alone(tmp_path: Path, kit: Path) -> None:
+    _, code, output, calls = boot(tmp_path, kit, gpu_answers=True)
     assert code == 0, output
     assert not [c for c in calls if c.startswith(DRIVER_COMMANDS)]
 
 
 def test_the_unit_runs_the_shared_runtime_with_the_custom_data_settings(tmp_path: Path, kit: Path) -> None:
-    vm, code, output, _ = boot(tmp_path, kit, "extension", gpu_answers=True)
+    vm, code, output, _ = boot(tmp_path, kit, gpu_answers=True)
     assert code == 0, output
     exec_start = next(
         line for line in (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines() if line.startswith("ExecStart=")

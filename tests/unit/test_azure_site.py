@@ -42,7 +42,6 @@ PUT_ORDER = [
     "Microsoft.Network/virtualNetworks",
     "Microsoft.Network/networkInterfaces",
     "Microsoft.Compute/virtualMachines",
-    "Microsoft.Compute/virtualMachines/extensions",
 ]
 
 
@@ -112,7 +111,7 @@ def test_deploy_puts_each_resource_once_in_dependency_order(federation: Federati
     deploy(federation, arm)
     assert [(r.method, r.resource_type) for r in arm.changing] == [("PUT", kind) for kind in PUT_ORDER]
     assert [r.path.rsplit("/", 1)[1] for r in arm.changing] == [
-        "cancer-fl-onc-az", "onc-az-nat-ip", "onc-az-nat", "onc-az-nsg", "onc-az-vnet", "onc-az-nic", "onc-az-vm", "NvidiaGpuDriverLinux",
+        "cancer-fl-onc-az", "onc-az-nat-ip", "onc-az-nat", "onc-az-nsg", "onc-az-vnet", "onc-az-nic", "onc-az-vm",
     ]  # fmt: skip
     assert all(r.path.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/cancer-fl-onc-az") for r in arm.changing[:1])
 
@@ -144,7 +143,7 @@ def test_vm_body_ubuntu_ssh_key_only_encrypted_no_password(federation: Federatio
     assert vm["securityProfile"] == {
         "encryptionAtHost": True,
         "securityType": "TrustedLaunch",
-        "uefiSettings": {"secureBootEnabled": False, "vTpmEnabled": True},
+        "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
     }
     assert vm["storageProfile"]["osDisk"]["managedDisk"] == {"storageAccountType": "Premium_LRS"}
     assert vm["networkProfile"]["networkInterfaces"][0]["id"].endswith("/networkInterfaces/onc-az-nic")
@@ -179,15 +178,13 @@ def test_ssh_cidr_opens_port_22_from_that_network_only(tmp_path: Path, arm: Fake
     assert nic["publicIPAddress"]["id"].endswith("/publicIPAddresses/onc-az-ssh-ip")
 
 
-def test_gpu_driver_extension(federation: Federation, arm: FakeArm) -> None:
+def test_no_driver_extension_and_secure_boot_on(federation: Federation, arm: FakeArm) -> None:
+    """Canonical's signed driver comes from cloud-init, so Trusted Launch keeps Secure Boot and vTPM on."""
     deploy(federation, arm)
-    extension = put_bodies(arm)["Microsoft.Compute/virtualMachines/extensions"]["properties"]
-    assert (extension["publisher"], extension["type"], extension["autoUpgradeMinorVersion"]) == (
-        "Microsoft.HpcCompute",
-        "NvidiaGpuDriverLinux",
-        True,
-    )
-    assert float(extension["typeHandlerVersion"]) >= 1.6
+    assert not [r for r in arm.requests if "extensions" in r.resource_type]
+    security = put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["securityProfile"]
+    assert security["securityType"] == "TrustedLaunch"
+    assert security["uefiSettings"] == {"secureBootEnabled": True, "vTpmEnabled": True}
 
 
 def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Federation, arm: FakeArm) -> None:
@@ -196,7 +193,7 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     runtime = "/opt/nvflare-client/bundle/runtime"
     for name in ("flare-client.sh", "flare-doctor.py", "flare-client.service", "install-service.sh"):
         assert files[f"{runtime}/{name}"]["content"] == (USERDATA_DIR / "client" / name).read_text()
-    assert "readonly GPU_DRIVER=extension" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
+    assert "ubuntu-drivers install --gpgpu" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
     settings = files["/etc/nvflare-client/client.env"]["content"]
     assert "SITE_NAME=onc-az\n" in settings and "KIT_SOURCE=/opt/nvflare-client/bundle/kit.zip\n" in settings
     assert "REQUIREMENTS=torch==2.5.1\n" in settings and "NVFLARE_VERSION=2.9.0\n" in settings
@@ -211,27 +208,19 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     assert cloud["runcmd"] == [["bash", f"{runtime}/azure-bootstrap.sh"]] and "python3-venv" in cloud["packages"]
 
 
-def test_ubuntu_driver_fallback_drops_the_extension(tmp_path: Path, arm: FakeArm) -> None:
-    federation = azure_federation(kit_for(tmp_path, "onc-az"), gpu_driver="ubuntu")
-    deploy(federation, arm)
-    assert "Microsoft.Compute/virtualMachines/extensions" not in put_bodies(arm)
-    files = custom_data_files(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"])
-    assert "readonly GPU_DRIVER=ubuntu" in files["/opt/nvflare-client/bundle/runtime/azure-bootstrap.sh"]["content"]
-
-
 def test_progress_is_shown_for_each_long_running_step(federation: Federation, arm: FakeArm) -> None:
     lines: list[str] = []
     deploy(federation, arm, lines)
     assert lines[0] == "resource group cancer-fl-onc-az: creating"
     assert [line.split(":")[0] for line in lines if line.startswith("[")] == [
-        f"[{n}/7] {label}" for n, label in enumerate(
+        f"[{n}/6] {label}" for n, label in enumerate(
             ["NAT gateway address onc-az-nat-ip", "NAT gateway (outbound only) onc-az-nat", "network security group (no inbound rules) onc-az-nsg",
-             "virtual network onc-az-vnet", "network interface (no public IP) onc-az-nic", "GPU VM (Standard_NC4as_T4_v3, Ubuntu 24.04) onc-az-vm",
-             "NVIDIA GPU driver extension onc-az-vm/NvidiaGpuDriverLinux"], start=1)
+             "virtual network onc-az-vnet", "network interface (no public IP) onc-az-nic", "GPU VM (Standard_NC4as_T4_v3, Ubuntu 24.04) onc-az-vm"],
+            start=1)
     ]  # fmt: skip
-    assert lines.count("      done (0 s)") == 7
+    assert lines.count("      done (0 s)") == 6
     assert lines[-1].startswith("site onc-az: the client dials out from 203.0.113.42")
-    assert arm.polls >= 14  # every PUT was followed to its end through Azure-AsyncOperation
+    assert arm.polls >= 12  # every PUT was followed to its end through Azure-AsyncOperation
 
 
 # --- deploy: idempotent, resumable -----------------------------------------------------------------
@@ -243,20 +232,22 @@ def test_second_deploy_sends_no_changing_request(federation: Federation, arm: Fa
     lines: list[str] = []
     assert deploy(federation, arm, lines) == []  # a new plan: a new throwaway SSH key, same kit
     assert arm.changing == []
-    assert sum(line.endswith(": unchanged") for line in lines) == 8
+    assert sum(line.endswith(": unchanged") for line in lines) == 7
 
 
 def test_failed_step_names_the_resource_and_a_rerun_resumes(federation: Federation, arm: FakeArm) -> None:
-    arm.fail_next_put("Microsoft.Compute/virtualMachines/extensions", "The NVIDIA driver does not support this OS.")
+    arm.fail_next_put("Microsoft.Network/networkInterfaces", "Subnet onc-az-vnet/flare is in use by another deployment.")
     with pytest.raises(azure_deploy.AzureDeployError) as failure:
         deploy(federation, arm)
     message = str(failure.value)
-    assert "NVIDIA GPU driver extension onc-az-vm/NvidiaGpuDriverLinux (Microsoft.Compute/virtualMachines/extensions) failed" in message
-    assert "The NVIDIA driver does not support this OS." in message and "gpu_driver: ubuntu" in message
+    assert "network interface (no public IP) onc-az-nic (Microsoft.Network/networkInterfaces) failed" in message
+    assert "Subnet onc-az-vnet/flare is in use by another deployment." in message
     assert "flarectl azure deploy onc-az` again" in message
     arm.requests.clear()
     deploy(federation, arm)
-    assert [(r.method, r.resource_type) for r in arm.changing] == [("PUT", "Microsoft.Compute/virtualMachines/extensions")]
+    assert [(r.method, r.resource_type) for r in arm.changing] == [
+        ("PUT", "Microsoft.Network/networkInterfaces"), ("PUT", "Microsoft.Compute/virtualMachines"),
+    ]  # fmt: skip
 
 
 def test_a_failed_vm_is_repaired_in_place(federation: Federation, arm: FakeArm) -> None:
@@ -265,12 +256,9 @@ def test_a_failed_vm_is_repaired_in_place(federation: Federation, arm: FakeArm) 
         azure_deploy.AzureDeployError, match=r"GPU VM .* onc-az-vm \(Microsoft.Compute/virtualMachines\) failed: .*Allocation failed"
     ):
         deploy(federation, arm)
-    assert "Microsoft.Compute/virtualMachines/extensions" not in put_bodies(arm)
     arm.requests.clear()
     deploy(federation, arm)
-    assert [(r.method, r.resource_type) for r in arm.changing] == [
-        ("PUT", "Microsoft.Compute/virtualMachines"), ("PUT", "Microsoft.Compute/virtualMachines/extensions"),
-    ]  # fmt: skip
+    assert [(r.method, r.resource_type) for r in arm.changing] == [("PUT", "Microsoft.Compute/virtualMachines")]
 
 
 def test_a_new_kit_replaces_the_vm_and_keeps_the_network(tmp_path: Path, federation: Federation, arm: FakeArm) -> None:
@@ -284,7 +272,7 @@ def test_a_new_kit_replaces_the_vm_and_keeps_the_network(tmp_path: Path, federat
     assert arm.changing == []
     deploy(federation, arm)
     assert [(r.method, r.resource_type) for r in arm.changing] == [
-        ("DELETE", "Microsoft.Compute/virtualMachines"), ("PUT", "Microsoft.Compute/virtualMachines"), ("PUT", "Microsoft.Compute/virtualMachines/extensions"),
+        ("DELETE", "Microsoft.Compute/virtualMachines"), ("PUT", "Microsoft.Compute/virtualMachines"),
     ]  # fmt: skip
 
 
@@ -352,7 +340,7 @@ def evaluate(value: Any, parameters: dict[str, str], group: str) -> Any:
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ ann", "ssh_cidr": "198.51.100.0/24"}, {"gpu_driver": "ubuntu"}],
+    [{}, {"ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ ann", "ssh_cidr": "198.51.100.0/24"}, {"encryption_at_host": False}],
 )
 def test_template_resources_equal_the_sdk_request_bodies(tmp_path: Path, arm: FakeArm, fields: dict[str, Any]) -> None:
     federation = azure_federation(kit_for(tmp_path, "onc-az"), **fields)
@@ -380,7 +368,8 @@ def test_template_dependencies_follow_the_references(tmp_path: Path) -> None:
     assert by_name["onc-az-vnet"]["dependsOn"] == [
         "[resourceId('Microsoft.Network/networkSecurityGroups', 'onc-az-nsg')]", "[resourceId('Microsoft.Network/natGateways', 'onc-az-nat')]",
     ]  # fmt: skip
-    assert by_name["onc-az-vm/NvidiaGpuDriverLinux"]["dependsOn"] == ["[resourceId('Microsoft.Compute/virtualMachines', 'onc-az-vm')]"]
+    assert by_name["onc-az-vm"]["dependsOn"] == ["[resourceId('Microsoft.Network/networkInterfaces', 'onc-az-nic')]"]
+    assert set(by_name) == {"onc-az-nat-ip", "onc-az-nat", "onc-az-nsg", "onc-az-vnet", "onc-az-nic", "onc-az-vm"}
     assert template["parameters"]["customData"]["type"] == "secureString"
 
 
@@ -422,7 +411,13 @@ def test_default_federation_azure_template_snapshot(tmp_path: Path, snapshot: Sn
         ({"ssh_cidr": "0.0.0.0/0", "ssh_public_key": "ssh-ed25519 AAAA x"}, "sites[0].ssh_cidr: '0.0.0.0/0' opens SSH to the internet"),
         ({"ssh_public_key": "ecdsa-sha2-nistp256 AAAA x"}, "sites[0].ssh_public_key: is not an OpenSSH public key"),
         ({"admin_user": "root"}, "sites[0].admin_user: 'root' cannot be the VM's admin user"),
-        ({"gpu_driver": "cuda"}, "sites[0].gpu_driver: 'cuda' is not allowed; use 'extension' or 'ubuntu'"),
+        ({"gpu_driver": "cuda"}, "sites[0].gpu_driver: 'cuda' is not allowed; use 'ubuntu'"),
+        (
+            {"gpu_driver": "extension"},
+            "sites[0].gpu_driver: 'extension' is not offered: Microsoft documents the NvidiaGpuDriverLinux "
+            "extension's CUDA driver for Ubuntu 20.04 only, and sites run Ubuntu 24.04; remove gpu_driver (the default installs "
+            "Canonical's signed driver with ubuntu-drivers, which works with Secure Boot)",
+        ),
         ({"tags": {"flare-site": "x"}}, "sites[0].tags: tag 'flare-site': use a name"),
         ({"os_disk_gib": 30}, "sites[0].os_disk_gib: 30 GiB: use 64 to 4095 GiB"),
         ({"location": "eastus9"}, "sites[0].location: eastus9 is not an Azure region flarectl knows"),
@@ -491,11 +486,11 @@ def test_cli_deploy_then_plan_then_destroy(
     config = write_federation(tmp_path, kit=str(kit_for(tmp_path, "onc-az")))
     assert run_cli(monkeypatch, arm, "azure", "deploy", "onc-az", "-c", str(config), "--subscription", SUBSCRIPTION) == 0
     output = capsys.readouterr().out
-    assert "[6/7] GPU VM (Standard_NC4as_T4_v3, Ubuntu 24.04) onc-az-vm: creating" in output and "site onc-az deployed" in output
+    assert "[6/6] GPU VM (Standard_NC4as_T4_v3, Ubuntu 24.04) onc-az-vm: creating" in output and "site onc-az deployed" in output
     assert "not-a-real-key" not in output and "customData" not in output
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
     assert run_cli(monkeypatch, arm, "azure", "plan", "onc-az", "-c", str(config)) == 0
-    assert capsys.readouterr().out.count(": unchanged") == 8
+    assert capsys.readouterr().out.count(": unchanged") == 7
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config)) == 0
     assert "Pass --yes to confirm without a terminal." in capsys.readouterr().err and arm.groups

@@ -1,14 +1,14 @@
 #!/bin/bash
 # Azure client site bootstrap: cloud-init runs it once per VM, as root, after writing the
 # site's files from the VM's custom data (the shared client runtime, its settings and the
-# startup kit) and installing python3-venv. With GPU_DRIVER=ubuntu it installs the NVIDIA
-# driver from Ubuntu's archive (the fallback when the NvidiaGpuDriverLinux extension cannot
-# serve the image); with GPU_DRIVER=extension the extension installs it and the client waits
-# for nvidia-smi. Then the shared runtime is installed as flare-client.service, which starts
+# startup kit) and installing python3-venv. It installs Canonical's signed NVIDIA driver from
+# Ubuntu's archive (ubuntu-drivers; it loads with Secure Boot on, and no extension races
+# cloud-init's apt for the dpkg lock), unless nvidia-smi already answers. Then the shared
+# runtime is installed as flare-client.service, which starts
 # at every boot. FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ GPU_DRIVER NVIDIA_DRIVER_BRANCH SETTINGS_PATH BUNDLE_PATH
+# @SETTINGS@ NVIDIA_DRIVER_BRANCH SETTINGS_PATH BUNDLE_PATH
 
 readonly ROOT="${FLARE_ROOT:-}"
 readonly BUNDLE="${ROOT}${BUNDLE_PATH}"
@@ -17,7 +17,6 @@ readonly SETTINGS_FILE="${ROOT}${SETTINGS_PATH}"
 log() { echo "flare-client-bootstrap: $*"; }
 
 install_driver() {
-  [ "${GPU_DRIVER}" = "ubuntu" ] || return 0
   if nvidia-smi -L >/dev/null 2>&1; then
     return 0
   fi
@@ -31,7 +30,7 @@ install_driver() {
 }
 
 main() {
-  log "starting (GPU driver from: ${GPU_DRIVER})"
+  log "starting"
   install_driver
   bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}" "$(sha256sum "${SETTINGS_FILE}" "${BUNDLE}/kit.zip" | sha256sum | cut -d' ' -f1)"
   log "done"

@@ -43,7 +43,6 @@ def cloud_config(site: AzureSite, federation: Federation, kit: bytes | None) -> 
     bootstrap = render_script(
         "client/azure-bootstrap.sh",
         {
-            "GPU_DRIVER": site.gpu_driver,
             "NVIDIA_DRIVER_BRANCH": NVIDIA_DRIVER_BRANCH,
             "SETTINGS_PATH": HOST.settings_file,
             "BUNDLE_PATH": CLOUD_BUNDLE,

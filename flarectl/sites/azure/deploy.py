@@ -37,7 +37,6 @@ OPERATIONS = {  # ARM type -> (client, operation group)
     "Microsoft.Network/virtualNetworks": ("network", "virtual_networks"),
     "Microsoft.Network/networkInterfaces": ("network", "network_interfaces"),
     "Microsoft.Compute/virtualMachines": ("compute", "virtual_machines"),
-    "Microsoft.Compute/virtualMachines/extensions": ("compute", "virtual_machine_extensions"),
 }
 
 
@@ -135,9 +134,7 @@ def _without(body: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
-def _change(plan: SitePlan, clients: AzureClients, resource: Planned, parent_recreated: bool) -> Change:
-    if parent_recreated:
-        return Change(resource, "create", ("its VM is created anew",))
+def _change(plan: SitePlan, clients: AzureClients, resource: Planned) -> Change:
     try:
         existing = _operations(clients, resource).get(plan.resource_group, *resource.name.split("/"))
     except ResourceNotFoundError:
@@ -175,14 +172,7 @@ def resource_group_state(plan: SitePlan, clients: AzureClients) -> tuple[str, di
 def changes(plan: SitePlan, clients: AzureClients, *, group_exists: bool) -> list[Change]:
     if not group_exists:  # nothing to read: everything is new
         return [Change(resource, "create") for resource in plan.resources]
-    found: list[Change] = []
-    vm_recreated = False
-    for resource in plan.resources:
-        change = _change(plan, clients, resource, parent_recreated=vm_recreated and resource.type.endswith("/extensions"))
-        if resource.type == "Microsoft.Compute/virtualMachines":
-            vm_recreated = change.action in ("create", "replace")
-        found.append(change)
-    return found
+    return [_change(plan, clients, resource) for resource in plan.resources]
 
 
 @signed_in
@@ -217,12 +207,7 @@ def _wait(poller: Any, what: str, out: Callable[[str], None]) -> Any:
 def _failed(plan: SitePlan, resource: str, error: HttpResponseError) -> AzureDeployError:
     message = getattr(error, "message", None) or str(error)
     hint = ""
-    if "NvidiaGpuDriverLinux" in resource:
-        hint = (
-            f" If the GPU driver extension cannot serve this image, set `gpu_driver: ubuntu` for site {plan.site.name}: "
-            "cloud-init then installs the driver from Ubuntu's archive (the VM is replaced)."
-        )
-    elif "EncryptionAtHost" in message:
+    if "EncryptionAtHost" in message:
         hint = " Register it once per subscription (`az feature register --namespace Microsoft.Compute --name EncryptionAtHost`) or set `encryption_at_host: false`."
     return AzureDeployError(
         f"{resource} failed: {message.splitlines()[0] if message else error}.{hint} "

@@ -23,19 +23,15 @@ def site_readme(site: AzureSite, federation: Federation) -> str:
         if site.ssh_cidr
         else "Nothing can connect to the VM: no inbound rules, no public IP on the VM. Use `az vm run-command invoke` for a shell command."
     )
-    driver = (
-        "the NvidiaGpuDriverLinux extension installs the NVIDIA driver; the client waits until `nvidia-smi` answers."
-        if site.gpu_driver == "extension"
-        else "cloud-init installs the NVIDIA driver from Ubuntu's archive (`ubuntu-drivers install --gpgpu`) before the client starts."
-    )
     return f"""# Azure GPU site `{site.name}`
 
 `flarectl azure deploy {site.name}` creates, in resource group `{group}` ({site.location}):
 a NAT gateway with a static public IP (the only way out), a network security group with no
 inbound rules, a virtual network, a NIC and a `{site.vm_size}` VM (Ubuntu 24.04, SSH key only,
-encryption at host, Trusted Launch without Secure Boot). On first boot, cloud-init installs
-NVFlare {federation.nvflare_version} and the site's startup kit through the shared client runtime
-and starts `flare-client.service`, which starts again at every boot; {driver}
+encryption at host, Trusted Launch with Secure Boot and vTPM). On first boot, cloud-init
+installs Canonical's signed NVIDIA driver from Ubuntu's archive (`ubuntu-drivers install
+--gpgpu`), then NVFlare {federation.nvflare_version} and the site's startup kit through the shared
+client runtime, and starts `flare-client.service`, which starts again at every boot.
 
 Files here, for review:
 - `azure-template.json`: the ARM template of exactly those resources. The VM's custom data

@@ -59,12 +59,24 @@ class AzureSite(CloudSite):
     os_disk_gib: Annotated[
         int, within(64, 4095, "{value} GiB: use 64 to 4095 GiB (the GPU driver, CUDA libraries and torch need room; default 128)")
     ] = 128
-    gpu_driver: Literal["extension", "ubuntu"] = "extension"
+    # Canonical's signed driver from Ubuntu's archive (ubuntu-drivers), so Secure Boot stays on.
+    gpu_driver: Literal["ubuntu"] = "ubuntu"
     encryption_at_host: bool = True
 
     def place(self, federation: Federation) -> str:
         subscription = f"subscription {self.subscription_id}" if self.subscription_id else "subscription at deploy"
         return f"Azure {self.location}, {self.vm_size}, {subscription}"
+
+    @field_validator("gpu_driver", mode="before")
+    @classmethod
+    def _gpu_driver(cls, value: object) -> object:
+        if value == "extension":
+            raise ValueError(
+                "'extension' is not offered: Microsoft documents the NvidiaGpuDriverLinux extension's CUDA driver for "
+                "Ubuntu 20.04 only, and sites run Ubuntu 24.04; remove gpu_driver (the default installs Canonical's "
+                "signed driver with ubuntu-drivers, which works with Secure Boot)"
+            )
+        return value
 
     @field_validator("admin_user")
     @classmethod

@@ -2,10 +2,11 @@
 `flarectl azure deploy` sends, and the ARM template `cdk synth` writes for review.
 
 What a site gets, in its own resource group: a NAT gateway with a static public IP (the
-site's only way out: apt, the GPU driver extension and the connection to the hub), a network
+site's only way out: apt, the GPU driver and the connection to the hub), a network
 security group with no inbound rules (SSH only from `ssh_cidr`, when set), a virtual network,
 a NIC without a public IP, and an Ubuntu 24.04 VM with SSH-key-only login, encryption at
-host and the NVIDIA GPU driver extension. The VM's custom data carries the startup kit: it
+host and Trusted Launch with Secure Boot (cloud-init installs Canonical's signed NVIDIA
+driver). The VM's custom data carries the startup kit: it
 is a secure parameter in the template and is never printed.
 """
 
@@ -33,7 +34,6 @@ API_VERSIONS = {
     "Microsoft.Network/virtualNetworks": "2026-03-01",
     "Microsoft.Network/networkInterfaces": "2026-03-01",
     "Microsoft.Compute/virtualMachines": "2026-04-01",
-    "Microsoft.Compute/virtualMachines/extensions": "2026-04-01",
 }
 UBUNTU_IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 ADDRESS_SPACE = "10.42.0.0/24"
@@ -42,7 +42,7 @@ CUSTOM_DATA_TAG = "flare-custom-data-sha256"
 
 @dataclass(frozen=True)
 class Planned:
-    """One Azure resource of the site: its ARM type, its name (`vm/extension` for a child)
+    """One Azure resource of the site: its ARM type, its name (`parent/child` for a child)
     and the SDK model to create it with."""
 
     label: str
@@ -104,7 +104,6 @@ NSG = "Microsoft.Network/networkSecurityGroups"
 VNET = "Microsoft.Network/virtualNetworks"
 NIC = "Microsoft.Network/networkInterfaces"
 VM = "Microsoft.Compute/virtualMachines"
-EXTENSION = "Microsoft.Compute/virtualMachines/extensions"
 SUBNET = "clients"
 
 
@@ -219,11 +218,11 @@ def _virtual_machine(s: _Site, custom_data: str, custom_data_sha256: str, ssh_pu
                 )
             ]
         ),
-        # Trusted launch with vTPM, but no Secure Boot: the NVIDIA extension's driver is unsigned.
+        # Trusted Launch with Secure Boot and vTPM: Canonical's driver (ubuntu-drivers) is signed.
         security_profile=compute.SecurityProfile(
             encryption_at_host=site.encryption_at_host,
             security_type="TrustedLaunch",
-            uefi_settings=compute.UefiSettings(secure_boot_enabled=False, v_tpm_enabled=True),
+            uefi_settings=compute.UefiSettings(secure_boot_enabled=True, v_tpm_enabled=True),
         ),
         diagnostics_profile=compute.DiagnosticsProfile(boot_diagnostics=compute.BootDiagnostics(enabled=True)),
     )
@@ -234,19 +233,6 @@ def _virtual_machine(s: _Site, custom_data: str, custom_data_sha256: str, ssh_pu
         compute.VirtualMachine(location=site.location, tags={**s.tags, CUSTOM_DATA_TAG: custom_data_sha256}, properties=properties),
         depends_on=((NIC, s.name("nic")),),
         write_only=("properties.osProfile.customData",),
-    )
-
-
-def _driver_extension(s: _Site) -> Planned:
-    model = compute.VirtualMachineExtension(
-        location=s.site.location,
-        tags=s.tags,
-        properties=compute.VirtualMachineExtensionProperties(
-            publisher="Microsoft.HpcCompute", type="NvidiaGpuDriverLinux", type_handler_version="1.6", auto_upgrade_minor_version=True
-        ),
-    )
-    return Planned(
-        "NVIDIA GPU driver extension", EXTENSION, f"{s.name('vm')}/NvidiaGpuDriverLinux", model, depends_on=((VM, s.name("vm")),)
     )
 
 
@@ -265,8 +251,6 @@ def plan_site(
     if site.ssh_cidr:
         resources.append(_static_ip(s, "SSH address", "ssh-ip"))
     resources += [_virtual_network(s), _network_interface(s), _virtual_machine(s, custom_data, custom_data_sha256, ssh_public_key)]
-    if site.gpu_driver == "extension":
-        resources.append(_driver_extension(s))
     return SitePlan(
         site=site, subscription_id=subscription_id, resource_group=s.group, resource_group_tags=s.tags, resources=tuple(resources)
     )

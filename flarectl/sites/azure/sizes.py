@@ -1,5 +1,5 @@
-"""Azure locations, and the GPU VM sizes whose NVIDIA driver path this project sets up (Ubuntu 24.04, the GPU
-driver extension or Ubuntu's driver), with what each has: a `vm_size` must be one of them, and
+"""Azure locations, and the GPU VM sizes whose NVIDIA driver path this project sets up (Ubuntu 24.04 with
+Canonical's driver from Ubuntu's archive), with what each has: a `vm_size` must be one of them, and
 the site must register the GPUs it has. Partial-GPU (vGPU) NV sizes need the GRID driver and
 are left out. Sources: Azure's N-series size pages, Nov 2026."""
 
