@@ -79,6 +79,10 @@ class FakeArm(HttpTransport):
         self._ids = itertools.count(1)
         self._failures: dict[str, str] = {}
         self.polls = 0  # long-running-operation status requests answered
+        # What the preflight reads: the subscription's EncryptionAtHost feature and the VM sizes' SKUs.
+        self.encryption_feature = "Registered"
+        self.size_capabilities: dict[str, str] = {"EncryptionAtHostSupported": "True"}
+        self.sizes_not_offered: set[str] = set()
 
     # HttpTransport
     def __enter__(self) -> FakeArm:
@@ -109,6 +113,10 @@ class FakeArm(HttpTransport):
             return self._poll(request, url.path)
         self.requests.append(recorded)
         key = url.path.lower()
+        if key.endswith("/providers/microsoft.features/providers/microsoft.compute/features/encryptionathost"):
+            return _Response(request, 200, {"name": "Microsoft.Compute/EncryptionAtHost", "properties": {"state": self.encryption_feature}})
+        if key.endswith("/providers/microsoft.compute/skus"):
+            return self._skus(request, parse_qs(url.query).get("$filter", [""])[0])
         if "/providers/" not in key:
             return self._group(request, key, body)
         if request.method == "GET":
@@ -121,6 +129,21 @@ class FakeArm(HttpTransport):
             self.resources.pop(key, None)
             return self._accepted(request, [{"status": "InProgress"}, {"status": "Succeeded"}])
         raise AssertionError(f"unexpected request {request.method} {request.url}")
+
+    def _skus(self, request: Any, location_filter: str) -> _Response:
+        from flarectl.sites.azure.sizes import GPU_SIZES
+
+        location = location_filter.split("'")[1]
+        skus = [
+            {
+                "resourceType": "virtualMachines", "name": size, "locations": [location],
+                "capabilities": [{"name": name, "value": value} for name, value in self.size_capabilities.items()],
+                "restrictions": [{"type": "Location", "values": [location], "reasonCode": "NotAvailableForSubscription"}]
+                if size in self.sizes_not_offered else [],
+            }
+            for size in GPU_SIZES
+        ]  # fmt: skip
+        return _Response(request, 200, {"value": skus})
 
     def _group(self, request: Any, key: str, body: Any) -> _Response:
         name = key.rsplit("/", 1)[1]

@@ -121,6 +121,8 @@ def test_api_versions_are_the_templates(federation: Federation, arm: FakeArm) ->
     template = azure_template.arm_template(federation.sites[0], federation)  # type: ignore[arg-type]
     expected = {resource["type"]: resource["apiVersion"] for resource in template["resources"]}
     expected["Microsoft.Resources/resourceGroups"] = azure_plan.API_VERSIONS["Microsoft.Resources/resourceGroups"]
+    # and the preflight's two reads (the subscription's EncryptionAtHost feature, the sizes' SKUs)
+    expected |= {"Microsoft.Features/providers/features": "2021-07-01", "Microsoft.Compute/skus": "2021-07-01"}
     sent = {r.resource_type: r.api_version for r in arm.requests if r.method in ("PUT", "GET")}
     assert sent == expected
 
@@ -496,3 +498,38 @@ def test_cli_deploy_then_plan_then_destroy(
     assert "Pass --yes to confirm without a terminal." in capsys.readouterr().err and arm.groups
     assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 0
     assert arm.groups == {} and f"{ARM}" not in capsys.readouterr().out
+
+
+# --- preflight: what Azure would refuse later, checked before anything is created -------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "fields", "problem"),
+    [
+        (lambda arm: setattr(arm, "encryption_feature", "NotRegistered"), {},
+         f"encryption at host is NotRegistered in subscription {SUBSCRIPTION}: run az feature register --namespace Microsoft.Compute "
+         "--name EncryptionAtHost, then az provider register -n Microsoft.Compute (once per subscription; it takes a few minutes), "
+         "or set encryption_at_host: false for site onc-az"),
+        (lambda arm: setattr(arm, "size_capabilities", {"EncryptionAtHostSupported": "False"}), {},
+         "Standard_NC4as_T4_v3 does not support encryption at host in westeurope: choose a vm_size that does, "
+         "or set encryption_at_host: false for site onc-az"),
+        (lambda arm: arm.sizes_not_offered.add("Standard_NC4as_T4_v3"), {"encryption_at_host": False},
+         f"Standard_NC4as_T4_v3 is not offered in westeurope to subscription {SUBSCRIPTION}: choose another location or vm_size "
+         "for site onc-az, or ask Azure for access"),
+    ],
+)  # fmt: skip
+def test_preflight_refuses_before_anything_is_created(tmp_path: Path, arm: FakeArm, setup: Any, fields: dict, problem: str) -> None:
+    setup(arm)
+    federation = azure_federation(kit_for(tmp_path, "onc-az"), **fields)
+    for action in (azure_deploy.deploy, azure_deploy.describe):
+        with pytest.raises(azure_deploy.AzureDeployError) as refused:
+            action(plan(federation), clients(arm), out=lambda _: None)
+        assert str(refused.value) == f"site onc-az cannot be deployed as configured; nothing was created:\n  - {problem}"
+    assert arm.changing == []
+
+
+def test_without_encryption_at_host_the_feature_is_not_asked(tmp_path: Path, arm: FakeArm) -> None:
+    arm.encryption_feature = "NotRegistered"
+    deploy(azure_federation(kit_for(tmp_path, "onc-az"), encryption_at_host=False), arm)
+    assert not [r for r in arm.requests if r.resource_type == "Microsoft.Features/providers/features"]
+    assert put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["securityProfile"]["encryptionAtHost"] is False

@@ -18,6 +18,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
+from flarectl.sites.azure import preflight
 from flarectl.sites.azure.plan import CUSTOM_DATA_TAG, Planned, SitePlan
 
 PROGRESS_SECONDS = 15.0
@@ -175,9 +176,17 @@ def changes(plan: SitePlan, clients: AzureClients, *, group_exists: bool) -> lis
     return [_change(plan, clients, resource) for resource in plan.resources]
 
 
+def check_preflight(plan: SitePlan, clients: AzureClients) -> None:
+    """Before anything is read or created: what Azure would refuse later (preflight.py)."""
+    found = preflight.problems(plan, clients)
+    if found:
+        raise AzureDeployError(f"site {plan.site.name} cannot be deployed as configured; nothing was created:\n  - " + "\n  - ".join(found))
+
+
 @signed_in
 def describe(plan: SitePlan, clients: AzureClients, out: Callable[[str], None] = print) -> list[Change]:
     """Print what a deploy would do; return the changes."""
+    check_preflight(plan, clients)
     state, tags = resource_group_state(plan, clients)
     group_line = {
         "missing": "create",
@@ -218,6 +227,7 @@ def _failed(plan: SitePlan, resource: str, error: HttpResponseError) -> AzureDep
 @signed_in
 def deploy(plan: SitePlan, clients: AzureClients, out: Callable[[str], None] = print) -> list[Change]:
     """Create or update the site; returns the changes made."""
+    check_preflight(plan, clients)
     state, tags = resource_group_state(plan, clients)
     if state == "foreign":
         out(f"resource group {plan.resource_group}: exists and was not created by flarectl; using it as it is")
