@@ -12,10 +12,15 @@ from flare_constructs.acknowledge import acknowledge
 class DashboardAdminCredential(Construct):
     """{"email", "password"}: the password never appears in a template, user data or output."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project: str, admin_email: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, project: str, admin_email: str, existing: bool) -> None:
         super().__init__(scope, construct_id)
         self.secret_name = f"{project}/dashboard-admin"
-        self.secret = secretsmanager.Secret(
+        if existing:
+            # The restore path: the secret an earlier hub kept (cdk destroy retains it), whose
+            # password the restored dashboard database was seeded with.
+            self.secret: secretsmanager.ISecret = secretsmanager.Secret.from_secret_name_v2(self, "Secret", self.secret_name)
+            return
+        created = secretsmanager.Secret(
             self,
             "Secret",
             secret_name=self.secret_name,
@@ -28,8 +33,9 @@ class DashboardAdminCredential(Construct):
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        self.secret = created
         acknowledge(
-            self.secret,
+            created,
             {
                 "AwsSolutions-SMG4": "Seeds the dashboard database once; the admin changes the password in the dashboard, so rotating the secret would change nothing.",
                 "HIPAA.Security-SecretsManagerRotationEnabled": "Seeds the dashboard database once; rotation in Secrets Manager would not reach the dashboard.",

@@ -2,7 +2,7 @@
 
 from typing import cast
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnResource, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -40,7 +40,12 @@ class HubDataVolume(Construct):
             # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
             cast(CfnResource, volume.node.default_child).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
             self.volume = volume
-        vault = backup.BackupVault(self, "Vault", removal_policy=RemovalPolicy.RETAIN)
+        # Retained, so its name must not repeat: the stack's own id in it lets a rebuilt stack
+        # make a new vault beside the kept one (which keeps its recovery points).
+        stack_id = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
+        vault = backup.BackupVault(
+            self, "Vault", backup_vault_name=Fn.join("-", [Aws.STACK_NAME, "data", stack_id]), removal_policy=RemovalPolicy.RETAIN
+        )
         plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
         plan.add_rule(
             backup.BackupPlanRule(

@@ -28,7 +28,13 @@ class FlareServerStack(Stack):
         logs = AuditLogBucket(self, "AuditLogs")
         network = FlareNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
         kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
-        admin = DashboardAdminCredential(self, "DashboardAdmin", project=federation.project, admin_email=federation.project_admin_email)
+        admin = DashboardAdminCredential(
+            self,
+            "DashboardAdmin",
+            project=federation.project,
+            admin_email=federation.project_admin_email,
+            existing=hub.admin_secret == "existing",
+        )
         data = HubDataVolume(
             self, "Data", availability_zone=network.availability_zone, size_gib=hub.data_volume_gib, existing_volume_id=hub.data_volume_id
         )

@@ -96,6 +96,8 @@ class Hub(Model):
     ] = 20
     data_volume_id: VolumeId | None = None
     elastic_ip: ElasticIp | None = None
+    # create: a new <project>/dashboard-admin secret; existing: the one an earlier hub kept (a restore)
+    admin_secret: Literal["create", "existing"] = "create"
     fl_port: int = 8002
     dashboard_cidrs: CidrList = ["0.0.0.0/0"]
     fl_cidrs: CidrList = ["0.0.0.0/0"]
@@ -113,6 +115,15 @@ class Hub(Model):
         if value > MAX_GP3_GIB:
             raise ValueError(f"{value} GiB exceeds the gp3 maximum of {MAX_GP3_GIB}")
         return value
+
+    @model_validator(mode="after")
+    def _restore_keeps_the_admin_secret(self) -> Hub:
+        if self.data_volume_id and self.admin_secret == "create":
+            raise ValueError(
+                "data_volume_id restores an earlier hub, whose dashboard database matches the admin secret that hub kept "
+                "(cdk destroy retains <project>/dashboard-admin, so creating it again would fail): set admin_secret: existing"
+            )
+        return self
 
     @field_validator("fl_port")
     @classmethod

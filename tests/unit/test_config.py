@@ -496,3 +496,12 @@ def test_dashboard_text_is_one_plain_line(tmp_path: Path, field: str, value: str
         f"federation.yaml: dashboard.{field}: {value!r}: use up to 120 letters, digits, spaces and . , : ; ( ) _ + / @ & - "
         "(no quotes, backslashes, $ or #)"
     ]
+
+
+def test_a_restore_adopts_the_kept_admin_secret(tmp_path: Path) -> None:
+    assert problems(tmp_path, with_(hub={"data_volume_id": "vol-0123456789abcdef0"})) == [
+        "federation.yaml: hub: data_volume_id restores an earlier hub, whose dashboard database matches the admin secret that hub "
+        "kept (cdk destroy retains <project>/dashboard-admin, so creating it again would fail): set admin_secret: existing"
+    ]
+    restored = load_federation(write(tmp_path, with_(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"})))
+    assert restored.hub.admin_secret == "existing"

@@ -397,7 +397,7 @@ class TestRuntime:
 def test_restore_adopts_an_existing_data_volume() -> None:
     from tests.synth_fixtures import federation, synth_hub
 
-    template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0"}))
+    template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"}))
     template.resource_count_is("AWS::EC2::Volume", 0)
     template.has_resource_properties("AWS::EC2::VolumeAttachment", {"VolumeId": "vol-0123456789abcdef0", "Device": "/dev/sdf"})
     assert "readonly DATA_VOLUME_ID=vol-0123456789abcdef0" in bootstrap_part(template)
@@ -444,3 +444,53 @@ class TestCloudRequirements:
         assert "DependsOn" not in only(existing_vpc_template, "AWS::EC2::EIP") or not any(
             "Gateway" in dependency for dependency in only(existing_vpc_template, "AWS::EC2::EIP")["DependsOn"]
         )
+
+
+def test_restore_adopts_the_kept_admin_secret() -> None:
+    """cdk destroy keeps <project>/dashboard-admin: a rebuild reads it instead of creating it again."""
+    from tests.synth_fixtures import federation, synth_hub
+
+    template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"}))
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
+    assert ":secret:cancer-fl/dashboard-admin-??????" in policies and "secretsmanager:GetSecretValue" in policies
+    template.has_output("AdminSecretName", {"Value": "cancer-fl/dashboard-admin"})
+    assert "readonly ADMIN_SECRET_NAME=cancer-fl/dashboard-admin" in bootstrap_part(template)
+
+
+def test_a_new_hub_creates_the_secret_and_a_vault_whose_name_does_not_repeat() -> None:
+    """Both are retained by cdk destroy: the secret has its adoption path (above), and the vault's
+    name carries the stack's own id, so a rebuilt stack never collides with the kept vault."""
+    from tests.synth_fixtures import federation, synth_hub
+
+    template = synth_hub(federation())
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    vault = only(template, "AWS::Backup::BackupVault")
+    assert vault["DeletionPolicy"] == "Retain"
+    assert vault["Properties"]["BackupVaultName"] == {
+        "Fn::Join": [
+            "-",
+            [
+                {"Ref": "AWS::StackName"},
+                "data",
+                {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]},
+            ],
+        ]
+    }
+
+
+def test_every_retained_resource_with_a_fixed_name_has_an_adoption_path() -> None:
+    """A resource cdk destroy keeps under a name the next deploy would use again makes that deploy fail
+    (AlreadyExists): each such name must be one the federation file can adopt."""
+    from tests.synth_fixtures import federation, synth_hub
+
+    template = synth_hub(federation()).to_json()
+    name_keys = ("Name", "SecretName", "BackupVaultName", "BucketName", "LogGroupName", "RoleName", "TopicName", "KeyAlias")
+    fixed = {
+        (resource["Type"], key)
+        for resource in template["Resources"].values()
+        if resource.get("DeletionPolicy") == "Retain"
+        for key in name_keys
+        if isinstance(resource.get("Properties", {}).get(key), str)
+    }
+    assert fixed == {("AWS::SecretsManager::Secret", "Name")}  # adopted with hub.admin_secret: existing
