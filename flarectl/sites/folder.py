@@ -20,3 +20,12 @@ def runtime_files(site: FolderSite, federation: Federation) -> dict[str, str]:
         "flare-doctor.py": (USERDATA_DIR / "client" / "flare-doctor.py").read_text(),
         "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
     }
+
+
+def doctor_help(site: FolderSite) -> str:
+    """The README paragraph on the site doctor, for the kinds run with flare-site.sh (Linux, WSL)."""
+    return f"""Does it connect? `bash flare-site.sh doctor` checks the kit, the server name, the FL port, the
+TLS handshake against the kit's root CA, the clock, the GPUs, NVFlare and the disk, and says
+how to fix each problem (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail). Before
+setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
+"""

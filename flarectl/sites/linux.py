@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
-from flarectl.sites.folder import runtime_files
+from flarectl.sites.folder import doctor_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
@@ -50,11 +50,7 @@ Status: `bash flare-site.sh status` (or `systemctl status flare-client-{site.nam
 starting at boot, `sudo systemctl disable flare-client-{site.name}`.
 Without systemd (a container, say), start/stop use a supervised background process with
 its log in `{site.workdir}/client.log`.
-Does it connect? `bash flare-site.sh doctor` checks the kit, the server name, the FL port, the
-TLS handshake against the kit's root CA, the clock, the GPUs, NVFlare and the disk, and says
-how to fix each problem (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail). Before
-setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
-"""
+""" + doctor_help(site)
 
 
 def emit(site: LinuxSite, federation: Federation, directory: Path) -> list[Path]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import USERDATA_DIR, render_script
-from flarectl.sites.folder import runtime_files
+from flarectl.sites.folder import doctor_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
@@ -51,11 +51,7 @@ With systemd enabled in WSL (`/etc/wsl.conf`: `[boot]` `systemd=true`) the clien
 systemd unit that starts with WSL; otherwise it is a supervised background process that
 restarts the client if it exits, with its log in `{site.workdir}/client.log`; start it again
 after Windows restarts.
-Does it connect? `bash flare-site.sh doctor` checks the kit, the server name, the FL port, the
-TLS handshake against the kit's root CA, the clock, the GPUs, NVFlare and the disk, and says
-how to fix each problem (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail). Before
-setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
-"""
+""" + doctor_help(site)
 
 
 def emit(site: WslSite, federation: Federation, directory: Path) -> list[Path]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,10 +46,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     fl_port = free_port()
     prod = provision(tmp_path_factory.mktemp("provision"), project="runtime", fl_port=fl_port, clients=SITES)
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "runtime", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
-    kit = hub.data / "kits" / "provisioned"
-    shutil.copytree(prod / "localhost", kit)
-    (hub.data / "kits" / "current").symlink_to("provisioned")
-    hub.systemctl("start", "flare-server.service")
+    hub.serve(prod / "localhost")
     sites = tmp_path_factory.mktemp("sites")
     clients = []
     try:
