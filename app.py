@@ -59,6 +59,7 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
         env=hub_environment,
         description=f"NVFlare hub (dashboard + FL server) for project {federation.project}",
         analytics_reporting=False,
+        termination_protection=True,  # the instances are replaceable; the stack is what must not vanish by mistake
     )
     for site in federation.sites:
         print(KINDS[site.kind].synth(app, site, federation), file=sys.stderr)

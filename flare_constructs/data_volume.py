@@ -6,6 +6,7 @@ from aws_cdk import Aws, CfnResource, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
@@ -15,8 +16,6 @@ class HubDataVolume(Construct):
     """A separate encrypted gp3 volume, retained on stack deletion and on replacement, so a
     replaced or rebuilt instance finds the dashboard database, certificates and kits again;
     AWS Backup snapshots it daily (kept 35 days) against loss of the volume itself."""
-
-    DEVICE = "/dev/sdf"
 
     def __init__(
         self, scope: Construct, construct_id: str, *, availability_zone: str, size_gib: int, existing_volume_id: str | None
@@ -64,5 +63,27 @@ class HubDataVolume(Construct):
             },
         )
 
-    def attach_to(self, instance: ec2.Instance) -> None:
-        ec2.CfnVolumeAttachment(self, "Attachment", instance_id=instance.instance_id, volume_id=self.volume.volume_id, device=self.DEVICE)
+    def grant_attach(self, role: iam.IRole) -> None:
+        """The hub attaches the volume itself at boot (userdata/hub/instance.py): a template
+        VolumeAttachment cannot move the volume to a replacement instance, which CloudFormation
+        creates while the old one still holds it. Only this volume, only to this stack's instances."""
+        stack = Stack.of(self)
+        # Pseudo-parameters, not the stack's env: one reviewed acknowledgment for every environment.
+        volume = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:volume/{self.volume.volume_id}"
+        instances = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/*"
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=[volume]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ec2:AttachVolume"],
+                resources=[instances],
+                conditions={"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-id": stack.stack_id}},
+            )
+        )
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "ec2:DescribeVolumes has no resource-level permissions; it reads volume states only.",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]": "Only instances tagged with this stack's id (a tag CloudFormation sets and nobody can change): the hub and its replacement, whose id is not known when the policy is written.",
+            },
+        )

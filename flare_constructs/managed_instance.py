@@ -10,8 +10,10 @@ from flare_constructs.acknowledge import acknowledge
 class ManagedInstance(Construct):
     """An instance reached through SSM Session Manager (no key pair), its AMI resolved from an
     SSM parameter when it launches (a newer image never replaces a running host on the next
-    deploy), IMDSv2 only, an encrypted gp3 root volume, detailed monitoring and termination
-    protection. `spot`: a persistent Spot request that stops, not terminates, on interruption."""
+    deploy), IMDSv2 only, an encrypted gp3 root volume and detailed monitoring. No instance
+    termination protection: it would block CloudFormation from replacing the instance or rolling
+    back a failed one; the stack carries termination protection instead. `spot`: a persistent
+    Spot request that stops, not terminates, on interruption."""
 
     def __init__(
         self,
@@ -54,7 +56,6 @@ class ManagedInstance(Construct):
             role=self.role,
             user_data=user_data,
             detailed_monitoring=True,
-            disable_api_termination=True,
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/sda1",
@@ -86,6 +87,8 @@ class ManagedInstance(Construct):
             self.instance,
             {
                 "CloudFormation-Validate::E1152": "ImageId 'resolve:ssm:<parameter>' is EC2's documented launch-time AMI lookup.",
-                "AwsSolutions-EC28": "Detailed monitoring is on; ASG-style monitoring does not apply to a single host.",
+                "AwsSolutions-EC29": "Replaceable by design: what a host keeps lives on retained resources (the hub's data volume, address, "
+                "secret and buckets; a client site's kit comes with each deploy). Instance termination protection would block CloudFormation's replacements and rollbacks; "
+                "the stack has termination protection.",
             },
         )

@@ -77,7 +77,7 @@ class FlareServerStack(Stack):
             ssh_cidr=hub.ssh_cidr,
             user_data=runtime.user_data,
         )
-        data.attach_to(host.instance)
+        data.grant_attach(host.role)
         runtime.grant_read(host.role)
         kits.grant_prefix_read(host.role, SERVER_KIT_PREFIX)
         admin.secret.grant_read(host.role)

@@ -1,17 +1,19 @@
-"""moto_server with four CloudFormation gaps filled, following AWS's documented behaviour.
+"""moto_server with five CloudFormation gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
    GenerateSecretString merges a random password into SecretStringTemplate.
 2. moto does not resolve an instance ImageId of the form `resolve:ssm:NAME` (EC2 reads the
-   SSM parameter at launch); here it does, from moto's own SSM.
+   SSM parameter at launch), nor apply DisableApiTermination from a template; here it does both.
 3. moto cannot update an AWS::EC2::Instance (the resource becomes None). AWS changes
    InstanceType and UserData in place (stop/start, same instance id) and replaces the
-   instance for a new ImageId or SubnetId; so does this.
+   instance for a new ImageId (a new `resolve:ssm:` name included) or SubnetId; so does this.
 4. On a stack update the CDK CLI sends UsePreviousValue for parameters that kept their
    default (CDK's BootstrapVersion); moto raises KeyError for those. AWS keeps the previous
    value, which for a defaulted parameter is the default: here such parameters are left out
    so the template default applies.
+5. moto does not update the resources that refer to a replaced resource. AWS moves an Elastic
+   IP whose InstanceId refers to a replaced instance to the new instance; so does this.
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -112,7 +114,10 @@ def create_instance_resolving_ssm(
 
         parameter = ssm_backends[account_id][region_name].get_parameter(image.removeprefix("resolve:ssm:"))
         cloudformation_json = {**cloudformation_json, "Properties": {**cloudformation_json["Properties"], "ImageId": parameter.value}}
-    return create_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    instance = create_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    instance.image_property = image  # what the template said, to tell a changed ImageId on update
+    instance.disable_api_termination = str(cloudformation_json["Properties"].get("DisableApiTermination", "false")).lower() == "true"
+    return instance
 
 
 Instance.create_from_cloudformation_json = classmethod(create_instance_resolving_ssm)  # type: ignore[assignment]
@@ -127,10 +132,15 @@ def update_instance(
     region_name: str,
 ) -> Instance:
     properties = cloudformation_json["Properties"]
-    image_changed = properties["ImageId"] != original_resource.image_id and not properties["ImageId"].startswith("resolve:ssm:")
+    image_changed = properties["ImageId"] != getattr(original_resource, "image_property", original_resource.image_id)
     if image_changed or properties.get("SubnetId", original_resource.subnet_id) != original_resource.subnet_id:
         replacement = Instance.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-        ec2_backends[account_id][region_name].terminate_instances([original_resource.id])
+        backend = ec2_backends[account_id][region_name]
+        for address in backend.addresses:
+            if address.instance is not None and address.instance.id == original_resource.id:
+                backend.associate_address(replacement, address=address.public_ip, reassociate=True)
+        # AWS terminates the old instance after the update; termination protection makes that fail.
+        backend.terminate_instances([original_resource.id])
         return replacement
     original_resource.instance_type = properties.get("InstanceType", original_resource.instance_type)
     original_resource.user_data = properties.get("UserData", original_resource.user_data)

@@ -42,13 +42,14 @@ class HostSandbox:
             stub.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "host_recorder.py"} {name} "$@"\n')
             stub.chmod(0o755)
         self.log = root / "calls.log"
+        self.env: dict[str, str] = {}  # more environment for the script, e.g. the instance metadata endpoint
 
     def run_script(self, script: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         path = self.root / "user-data.sh"
         path.write_text(script)
         start = len(self.calls())
         env = {**os.environ, **self.emulator, "FLARE_ROOT": str(self.host), "PATH": f"{self.bin}:{os.environ['PATH']}",
-               "RECORDER_LOG": str(self.log), "RECORDER_STATE": str(self.root / "state.json"), "RECORDER_BIN": str(self.bin)}  # fmt: skip
+               "RECORDER_LOG": str(self.log), "RECORDER_STATE": str(self.root / "state.json"), "RECORDER_BIN": str(self.bin), **self.env}  # fmt: skip
         result = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True, timeout=180)
         return result, self.calls()[start:]
 

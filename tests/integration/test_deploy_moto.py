@@ -11,8 +11,10 @@ import base64
 import email
 import io
 import json
+import os
 import re
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,19 +23,21 @@ import boto3
 import pytest
 import yaml
 
+from flarectl.host_scripts import USERDATA_DIR
 from tests.integration.conftest import cdk, cli_env
+from tests.integration.imds import imds
 
 AMI_PARAMETER = "/test/ubuntu-24.04/ami-id"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
-def federation_yaml(zone_id: str, instance_type: str) -> str:
+def federation_yaml(zone_id: str, instance_type: str, ami_parameter: str = AMI_PARAMETER) -> str:
     return f"""\
 project: motofl
 project_admin_email: admin@flare.test
 hub:
   instance_type: {instance_type}
-  ami_ssm_parameter: {AMI_PARAMETER}
+  ami_ssm_parameter: {ami_parameter}
 dns:
   hosted_zone_id: {zone_id}
   zone_name: flare.test
@@ -168,12 +172,29 @@ def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deploymen
     assert [(v["Size"], v["VolumeType"], v["Encrypted"]) for v in root] == [(40, "gp3", True)]
 
 
-def test_data_volume_is_attached_and_named_in_the_bootstrap(deployment: Deployment) -> None:
-    volume = deployment.client("ec2").describe_volumes(VolumeIds=[deployment.first["DataVolumeId"]])["Volumes"][0]
-    assert volume["Attachments"][0]["InstanceId"] == deployment.first["InstanceId"]
-    assert volume["Attachments"][0]["Device"] == "/dev/sdf"
+def attach_data_volume(deployment: Deployment, instance_id: str, volume_id: str) -> subprocess.CompletedProcess[str]:
+    """What the hub's bootstrap runs on `instance_id` (userdata/hub/instance.py), against the emulator."""
+    with imds({"instance-id": instance_id}) as endpoint:
+        env = {**os.environ, "AWS_ENDPOINT_URL": deployment.endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint}  # fmt: skip
+        command = [sys.executable, str(USERDATA_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--wait-minutes", "0.1"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def attachments(deployment: Deployment, volume_id: str) -> list[tuple[str, str]]:
+    volume = deployment.client("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    return [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]]
+
+
+def test_data_volume_is_named_in_the_bootstrap_which_attaches_it(deployment: Deployment) -> None:
+    volume_id = deployment.first["DataVolumeId"]
+    volume = deployment.client("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
     assert volume["Size"] == 20  # moto ignores VolumeType/Encrypted on AWS::EC2::Volume: asserted on the template
-    assert bootstrap_settings(deployment, deployment.first["InstanceId"])["DATA_VOLUME_ID"] == deployment.first["DataVolumeId"]
+    assert bootstrap_settings(deployment, deployment.first["InstanceId"])["DATA_VOLUME_ID"] == volume_id
+    assert attachments(deployment, volume_id) == []  # the template does not attach it
+    result = attach_data_volume(deployment, deployment.first["InstanceId"], volume_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert attachments(deployment, volume_id) == [(deployment.first["InstanceId"], "/dev/sdf")]
 
 
 def test_runtime_asset_was_published_where_the_bootstrap_fetches_it(deployment: Deployment) -> None:
@@ -234,6 +255,32 @@ def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment:
     addresses = deployment.client("ec2").describe_addresses()["Addresses"]
     assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(second["ElasticIp"], second["InstanceId"])]
     assert second["KitBucket"] == deployment.first["KitBucket"]
+
+
+def test_a_replacing_update_hands_the_data_volume_to_the_new_instance(deployment: Deployment) -> None:
+    """A new AMI parameter makes CloudFormation replace the hub instance. With instance
+    termination protection the old one could not be terminated; with a template
+    VolumeAttachment the new one could not get the volume. Neither is there: the update
+    completes, the old instance is gone, and the new one's bootstrap attaches the volume."""
+    before = deployment.client("cloudformation").describe_stacks(StackName="FlareServerStack")["Stacks"][0]["Outputs"]
+    old_instance = {o["OutputKey"]: o["OutputValue"] for o in before}["InstanceId"]
+    volume_id = deployment.first["DataVolumeId"]
+    assert attach_data_volume(deployment, old_instance, volume_id).returncode == 0  # the running hub holds it
+    images = deployment.client("ec2").describe_images(Owners=["amazon"])["Images"]
+    other_image = next(i["ImageId"] for i in images if i["ImageId"] != deployment.image_id)
+    deployment.client("ssm").put_parameter(Name="/test/ubuntu-24.04-next/ami-id", Value=other_image, Type="String")
+    third = deployment.deploy(federation_yaml(deployment.zone_id, "t3.large", "/test/ubuntu-24.04-next/ami-id"), "third")
+    assert third["InstanceId"] != old_instance
+    assert instance(deployment, old_instance)["State"]["Name"] == "terminated"
+    assert instance(deployment, third["InstanceId"])["ImageId"] == other_image
+    assert (third["ElasticIp"], third["DataVolumeId"], third["KitBucket"]) == (
+        deployment.first["ElasticIp"], volume_id, deployment.first["KitBucket"])  # fmt: skip
+    addresses = deployment.client("ec2").describe_addresses()["Addresses"]
+    assert [(a["PublicIp"], a["InstanceId"]) for a in addresses] == [(third["ElasticIp"], third["InstanceId"])]
+    assert attachments(deployment, volume_id) == []  # released by the terminated instance
+    result = attach_data_volume(deployment, third["InstanceId"], volume_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert attachments(deployment, volume_id) == [(third["InstanceId"], "/dev/sdf")]
 
 
 SITE_AMI_PARAMETER = "/test/dlami/ami-id"

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -17,9 +20,8 @@ import pytest
 from flarectl.host_scripts import USERDATA_DIR, render_script
 from tests.conftest import needs
 from tests.integration.conftest import emulator_client
+from tests.integration.imds import serve_imds
 from tests.integration.sandbox import HostSandbox, changing
-
-VOLUME = "vol-0123456789abcdef0"
 
 
 def runtime_zip() -> bytes:
@@ -32,16 +34,33 @@ def runtime_zip() -> bytes:
 
 
 class Sandbox(HostSandbox):
-    """A hub: the data volume's device exists, the runtime asset is in the emulator's S3."""
+    """A hub on its own instance in the emulator (the instance metadata says which): the data
+    volume is an EBS volume there, whose device appears once it is attached; the runtime asset
+    is in the emulator's S3."""
 
-    def __init__(self, root: Path, emulator: dict[str, str]):
+    def __init__(self, root: Path, emulator: dict[str, str], volume_id: str | None = None):
         super().__init__(root, emulator)
+        self.ec2 = emulator_client(emulator, "ec2")
+        image = self.ec2.describe_images()["Images"][0]["ImageId"]
+        self.instance_id = self.ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, Placement={"AvailabilityZone": "us-east-1a"})[
+            "Instances"
+        ][0]["InstanceId"]
+        self.volume_id = volume_id or self.ec2.create_volume(AvailabilityZone="us-east-1a", Size=20, VolumeType="gp3")["VolumeId"]
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{serve_imds({'instance-id': self.instance_id}).server_port}"
         (self.host / "dev" / "disk" / "by-id").mkdir(parents=True)
-        (self.host / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").touch()
+        self.device.touch()
         s3 = emulator_client(emulator, "s3")
         s3.create_bucket(Bucket="bootstrap-assets")
         for key in ("runtime-1.zip", "runtime-2.zip"):
             s3.put_object(Bucket="bootstrap-assets", Key=key, Body=runtime_zip())
+
+    @property
+    def device(self) -> Path:
+        return self.host / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{self.volume_id.replace('-', '')}"
+
+    def attachments(self) -> list[tuple[str, str]]:
+        volume = self.ec2.describe_volumes(VolumeIds=[self.volume_id])["Volumes"][0]
+        return [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]]
 
     def run(self, runtime_key: str = "runtime-1.zip") -> tuple[subprocess.CompletedProcess[str], list[str]]:
         settings = {
@@ -49,7 +68,7 @@ class Sandbox(HostSandbox):
             "FL_PORT": "8002", "KIT_BUCKET": "kits", "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
             "ADMIN_EMAIL": "it@hospital.test", "AWS_REGION": "us-east-1", "DASHBOARD_NAME": "flareboard.hospital.test",
             "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
-            "DATA_VOLUME_ID": VOLUME, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
+            "DATA_VOLUME_ID": self.volume_id, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
             "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
             "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true", "UV_VERSION": "0.13.8",
         }  # fmt: skip
@@ -70,28 +89,29 @@ def first_run(sandbox: Sandbox) -> list[str]:
 
 
 def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[str]) -> None:
-    device = f"{sandbox.host}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
+    device = sandbox.device
     venv, certbot = f"{sandbox.host}/opt/nvflare/venv-2.9.0", f"{sandbox.host}/opt/nvflare/certbot"
     assert changing(first_run) == [
         "apt-get update -q",
         "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip",
-        f"mkfs.ext4 -q -L flare-data {device}",
-        f"mount {sandbox.host}/var/lib/nvflare",
-        "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
-        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare",
         f"python3 -m venv {venv}",
         f"python3 -m venv {sandbox.host}/opt/nvflare/uv",  # the pinned uv, tried once; the recorder's pip makes no uv,
         "pip install --quiet uv==0.13.8",  # so pip installs (the fallback)
         "pip install --quiet nvflare==2.9.0 boto3",
+        f"mkfs.ext4 -q -L flare-data {device}",  # after the runtime: attaching the volume needs it
+        f"mount {sandbox.host}/var/lib/nvflare",
+        "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
+        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare",
         f"python3 -m venv {certbot}",
         "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",
         "systemctl daemon-reload",
         "systemctl enable flare-dashboard.service flare-server.service flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
         "systemctl restart flare-dashboard.service",
     ]
+    assert sandbox.attachments() == [(sandbox.instance_id, "/dev/sdf")]  # attached by the bootstrap, with the instance role
     assert first_run[-2:] == [
         "systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
-        "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service",
+        "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service",
     ]
 
 
@@ -115,7 +135,9 @@ def test_second_boot_changes_nothing(sandbox: Sandbox, first_run: list[str]) -> 
     result, calls = sandbox.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert changing(calls) == []
-    assert calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service"
+    assert (
+        calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service"
+    )
     assert sandbox.snapshot() == before
 
 
@@ -137,7 +159,7 @@ def test_a_missing_data_volume_stops_the_bootstrap(tmp_path: Path, aws_emulator:
     (box.bin / "sleep").write_text("#!/bin/sh\nexit 0\n")
     result, calls = box.run()
     assert result.returncode == 1
-    assert f"data volume {VOLUME} never attached; not starting services" in result.stdout
+    assert f"data volume {box.volume_id} never attached; not starting services" in result.stdout
     assert not [c for c in calls if c.startswith(("systemctl", "useradd", "mkfs"))]
 
 
@@ -147,17 +169,67 @@ def test_recorded_host_state_after_first_boot(first_run: list[str], sandbox: San
 
 
 def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: Sandbox, first_run: list[str], tmp_path: Path) -> None:
-    """The restore path: a new instance (fresh root disk) gets the retained data volume."""
-    rebuilt = Sandbox(tmp_path, sandbox.emulator)
+    """A new instance (fresh root disk) gets the data volume once the old instance released it
+    (CloudFormation terminates a replaced instance after the update; the restore path after
+    `cdk destroy` is the same)."""
+    rebuilt = Sandbox(tmp_path, sandbox.emulator, volume_id=sandbox.volume_id)
+    sandbox.ec2.terminate_instances(InstanceIds=[sandbox.instance_id])
     state = json.loads((sandbox.root / "state.json").read_text())
-    old_device = next(iter(state["formatted"]))
-    volume_filesystem = state["formatted"][old_device]  # the filesystem travels with the volume
-    new_device = f"{rebuilt.host}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
+    volume_filesystem = state["formatted"][str(sandbox.device)]  # the filesystem travels with the volume
     (rebuilt.root / "state.json").write_text(
-        json.dumps({"packages": [], "users": [], "formatted": {new_device: volume_filesystem}, "mounts": [], "owners": {}})
+        json.dumps({"packages": [], "users": [], "formatted": {str(rebuilt.device): volume_filesystem}, "mounts": [], "owners": {}})
     )
     result, calls = rebuilt.run()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert rebuilt.attachments() == [(rebuilt.instance_id, "/dev/sdf")]
     assert not [c for c in calls if c.startswith("mkfs")]
     assert f"mount {rebuilt.host}/var/lib/nvflare" in calls
     assert f"UUID={volume_filesystem} /var/lib/nvflare ext4 defaults,nofail 0 2" in (rebuilt.host / "etc" / "fstab").read_text()
+
+
+def attach_in_background(emulator: dict[str, str], volume_id: str, instance_id: str, *args: str) -> tuple[subprocess.Popen[str], object]:
+    server = serve_imds({"instance-id": instance_id})
+    env = {**os.environ, **emulator, "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    command = [sys.executable, str(USERDATA_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--poll-seconds", "0.2", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), server
+
+
+def test_a_replacement_instance_waits_for_the_old_one_to_release_the_volume(aws_emulator: dict[str, str], tmp_path: Path) -> None:
+    """CloudFormation creates the replacement while the old instance still holds the volume,
+    and terminates the old one when the update completes."""
+    old = Sandbox(tmp_path / "old", aws_emulator)
+    old.ec2.attach_volume(VolumeId=old.volume_id, InstanceId=old.instance_id, Device="/dev/sdf")
+    new = Sandbox(tmp_path / "new", aws_emulator, volume_id=old.volume_id)
+    process, server = attach_in_background(aws_emulator, old.volume_id, new.instance_id)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first == (f"flare-bootstrap: data volume {old.volume_id} is still attached to {old.instance_id} (a replaced hub "
+                         "instance, which CloudFormation terminates when the update completes); waiting for it to be released\n")  # fmt: skip
+        time.sleep(1)
+        assert process.poll() is None and new.attachments() == [(old.instance_id, "/dev/sdf")]
+        old.ec2.terminate_instances(InstanceIds=[old.instance_id])
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        server.shutdown()
+    assert process.returncode == 0, rest
+    assert rest == f"flare-bootstrap: attached data volume {old.volume_id} as /dev/sdf\n"
+    assert new.attachments() == [(new.instance_id, "/dev/sdf")]
+
+
+def test_a_volume_never_released_stops_with_what_to_do(aws_emulator: dict[str, str], tmp_path: Path) -> None:
+    old = Sandbox(tmp_path / "old", aws_emulator)
+    old.ec2.attach_volume(VolumeId=old.volume_id, InstanceId=old.instance_id, Device="/dev/sdf")
+    new = Sandbox(tmp_path / "new", aws_emulator, volume_id=old.volume_id)
+    process, server = attach_in_background(aws_emulator, old.volume_id, new.instance_id, "--wait-minutes", "0.02")
+    try:
+        output, _ = process.communicate(timeout=30)
+    finally:
+        server.shutdown()
+    assert process.returncode == 1
+    assert output.splitlines()[-1] == (
+        f"flare-bootstrap: data volume {old.volume_id} was not attached within 0.02 minutes; it is held by {old.instance_id}: "
+        f"stop that instance (aws ec2 stop-instances --instance-ids {old.instance_id}) or detach the volume, then reboot this one"
+    )
+    assert new.attachments() == [(old.instance_id, "/dev/sdf")]

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.conftest import emulator_client, free_port
 from tests.integration.hub_harness import Hub, https_get, wait_for
+from tests.integration.imds import imds
 from tests.integration.jobs import numpy_job
 from tests.integration.provision import client_command
 
@@ -227,33 +228,12 @@ def test_a_frozen_project_with_other_values_is_refused_plainly(hub: Hub, port: i
 
 def test_without_dns_the_server_name_is_the_hubs_public_ip_from_imdsv2(hub: Hub, port: int) -> None:
     """An IMDSv2 stand-in (token PUT, then the address with the token) serves 203.0.113.7."""
-    import http.server
-    import threading
-
-    class Imds(http.server.BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:  # noqa: N802
-            ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
-            self.send_response(200 if ok else 400)
-            self.end_headers()
-            self.wfile.write(b"imds-token")
-
-        def do_GET(self) -> None:  # noqa: N802
-            ok = self.path == "/latest/meta-data/public-ipv4" and self.headers.get("X-aws-ec2-metadata-token") == "imds-token"
-            self.send_response(200 if ok else 401)
-            self.end_headers()
-            self.wfile.write(b"203.0.113.7" if ok else b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    imds = http.server.HTTPServer(("127.0.0.1", 0), Imds)
-    threading.Thread(target=imds.serve_forever, daemon=True).start()
-    try:
-        result = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{imds.server_port}")
-    finally:
-        imds.shutdown()
+    with imds({"public-ipv4": "203.0.113.7"}) as endpoint:
+        result = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=endpoint)
     assert result.returncode == 2  # the test project is frozen for localhost: the address reached the comparison
     assert "server1 is 'localhost', the federation file says '203.0.113.7'" in project_log(result)
     unreachable = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{free_port()}")
     assert unreachable.returncode == 1
-    assert "hubctl: project: cannot read the hub's public address from the instance metadata" in project_log(unreachable)
+    assert "hubctl: project: cannot read the hub's public address: cannot read public-ipv4 from the instance metadata" in project_log(
+        unreachable
+    )

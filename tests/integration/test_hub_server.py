@@ -161,3 +161,16 @@ def test_health_check_restarts_a_server_whose_port_stopped_answering(hub: Hub, k
     assert f"FL server is running but port {fl_port} does not accept connections" in result.stdout
     assert "restart flare-server.service" in hub.calls()
     wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+
+
+def test_health_check_starts_a_server_that_is_not_running_though_a_kit_is_installed(hub: Hub, kits: tuple[Path, int], client: Path) -> None:
+    """The unit skipped at boot (volume mounted after its condition was checked) or stopped:
+    the health check starts it, so a replacement host's FL server never stays down."""
+    prod, _ = kits
+    hub.systemctl("stop", "flare-server.service")
+    calls_before = len(hub.calls())
+    result = hub.run("flare-health.service")
+    assert result.returncode == 1
+    assert "FL server is not running though a server kit is installed; starting it" in result.stdout
+    assert hub.calls()[calls_before:].count("restart flare-server.service") == 1
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)

@@ -38,7 +38,6 @@ def test_imdsv2_encrypted_root_monitoring_and_session_manager(client_template: T
         {
             "BlockDeviceMappings": [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 150, "VolumeType": "gp3", "Encrypted": True}}],
             "Monitoring": True,
-            "DisableApiTermination": True,
         },
     )
     assert "KeyName" not in only(client_template, INSTANCE)["Properties"]

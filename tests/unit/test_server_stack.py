@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
+import aws_cdk as cdk
 import yaml
 from aws_cdk.assertions import Match, Template
 
+from app import build_app
 from flarectl.host_scripts import USERDATA_DIR
+from tests.synth_fixtures import CDK_JSON_CONTEXT
 
 INSTANCE = "AWS::EC2::Instance"
 
@@ -103,15 +107,23 @@ class TestHost:
         )
         assert "KeyName" not in only(default_template, INSTANCE)["Properties"]
 
-    def test_monitoring_termination_protection_and_instance_profile(self, default_template: Template) -> None:
+    def test_monitoring_and_instance_profile(self, default_template: Template) -> None:
         default_template.has_resource_properties(
             INSTANCE,
-            {
-                "Monitoring": True,
-                "DisableApiTermination": True,
-                "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubHostInstanceInstanceProfile")},
-            },
+            {"Monitoring": True, "IamInstanceProfile": {"Ref": Match.string_like_regexp("HubHostInstanceInstanceProfile")}},
         )
+
+    def test_the_stacks_not_the_instances_are_protected_from_termination(self, client_federation) -> None:
+        """Instance termination protection would block CloudFormation from replacing an instance
+        (and from rolling a failed replacement back); the stacks carry it instead."""
+        app = cdk.App(outdir=tempfile.mkdtemp(prefix="cdk-test-"), context=CDK_JSON_CONTEXT)
+        build_app(client_federation, app=app)
+        assembly = app.synth()
+        stacks = {stack.stack_name: stack.termination_protection for stack in assembly.stacks}
+        assert stacks == {"FlareServerStack": True, "FlareClient-onc-lab": True}
+        for stack in assembly.stacks:
+            instances = [r for r in stack.template["Resources"].values() if r["Type"] == INSTANCE]
+            assert len(instances) == 1 and "DisableApiTermination" not in instances[0]["Properties"]
 
     def test_session_manager_instead_of_ssh(self, default_template: Template) -> None:
         default_template.has_resource_properties(
@@ -349,11 +361,31 @@ class TestDataVolume:
         assert volume["Properties"]["VolumeType"] == "gp3"
         assert volume["Properties"]["Size"] == 20
         assert volume["DeletionPolicy"] == "Retain" and volume["UpdateReplacePolicy"] == "Retain"
-        default_template.has_resource_properties(
-            "AWS::EC2::VolumeAttachment",
-            {"Device": "/dev/sdf", "InstanceId": {"Ref": logical_id(default_template, INSTANCE)}, "VolumeId": {"Ref": volume_id}},
-        )
         assert f'readonly DATA_VOLUME_ID=\'<{{"Ref": "{volume_id}"}}>\'' in bootstrap_part(default_template)
+
+    def test_the_hub_attaches_its_volume_itself_and_only_that_one(self, default_template: Template) -> None:
+        """No VolumeAttachment: CloudFormation creates a replacement instance while the old one
+        still holds the volume. The bootstrap attaches it with the role, scoped to this volume
+        and to the stack's own instances."""
+        default_template.resource_count_is("AWS::EC2::VolumeAttachment", 0)
+        volume_id = logical_id(default_template, "AWS::EC2::Volume")
+        attach = [s for s in hub_policy(default_template) if "ec2" in json.dumps(s["Action"])]
+        assert attach == [
+            {"Action": "ec2:DescribeVolumes", "Effect": "Allow", "Resource": "*"},
+            {
+                "Action": "ec2:AttachVolume",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:", {"Ref": "AWS::Region"}, ":",
+                                               {"Ref": "AWS::AccountId"}, ":volume/", {"Ref": volume_id}]]},
+            },
+            {
+                "Action": "ec2:AttachVolume",
+                "Condition": {"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-id": {"Ref": "AWS::StackId"}}},
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:", {"Ref": "AWS::Region"}, ":",
+                                               {"Ref": "AWS::AccountId"}, ":instance/*"]]},
+            },
+        ]  # fmt: skip
 
     def test_volume_is_in_the_instances_subnet_az(self, default_template: Template, existing_vpc_template: Template) -> None:
         instance_subnet = only(default_template, INSTANCE)["Properties"]["SubnetId"]["Ref"]
@@ -399,7 +431,7 @@ def test_restore_adopts_an_existing_data_volume() -> None:
 
     template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"}))
     template.resource_count_is("AWS::EC2::Volume", 0)
-    template.has_resource_properties("AWS::EC2::VolumeAttachment", {"VolumeId": "vol-0123456789abcdef0", "Device": "/dev/sdf"})
+    assert ":volume/vol-0123456789abcdef0" in json.dumps(hub_policy(template))
     assert "readonly DATA_VOLUME_ID=vol-0123456789abcdef0" in bootstrap_part(template)
     assert "vol-0123456789abcdef0" in json.dumps(only(template, "AWS::Backup::BackupSelection"))
     template.has_output("DataVolumeId", {"Value": "vol-0123456789abcdef0"})

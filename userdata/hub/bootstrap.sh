@@ -53,11 +53,19 @@ data_device() {
   return 1
 }
 
+attach_data_volume() {
+  # The instance role attaches it, not the template: a replacement instance waits here until
+  # the instance it replaces has released the volume (instance.py says why).
+  AWS_DEFAULT_REGION="${AWS_REGION}" "${VENV}/bin/python" "${RUNTIME_DIR}/instance.py" attach "${DATA_VOLUME_ID}" /dev/sdf ||
+    { log "data volume ${DATA_VOLUME_ID} not attached; not starting services"; exit 1; }
+}
+
 mount_data_volume() {
   if mountpoint -q "${DATA_DIR}"; then
     return 0
   fi
   local device uuid
+  attach_data_volume
   device="$(data_device)" || { log "data volume ${DATA_VOLUME_ID} never attached; not starting services"; exit 1; }
   if ! blkid "${device}" >/dev/null 2>&1; then
     mkfs.ext4 -q -L flare-data "${device}"
@@ -187,19 +195,21 @@ install_units() {
     systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     log "installed and (re)started the hub services"
   fi
-  # Issue a certificate, configure the project and fetch a published kit now, not at the first tick.
-  systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service
+  # Issue a certificate, configure the project and fetch a published kit now, not at the first tick;
+  # start the FL server if a kit is already on the volume (a replacement host: kit-sync finds
+  # nothing new to install, so it would not; without a kit the unit's condition skips it).
+  systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service
 }
 
 main() {
   CHANGED=no
   log "starting (project ${PROJECT}, nvflare ${NVFLARE_VERSION})"
   install_packages
+  install_nvflare
+  fetch_runtime
   mount_data_volume
   create_service_user
-  install_nvflare
   install_certbot
-  fetch_runtime
   write_settings
   install_units
   log "done"

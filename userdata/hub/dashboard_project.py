@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import ssl
 import urllib.error
@@ -81,20 +80,14 @@ def wanted_settings(*, project: str, title: str, description: str, server_name: 
 
 
 def public_address() -> str:
-    """The hub's public IPv4 (its Elastic IP) from the instance metadata, IMDSv2: the FL server's
-    name when the federation has no DNS."""
-    endpoint = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
+    """The hub's public IPv4 (its Elastic IP) from the instance metadata: the FL server's name
+    when the federation has no DNS."""
+    from instance import MetadataError, metadata  # beside this file
+
     try:
-        token_request = urllib.request.Request(
-            f"{endpoint}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
-        )
-        with urllib.request.urlopen(token_request, timeout=5) as response:
-            token = response.read().decode()
-        address_request = urllib.request.Request(f"{endpoint}/latest/meta-data/public-ipv4", headers={"X-aws-ec2-metadata-token": token})
-        with urllib.request.urlopen(address_request, timeout=5) as response:
-            return response.read().decode().strip()
-    except OSError as error:
-        raise DashboardError(f"cannot read the hub's public address from the instance metadata ({error})") from None
+        return metadata("public-ipv4")
+    except MetadataError as error:
+        raise DashboardError(f"cannot read the hub's public address: {error}") from None
 
 
 def as_dict(value: Any) -> Any:

@@ -396,6 +396,12 @@ def health(hub: Hub) -> int:
         log(f"FL server is running but port {hub.fl_port} does not accept connections")
         restart("flare-server.service")
         problems += 1
+    else:
+        # Skipped at boot (the data volume mounted after its condition was checked) or stopped:
+        # nothing else would start it until the next kit or reboot.
+        log("FL server is not running though a server kit is installed; starting it")
+        restart("flare-server.service")
+        problems += 1
     return 1 if problems else 0
 
 

@@ -46,6 +46,7 @@ def add_site_stack(app: cdk.App, site: AwsSite, federation: Federation) -> str:
         env=environment,
         description=f"NVFlare client site {site.name} (AWS GPU) for project {federation.project}",
         analytics_reporting=False,
+        termination_protection=True,  # the instances are replaceable; the stack is what must not vanish by mistake
     )
     line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}" + (f"; {note}" if note else "")
     if not site.kit_present:
