@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
@@ -68,6 +68,7 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
     validations = cdk.Validations.of(app)
     validations.add_plugins(AwsSolutionsChecks(app))
     validations.add_plugins(HIPAASecurityChecks(app))
+    validations.add_plugins(NIST80053R5Checks(app))
     return app
 
 

@@ -2,19 +2,24 @@
 
 import json
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from flare_constructs.acknowledge import acknowledge
+from flare_constructs.acknowledge import acknowledge, in_compliance_packs
 
 
 class DashboardAdminCredential(Construct):
     """{"email", "password"}: the password never appears in a template, user data or output."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, project: str, admin_email: str, existing: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, project: str, admin_email: str, existing: bool, encryption_key: kms.IKey
+    ) -> None:
         super().__init__(scope, construct_id)
         self.secret_name = f"{project}/dashboard-admin"
+        self.existing = existing
         if existing:
             # The restore path: the secret an earlier hub kept (cdk destroy retains it), whose
             # password the restored dashboard database was seeded with.
@@ -31,6 +36,7 @@ class DashboardAdminCredential(Construct):
                 password_length=24,
                 exclude_punctuation=True,  # typed into a web form; length carries the strength
             ),
+            encryption_key=encryption_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.secret = created
@@ -38,7 +44,35 @@ class DashboardAdminCredential(Construct):
             created,
             {
                 "AwsSolutions-SMG4": "Seeds the dashboard database once; the admin changes the password in the dashboard, so rotating the secret would change nothing.",
-                "HIPAA.Security-SecretsManagerRotationEnabled": "Seeds the dashboard database once; rotation in Secrets Manager would not reach the dashboard.",
-                "HIPAA.Security-SecretsManagerUsingKMSKey": "The AWS managed key suffices for a one-time seed credential readable only by the hub role.",
+                **in_compliance_packs(
+                    "SecretsManagerRotationEnabled",
+                    "Seeds the dashboard database once; rotation in Secrets Manager would not reach the dashboard.",
+                ),
+            },
+        )
+
+    def grant_read(self, role: iam.IRole) -> None:
+        """Read the secret and decrypt it through Secrets Manager. An adopted secret keeps the
+        key of the stack that made it, unknown here: any key, but only through Secrets Manager
+        and only for this secret's ARN, which Secrets Manager puts in the encryption context."""
+        self.secret.grant_read(role)  # with the created secret's own key (kms:ViaService) as well
+        if not self.existing:
+            return
+        arn_pattern = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{self.secret_name}-??????"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:SecretARN": arn_pattern},
+                },
+            )
+        )
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "kms:Decrypt of the adopted admin secret's key, which an earlier stack made: only via "
+                "Secrets Manager and only with this secret's ARN as encryption context.",
             },
         )

@@ -7,6 +7,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
@@ -18,7 +19,14 @@ class HubDataVolume(Construct):
     AWS Backup snapshots it daily (kept 35 days) against loss of the volume itself."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, availability_zone: str, size_gib: int, existing_volume_id: str | None
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        availability_zone: str,
+        size_gib: int,
+        existing_volume_id: str | None,
+        vault_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         if existing_volume_id:
@@ -43,7 +51,11 @@ class HubDataVolume(Construct):
         # make a new vault beside the kept one (which keeps its recovery points).
         stack_id = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
         vault = backup.BackupVault(
-            self, "Vault", backup_vault_name=Fn.join("-", [Aws.STACK_NAME, "data", stack_id]), removal_policy=RemovalPolicy.RETAIN
+            self,
+            "Vault",
+            backup_vault_name=Fn.join("-", [Aws.STACK_NAME, "data", stack_id]),
+            encryption_key=vault_key,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
         plan.add_rule(

@@ -1,12 +1,12 @@
 """The hub's stable address: an Elastic IP and, when DNS is configured, Route53 names."""
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from flare_constructs.acknowledge import acknowledge
+from flare_constructs.acknowledge import acknowledge, in_compliance_packs
 from flarectl.config.hub import Dns, ElasticIp
 
 
@@ -72,7 +72,7 @@ class HubEndpoint(Construct):
                     },
                 ),
                 iam.PolicyStatement(actions=["route53:ListHostedZones"], resources=["*"]),
-                iam.PolicyStatement(actions=["route53:GetChange"], resources=["arn:aws:route53:::change/*"]),
+                iam.PolicyStatement(actions=["route53:GetChange"], resources=[f"arn:{Aws.PARTITION}:route53:::change/*"]),
             ],
         )
         policy.attach_to_role(role)
@@ -80,7 +80,9 @@ class HubEndpoint(Construct):
             policy,
             {
                 "AwsSolutions-IAM5[Resource::*]": "route53:ListHostedZones has no resource-level permissions; certbot needs it to find the zone.",
-                "AwsSolutions-IAM5[Resource::arn:aws:route53:::change/*]": "Change ids are random; certbot polls its own change until INSYNC.",
-                "HIPAA.Security-IAMNoInlinePolicy": "Scoped to this hub's hosted zone and ACME TXT names; it lives and dies with the hub role.",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]": "Change ids are random; certbot polls its own change until INSYNC.",
+                **in_compliance_packs(
+                    "IAMNoInlinePolicy", "Scoped to this hub's hosted zone and ACME TXT names; it lives and dies with the hub role."
+                ),
             },
         )

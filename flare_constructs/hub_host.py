@@ -49,7 +49,6 @@ class HubHost(Construct):
                 self.security_group,
                 {
                     "AwsSolutions-EC23": "Sites and researchers connect from anywhere; only 443 and the FL port (mutual TLS) are open.",
-                    "HIPAA.Security-EC2RestrictedCommonPorts": "Only 443 and the FL port are open; both are TLS.",
                 },
             )
 

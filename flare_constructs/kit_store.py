@@ -4,32 +4,38 @@ from typing import cast
 
 from aws_cdk import CfnElement, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from flare_constructs.acknowledge import acknowledge
+from flare_constructs.acknowledge import acknowledge, in_compliance_packs
 
 
 class KitStore(Construct):
     """Private, versioned, encrypted; hosts get read access to their own prefix only."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, access_log_bucket: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, access_log_bucket: s3.IBucket, encryption_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.KMS_MANAGED,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True,  # one data key per bucket, not a KMS request per object
             enforce_ssl=True,
             versioned=True,
             server_access_logs_bucket=access_log_bucket,
             server_access_logs_prefix="kit-store/",
             removal_policy=RemovalPolicy.RETAIN,  # kits and their history outlive a stack
         )
+        self.encryption_key = encryption_key
         acknowledge(
             self.bucket,
             {
-                "HIPAA.Security-S3BucketReplicationEnabled": "Startup kits can be downloaded again from the dashboard; versioning covers mistakes.",
+                **in_compliance_packs(
+                    "S3BucketReplicationEnabled", "Startup kits can be made again by the dashboard; versioning covers mistakes."
+                ),
             },
         )
 
@@ -45,6 +51,7 @@ class KitStore(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
         )
+        self.encryption_key.grant_decrypt(role)
         stack = Stack.of(self)
         bucket_id = stack.resolve(stack.get_logical_id(cast(CfnElement, self.bucket.node.default_child)))
         acknowledge(

@@ -4,7 +4,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from flare_constructs.acknowledge import acknowledge
+from flare_constructs.acknowledge import acknowledge, in_compliance_packs
 
 
 class ManagedInstance(Construct):
@@ -31,19 +31,44 @@ class ManagedInstance(Construct):
         spot: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Session Manager replaces SSH and key pairs. Only what its agent needs to register and
+        # open sessions (AWS's AWSCloud9SSMInstanceProfile is the same set), not
+        # AmazonSSMManagedInstanceCore, which also reads every SSM parameter in the account.
+        session_manager = iam.ManagedPolicy(
+            self,
+            "SessionManagerPolicy",
+            description="SSM Agent: register the instance and open Session Manager sessions; nothing else",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "ssm:UpdateInstanceInformation",
+                        "ssmmessages:CreateControlChannel",
+                        "ssmmessages:CreateDataChannel",
+                        "ssmmessages:OpenControlChannel",
+                        "ssmmessages:OpenDataChannel",
+                    ],
+                    resources=["*"],
+                )
+            ],
+        )
+        acknowledge(
+            session_manager,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "The SSM Agent's registration and session-channel actions have no resource-level permissions."
+            },
+        )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=description,
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+            managed_policies=[session_manager],
         )
         acknowledge(
             self.role,
-            {
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": "AWS's maintained policy for Session Manager, which replaces SSH and key pairs.",
-                "HIPAA.Security-IAMNoInlinePolicy": "Grants scoped to this host's own objects, secrets and records live and die with the role they serve.",
-            },
+            in_compliance_packs(
+                "IAMNoInlinePolicy", "Grants scoped to this host's own objects, secrets and records live and die with the role they serve."
+            ),
         )
         self.instance = ec2.Instance(
             self,

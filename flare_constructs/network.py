@@ -4,7 +4,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, DependencyGroup
 
-from flare_constructs.acknowledge import acknowledge
+from flare_constructs.acknowledge import acknowledge, in_compliance_packs
 from flarectl.vpc_choice import VpcChoice
 
 
@@ -46,14 +46,25 @@ class FlareNetwork(Construct):
                 acknowledge(
                     subnet,
                     {
-                        "HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled": "Hub: reachable by sites on the internet (stable address: the Elastic IP). Client site: outbound only, its security group admits nothing; a public IP avoids a NAT gateway.",
-                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW": "A public subnet: hosts reach the hub, apt, PyPI and Let's Encrypt without a NAT gateway.",
+                        **in_compliance_packs(
+                            "VPCSubnetAutoAssignPublicIpDisabled",
+                            "A VPC made for one host. Hub: reachable by sites on the internet (stable address: the Elastic IP). "
+                            "Client site: outbound only, its security group admits nothing; a public IP avoids a NAT gateway.",
+                        ),
+                        **in_compliance_packs(
+                            "VPCNoUnrestrictedRouteToIGW",
+                            "A public subnet: hosts reach the hub, apt, PyPI and Let's Encrypt without a NAT gateway; "
+                            "each host's security group decides what comes in.",
+                        ),
                     },
                 )
             acknowledge(
                 new_vpc,
                 {
-                    "HIPAA.Security-VPCDefaultSecurityGroupClosed": "Nothing uses the default security group; closing it needs a Lambda custom resource.",
+                    **in_compliance_packs(
+                        "VPCDefaultSecurityGroupClosed",
+                        "Nothing is placed in the default security group (every host has its own); closing it needs a Lambda custom resource.",
+                    ),
                 },
             )
             vpc = new_vpc

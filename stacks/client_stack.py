@@ -16,7 +16,7 @@ class FlareClientStack(Stack):
         self, scope: Construct, construct_id: str, *, site: AwsSite, nvflare_version: str, vpc_choice: VpcChoice, instance: Choice, **kwargs
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        logs = AuditLogBucket(self, "AuditLogs")
+        logs = AuditLogBucket(self, "AuditLogs", receives_access_logs=False)
         network = FlareNetwork(self, "Network", choice=vpc_choice, subnet_ids=site.network.subnet_ids, flow_log_bucket=logs.bucket)
         client = AwsClientSite(
             self,

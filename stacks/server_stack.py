@@ -5,6 +5,7 @@ from constructs import Construct
 
 from flare_constructs.admin_credential import DashboardAdminCredential
 from flare_constructs.data_volume import HubDataVolume
+from flare_constructs.federation_key import FederationKey
 from flare_constructs.hub_endpoint import HubEndpoint
 from flare_constructs.hub_host import HubHost
 from flare_constructs.hub_runtime import HubRuntime
@@ -25,18 +26,25 @@ class FlareServerStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         hub, dns, certificate = federation.hub, federation.dns, federation.certificate
 
-        logs = AuditLogBucket(self, "AuditLogs")
+        logs = AuditLogBucket(self, "AuditLogs", receives_access_logs=True)
         network = FlareNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
-        kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket)
+        key = FederationKey(self, "FederationKey", project=federation.project).key
+        kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket, encryption_key=key)
         admin = DashboardAdminCredential(
             self,
             "DashboardAdmin",
             project=federation.project,
             admin_email=federation.project_admin_email,
             existing=hub.admin_secret == "existing",
+            encryption_key=key,
         )
         data = HubDataVolume(
-            self, "Data", availability_zone=network.availability_zone, size_gib=hub.data_volume_gib, existing_volume_id=hub.data_volume_id
+            self,
+            "Data",
+            availability_zone=network.availability_zone,
+            size_gib=hub.data_volume_gib,
+            existing_volume_id=hub.data_volume_id,
+            vault_key=key,
         )
         runtime = HubRuntime(
             self,
@@ -80,7 +88,7 @@ class FlareServerStack(Stack):
         data.grant_attach(host.role)
         runtime.grant_read(host.role)
         kits.grant_prefix_read(host.role, SERVER_KIT_PREFIX)
-        admin.secret.grant_read(host.role)
+        admin.grant_read(host.role)
         if certificate.secret_name:
             ProvidedCertificate(self, "ProvidedCertificate", secret_name=certificate.secret_name).grant_read(host.role)
         endpoint = HubEndpoint(

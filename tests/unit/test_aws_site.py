@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 from aws_cdk.assertions import Match, Template
 
-from tests.unit.test_server_stack import bootstrap_part, cloud_config, logical_id, only, render
+from tests.unit.test_server_stack import (
+    SESSION_MANAGER_STATEMENTS,
+    bootstrap_part,
+    cloud_config,
+    logical_id,
+    only,
+    render,
+    session_manager_statements,
+)
 
 INSTANCE = "AWS::EC2::Instance"
 
@@ -46,7 +53,7 @@ def test_imdsv2_encrypted_root_monitoring_and_session_manager(client_template: T
         {"LaunchTemplateData": Match.object_like({"MetadataOptions": {"HttpTokens": "required"}})},
     )
     role = only(client_template, "AWS::IAM::Role")["Properties"]
-    assert "AmazonSSMManagedInstanceCore" in json.dumps(role["ManagedPolicyArns"])
+    assert session_manager_statements(client_template, role) == SESSION_MANAGER_STATEMENTS
 
 
 def test_spot_is_persistent_and_stops_on_interruption(client_template: Template, client_template_without_kit: Template) -> None:

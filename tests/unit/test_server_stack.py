@@ -66,6 +66,24 @@ def hub_role(template: Template) -> str:
     return next(iter(roles))
 
 
+SESSION_MANAGER_STATEMENTS = [
+    {
+        "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                   "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+        "Effect": "Allow",
+        "Resource": "*",
+    }
+]  # fmt: skip
+
+
+def session_manager_statements(template: Template, role: dict) -> list[dict]:
+    """The statements of the role's managed policies (only the Session Manager one)."""
+    (policy_ref,) = role["ManagedPolicyArns"]
+    policy = template.to_json()["Resources"][policy_ref["Ref"]]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
 def hub_policy(template: Template) -> list[dict]:
     policies = template.find_resources(
         "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubHostRoleDefaultPolicy")}}
@@ -126,16 +144,12 @@ class TestHost:
             assert len(instances) == 1 and "DisableApiTermination" not in instances[0]["Properties"]
 
     def test_session_manager_instead_of_ssh(self, default_template: Template) -> None:
-        default_template.has_resource_properties(
-            "AWS::IAM::Role",
-            {
-                "Description": "NVFlare hub host",
-                "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]},
-                "ManagedPolicyArns": [
-                    {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"]]}
-                ],
-            },
-        )
+        """Only the SSM Agent's registration and session channels: not AmazonSSMManagedInstanceCore,
+        which lets a host that runs FL job code read every SSM parameter in the account."""
+        role_id = hub_role(default_template)
+        role = default_template.to_json()["Resources"][role_id]["Properties"]
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+        assert session_manager_statements(default_template, role) == SESSION_MANAGER_STATEMENTS
 
     def test_automatic_recovery_alarm(self, default_template: Template) -> None:
         instance_id = logical_id(default_template, INSTANCE)
