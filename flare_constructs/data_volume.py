@@ -50,10 +50,11 @@ class HubDataVolume(Construct):
         # Retained, so its name must not repeat: the stack's own id in it lets a rebuilt stack
         # make a new vault beside the kept one (which keeps its recovery points).
         stack_id = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
+        self.vault_name = Fn.join("-", [Aws.STACK_NAME, "data", stack_id])  # known without reading the vault
         vault = backup.BackupVault(
             self,
             "Vault",
-            backup_vault_name=Fn.join("-", [Aws.STACK_NAME, "data", stack_id]),
+            backup_vault_name=self.vault_name,
             encryption_key=vault_key,
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -6,6 +6,7 @@ from constructs import Construct
 from flare_constructs.admin_credential import DashboardAdminCredential
 from flare_constructs.data_volume import HubDataVolume
 from flare_constructs.federation_key import FederationKey
+from flare_constructs.hub_alerts import HubAlerts
 from flare_constructs.hub_endpoint import HubEndpoint
 from flare_constructs.hub_host import HubHost
 from flare_constructs.hub_runtime import HubRuntime
@@ -91,6 +92,16 @@ class FlareServerStack(Stack):
         admin.grant_read(host.role)
         if certificate.secret_name:
             ProvidedCertificate(self, "ProvidedCertificate", secret_name=certificate.secret_name).grant_read(host.role)
+        alerts = HubAlerts(
+            self,
+            "Alerts",
+            project=federation.project,
+            email=federation.alerts_email,
+            instance=host.instance,
+            backup_vault_name=data.vault_name,
+            key=key,
+        )
+        alerts.grant_publish_metrics(host.role)
         endpoint = HubEndpoint(
             self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip
         )
@@ -112,6 +123,7 @@ class FlareServerStack(Stack):
             "AdminSecretName": (admin.secret_name, "Secrets Manager secret with the dashboard admin login"),
             "KitBucket": (kits.bucket.bucket_name, f"Startup kit store (the hub reads {SERVER_KIT_PREFIX} only)"),
             "CertificateMode": (federation.certificate_mode, "How the dashboard gets its HTTPS certificate"),
+            "AlertTopicArn": (alerts.topic.topic_arn, f"Alarms go here; {federation.alerts_email} must confirm the subscription email"),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

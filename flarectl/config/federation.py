@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
-from flarectl.config.fields import Model, ProjectName, check_site_name
-from flarectl.config.hub import AwsTarget, Certificate, Dashboard, Dns, Hub, Network
+from flarectl.config.fields import EmailAddress, Model, ProjectName, check_site_name
+from flarectl.config.hub import Alerts, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
 from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
 from flarectl.sites.registry import KINDS
@@ -26,13 +26,14 @@ else:
 class Federation(Model):
     project: ProjectName
     nvflare_version: str = "2.9.0"
-    project_admin_email: str
+    project_admin_email: EmailAddress
     aws: AwsTarget = AwsTarget()
     network: Network = Network()
     hub: Hub = Hub()
     dns: Dns | None = None
     certificate: Certificate = Certificate()
     dashboard: Dashboard = Dashboard()
+    alerts: Alerts = Alerts()
     sites: list[AnySite] = []
 
     @field_validator("nvflare_version")
@@ -43,13 +44,6 @@ class Federation(Model):
             raise ValueError(f'{value!r} is not an exact NVFlare release; pin one like "2.9.0" (quoted)')
         if (int(match[1]), int(match[2])) < (2, 7):
             raise ValueError(f"{value!r} is too old; use NVFlare 2.7 or newer (one port for FL and admin)")
-        return value
-
-    @field_validator("project_admin_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if len(value) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
-            raise ValueError(f"{value!r} is not an email address")
         return value
 
     @field_validator("sites", mode="before")
@@ -96,6 +90,10 @@ class Federation(Model):
     @property
     def dashboard_title(self) -> str:
         return self.dashboard.title or f"NVFlare federation {self.project}"
+
+    @property
+    def alerts_email(self) -> str:
+        return self.alerts.email or self.project_admin_email
 
     @property
     def certificate_mode(self) -> str:

@@ -154,7 +154,25 @@ def _finite(value: float) -> float:
     return value
 
 
+def _email(value: str) -> str:
+    if len(value) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+# What CloudWatch Logs accepts as a retention (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))} (days)")
+    return value
+
+
 ProjectName = Annotated[str, AfterValidator(lambda value: check_name(value, "project name"))]
+EmailAddress = Annotated[str, AfterValidator(_email)]
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 SiteName = Annotated[str, AfterValidator(check_site_name)]
 Cidr = Annotated[str, AfterValidator(check_cidr)]
 CidrList = Annotated[list[str], AfterValidator(_cidr_list)]

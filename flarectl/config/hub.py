@@ -15,6 +15,7 @@ from flarectl.config.fields import (
     CidrList,
     DisplayText,
     DnsName,
+    EmailAddress,
     InstanceType,
     Model,
     Requirements,
@@ -192,3 +193,9 @@ class Dashboard(Model):
     freeze: bool = True  # sites get kits only from a frozen project; its settings then come from here
     title: DisplayText | None = None  # default: "NVFlare federation <project>"
     description: DisplayText = ""
+
+
+class Alerts(Model):
+    """Where the hub's alarms (status checks, health check, certificate, disk, backups) are sent."""
+
+    email: EmailAddress | None = None  # default: project_admin_email

@@ -1,4 +1,4 @@
-"""moto_server with five CloudFormation gaps filled, following AWS's documented behaviour.
+"""moto_server with six CloudFormation gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
@@ -14,6 +14,8 @@
    so the template default applies.
 5. moto does not update the resources that refer to a replaced resource. AWS moves an Elastic
    IP whose InstanceId refers to a replaced instance to the new instance; so does this.
+6. moto 5.2 has no AWS::CloudWatch::Alarm or AWS::SNS::Subscription resource (they would be
+   silently skipped); here they are PutMetricAlarm and Subscribe with the template's properties.
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -25,11 +27,13 @@ import sys
 from typing import Any
 
 from moto.cloudformation.models import CloudFormationBackend
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import Instance
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
+from moto.sns.models import sns_backends
 
 
 class CloudFormationSecret(CloudFormationModel):
@@ -100,6 +104,80 @@ class CloudFormationSecret(CloudFormationModel):
     ) -> None:
         backend = secretsmanager_backends[account_id][region_name]
         backend.delete_secret(resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+
+class CloudFormationAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm as PutMetricAlarm with the same properties (Ref = the alarm's name)."""
+
+    __module__ = "moto.cloudwatch.cloudformation_alarm"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudFormationAlarm:
+        p = cloudformation_json["Properties"]
+        name = p.get("AlarmName", resource_name)
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"), comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]), period=int(p.get("Period", 60)), threshold=float(p["Threshold"]),
+            statistic=p.get("Statistic"), description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+            datapoints_to_alarm=int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None,
+            treat_missing_data=p.get("TreatMissingData"),
+        )  # fmt: skip
+        return cls(name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+class CloudFormationSubscription(CloudFormationModel):
+    """AWS::SNS::Subscription as Subscribe (Ref = the subscription's ARN)."""
+
+    __module__ = "moto.sns.cloudformation_subscription"
+
+    def __init__(self, arn: str):
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudFormationSubscription:
+        p = cloudformation_json["Properties"]
+        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(subscription.arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        sns_backends[account_id][region_name].unsubscribe(resource_name)
 
 
 create_instance = Instance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]

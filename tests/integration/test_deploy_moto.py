@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import email
+import importlib.util
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import zipfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -241,6 +243,39 @@ def test_host_role_can_read_kits_and_the_secret(deployment: Deployment) -> None:
     assert f"{deployment.first['KitBucket']}/server/*" in documents
     assert "secretsmanager:GetSecretValue" in documents
     assert "_acme-challenge.dashboard.flare.test" in documents
+
+
+def test_alarms_reach_the_admin_and_watch_what_the_health_check_publishes(deployment: Deployment) -> None:
+    """The deployed topic, subscription, alarms and backup rule; then the hub's own metrics
+    module publishes into the emulator, and every NVFlare alarm finds its metric there."""
+    topic = deployment.first["AlertTopicArn"]
+    subscriptions = deployment.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "admin@flare.test")]
+    cloudwatch = deployment.client("cloudwatch")
+    alarms = [a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["AlarmActions"] == [topic]]
+    assert sorted(a["MetricName"] for a in alarms) == [
+        "DashboardCertificateDaysLeft", "DataVolumeUsedPercent", "HealthCheckFailed", "StatusCheckFailed"]  # fmt: skip
+    assert all(a["OKActions"] == [topic] for a in alarms)
+    rules = deployment.client("events").list_rules()["Rules"]
+    assert [json.loads(r["EventPattern"])["source"] for r in rules] == [["aws.backup"]]
+
+    spec = importlib.util.spec_from_file_location("hub_metrics", USERDATA_DIR / "hub" / "hub_metrics.py")
+    assert spec and spec.loader
+    hub_metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hub_metrics)
+    env = {"AWS_ENDPOINT_URL": deployment.endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": REGION}  # fmt: skip
+    problems: list[str] = []
+    with mock.patch.dict(os.environ, env):
+        values = hub_metrics.measurements(failed=True, certificate=Path("/nonexistent"), data=Path("/"))
+        values[hub_metrics.CERTIFICATE_DAYS_LEFT] = (12.5, "None")
+        hub_metrics.publish("motofl", values, problems.append)
+    assert problems == []
+    published = {
+        (m["Namespace"], m["MetricName"], json.dumps(m["Dimensions"])) for m in cloudwatch.list_metrics(Namespace="NVFlare/Hub")["Metrics"]
+    }
+    watched = {(a["Namespace"], a["MetricName"], json.dumps(a["Dimensions"])) for a in alarms if a["Namespace"] == "NVFlare/Hub"}
+    assert watched == published
 
 
 def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment: Deployment) -> None:

@@ -145,6 +145,13 @@ def test_health_check_passes_quietly_when_all_is_well(hub: Hub, port: int) -> No
     assert not [c for c in hub.calls()[calls_before:] if c.startswith("restart")]
 
 
+def test_health_check_passes_when_cloudwatch_is_unreachable(hub: Hub, port: int) -> None:
+    result = hub.run("flare-health.service", AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hubctl: metrics not published to CloudWatch (" in result.stdout
+    assert f"dashboard OK on port {port}" in result.stdout
+
+
 def test_health_check_brings_back_a_killed_dashboard(hub: Hub, port: int) -> None:
     os.killpg(hub.pid("flare-dashboard.service"), signal.SIGKILL)
     wait_for(lambda: hub.pid("flare-dashboard.service") is None, timeout=10)
@@ -154,6 +161,35 @@ def test_health_check_brings_back_a_killed_dashboard(hub: Hub, port: int) -> Non
     assert "restarting flare-dashboard.service" in result.stdout
     wait_for(lambda: dashboard_answers(port), timeout=60)
     FIGURES["health check: killed dashboard back"] = time.monotonic() - start
+
+
+def hub_metrics(emulator: dict[str, str], project: str) -> dict[str, list[float]]:
+    """Every datapoint the health check published for `project`, by metric name, oldest first."""
+    import datetime
+
+    cloudwatch = emulator_client(emulator, "cloudwatch")
+    now = datetime.datetime.now(datetime.UTC)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="NVFlare/Hub")["Metrics"]
+             if m["Dimensions"] == [{"Name": "Project", "Value": project}]}  # fmt: skip
+    series = {}
+    for name in names:
+        data = cloudwatch.get_metric_data(
+            MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": {"Namespace": "NVFlare/Hub", "MetricName": name,
+                               "Dimensions": [{"Name": "Project", "Value": project}]}, "Period": 1, "Stat": "Maximum"}}],
+            StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(minutes=1), ScanBy="TimestampAscending",
+        )["MetricDataResults"][0]  # fmt: skip
+        series[name] = data["Values"]
+    return series
+
+
+def test_health_check_publishes_what_the_alarms_watch(hub: Hub, aws_emulator: dict[str, str]) -> None:
+    """After one passing and one failing check: 0 then 1 for HealthCheckFailed, the days left on
+    the dashboard's certificate (self-signed here: ten years), and how full the data volume is."""
+    metrics = hub_metrics(aws_emulator, "hubtest")
+    assert set(metrics) == {"HealthCheckFailed", "DashboardCertificateDaysLeft", "DataVolumeUsedPercent"}
+    assert 1.0 in metrics["HealthCheckFailed"] and 0.0 in metrics["HealthCheckFailed"]
+    assert all(3640 < days <= 3650 for days in metrics["DashboardCertificateDaysLeft"])
+    assert all(0 < used < 100 for used in metrics["DataVolumeUsedPercent"])
 
 
 def test_health_check_restarts_a_hung_dashboard(hub: Hub, port: int) -> None:

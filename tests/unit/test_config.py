@@ -78,6 +78,8 @@ INVALID = [
         "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'",
     ),
     ("bad email", with_(project_admin_email="admin"), "federation.yaml: project_admin_email: 'admin' is not an email address"),
+    ("bad alerts email", with_(alerts={"email": "oncall"}), "federation.yaml: alerts.email: 'oncall' is not an email address"),
+    ("unknown alerts field", with_(alerts={"sms": "+15550100"}), "federation.yaml: alerts.sms: unknown key; allowed keys: email"),
     ("port as text", with_(hub={"fl_port": "8002"}), "federation.yaml: hub.fl_port: '8002': input should be a valid integer"),
     (
         "port out of range",

@@ -353,7 +353,7 @@ class TestNetwork:
 
 
 HUB_OUTPUTS = {"DashboardUrl", "FlServerAddress", "ElasticIp", "InstanceId", "DataVolumeId", "SsmSessionCommand", "AdminSecretName",
-               "KitBucket", "CertificateMode"}  # fmt: skip
+               "KitBucket", "CertificateMode", "AlertTopicArn"}  # fmt: skip
 
 
 def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Template, dns_template: Template) -> None:

@@ -3,7 +3,8 @@
 
   dashboard     prepare and exec the NVFlare dashboard (gunicorn, HTTPS)
   server        write local/resources.json and exec the FL server from the current kit
-  health        check dashboard and FL port; restart a unit that does not answer
+  health        check dashboard and FL port; restart a unit that does not answer; publish
+                the figures the Project Admin's alarms watch (hub_metrics.py)
   cert-renew    issue or renew the Let's Encrypt certificate (timer, twice a day)
   cert-deploy   certbot deploy hook: install the renewed lineage and restart the dashboard
   kit-sync      install the server kit the Project Admin published in the kit store
@@ -402,6 +403,10 @@ def health(hub: Hub) -> int:
         log("FL server is not running though a server kit is installed; starting it")
         restart("flare-server.service")
         problems += 1
+    import hub_metrics  # beside this file
+
+    values = hub_metrics.measurements(failed=bool(problems), certificate=hub.cert_dir / "web.crt", data=hub.data)
+    hub_metrics.publish(hub.project, values, log)
     return 1 if problems else 0
 
 

@@ -1,0 +1,86 @@
+"""The Project Admin's alarms on the hub template: what is watched, against which figure,
+and that each reaches the email subscription (and says when it is OK again)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from aws_cdk.assertions import Template
+
+from flare_constructs import hub_alerts
+from flarectl.host_scripts import USERDATA_DIR
+from tests.synth_fixtures import federation, synth_hub
+from tests.unit.test_server_stack import hub_policy, logical_id, only
+
+
+def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: Template) -> None:
+    topic = {"Ref": logical_id(default_template, "AWS::SNS::Topic")}
+    instance = {"Ref": logical_id(default_template, "AWS::EC2::Instance")}
+    project = [{"Name": "Project", "Value": "cancer-fl"}]
+    watched = {
+        (p["Namespace"], p["MetricName"], json.dumps(p["Dimensions"]), p["Statistic"], p["Period"], p["ComparisonOperator"], p["Threshold"],
+         p["EvaluationPeriods"], p["DatapointsToAlarm"])
+        for p in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values())
+        if p.get("AlarmActions") == [topic]
+    }  # fmt: skip
+    assert watched == {
+        ("AWS/EC2", "StatusCheckFailed", json.dumps([{"Name": "InstanceId", "Value": instance}]), "Maximum", 60,
+         "GreaterThanOrEqualToThreshold", 1, 2, 2),
+        ("NVFlare/Hub", "HealthCheckFailed", json.dumps(project), "Maximum", 300, "GreaterThanOrEqualToThreshold", 1, 2, 2),
+        ("NVFlare/Hub", "DashboardCertificateDaysLeft", json.dumps(project), "Minimum", 3600, "LessThanThreshold", 14, 1, 1),
+        ("NVFlare/Hub", "DataVolumeUsedPercent", json.dumps(project), "Maximum", 300, "GreaterThanThreshold", 80, 2, 2),
+    }  # fmt: skip
+    for properties in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values()):
+        if properties.get("AlarmActions") == [topic]:
+            assert properties["OKActions"] == [topic]
+            assert properties["AlarmDescription"].startswith("NVFlare cancer-fl: ")
+
+
+def test_the_topic_is_encrypted_with_the_project_key_ssl_only_and_mails_the_admin(default_template: Template) -> None:
+    key = logical_id(default_template, "AWS::KMS::Key")
+    topic = only(default_template, "AWS::SNS::Topic")["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    default_template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "flare-admin@example.org", "TopicArn": {"Ref": logical_id(default_template, "AWS::SNS::Topic")}},
+    )
+    policy = only(default_template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Condition"] for s in policy if s["Effect"] == "Deny"] == [{"Bool": {"aws:SecureTransport": "false"}}]
+    statements = only(default_template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
+    services = {s["Principal"]["Service"] for s in statements if "Service" in s.get("Principal", {})}
+    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+
+
+def test_alerts_email_overrides_the_project_admin() -> None:
+    template = synth_hub(federation(alerts={"email": "oncall@hospital.test"}))
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@hospital.test"})
+
+
+def test_a_failed_backup_job_of_the_hubs_vault_is_mailed(default_template: Template) -> None:
+    rule = only(default_template, "AWS::Events::Rule")["Properties"]
+    vault_name = only(default_template, "AWS::Backup::BackupVault")["Properties"]["BackupVaultName"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.backup"],
+        "detail-type": ["Backup Job State Change"],
+        "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"], "backupVaultName": [vault_name]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": logical_id(default_template, "AWS::SNS::Topic")}
+    assert "backup job <detail-backupJobId>" in json.dumps(target["InputTransformer"])
+
+
+def test_the_hub_may_publish_its_figures_only_in_its_namespace(default_template: Template) -> None:
+    assert [s for s in hub_policy(default_template) if "cloudwatch" in json.dumps(s)] == [
+        {"Action": "cloudwatch:PutMetricData", "Condition": {"StringEquals": {"cloudwatch:namespace": "NVFlare/Hub"}},
+         "Effect": "Allow", "Resource": "*"}
+    ]  # fmt: skip
+
+
+def test_alarm_names_and_what_the_health_check_publishes_are_in_step() -> None:
+    spec = importlib.util.spec_from_file_location("hub_metrics", USERDATA_DIR / "hub" / "hub_metrics.py")
+    assert spec and spec.loader
+    published = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(published)
+    names = ("NAMESPACE", "HEALTH_CHECK_FAILED", "CERTIFICATE_DAYS_LEFT", "DATA_VOLUME_USED")
+    assert {n: getattr(hub_alerts, n) for n in names} == {n: getattr(published, n) for n in names}
