@@ -3,10 +3,12 @@
 from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
+from flare_constructs.account_trail import AccountTrail
 from flare_constructs.admin_credential import DashboardAdminCredential
 from flare_constructs.data_volume import HubDataVolume
 from flare_constructs.federation_key import FederationKey
 from flare_constructs.hub_alerts import HubAlerts
+from flare_constructs.hub_audit_logs import HubAuditLogs
 from flare_constructs.hub_endpoint import HubEndpoint
 from flare_constructs.hub_host import HubHost
 from flare_constructs.hub_runtime import HubRuntime
@@ -47,6 +49,11 @@ class FlareServerStack(Stack):
             existing_volume_id=hub.data_volume_id,
             vault_key=key,
         )
+        audit_logs = HubAuditLogs(
+            self, "AuditTrail", project=federation.project, retention_days=federation.audit.log_retention_days, key=key
+        )
+        if federation.audit.cloudtrail == "create":
+            AccountTrail(self, "AccountTrail", key=key, access_log_bucket=logs.bucket, log_group=audit_logs.add_group("cloudtrail"))
         runtime = HubRuntime(
             self,
             "Runtime",
@@ -70,6 +77,7 @@ class FlareServerStack(Stack):
                 "PROJECT_DESCRIPTION": federation.dashboard.description,
                 "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
                 "UV_VERSION": UV_VERSION,
+                "LOG_GROUP_PREFIX": audit_logs.prefix,
             },
         )
         host = HubHost(
@@ -102,6 +110,7 @@ class FlareServerStack(Stack):
             key=key,
         )
         alerts.grant_publish_metrics(host.role)
+        audit_logs.grant_write(host.role)
         endpoint = HubEndpoint(
             self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip
         )

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
 from flarectl.config.fields import EmailAddress, Model, ProjectName, check_site_name
-from flarectl.config.hub import Alerts, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
+from flarectl.config.hub import Alerts, Audit, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
 from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
 from flarectl.sites.registry import KINDS
@@ -34,6 +34,7 @@ class Federation(Model):
     certificate: Certificate = Certificate()
     dashboard: Dashboard = Dashboard()
     alerts: Alerts = Alerts()
+    audit: Audit = Audit()
     sites: list[AnySite] = []
 
     @field_validator("nvflare_version")

@@ -17,6 +17,7 @@ from flarectl.config.fields import (
     DnsName,
     EmailAddress,
     InstanceType,
+    LogRetentionDays,
     Model,
     Requirements,
     SshCidr,
@@ -199,3 +200,13 @@ class Alerts(Model):
     """Where the hub's alarms (status checks, health check, certificate, disk, backups) are sent."""
 
     email: EmailAddress | None = None  # default: project_admin_email
+
+
+class Audit(Model):
+    """The hub's logs in CloudWatch Logs (the FL server's audit trail and every hub service),
+    and the account's API trail."""
+
+    log_retention_days: LogRetentionDays = 400
+    # existing: the account's own CloudTrail (most organizations run one) covers the hub; nothing is made.
+    # create: a multi-region trail with log-file validation, encrypted with the project key, into a retained bucket.
+    cloudtrail: Literal["existing", "create"] = "existing"

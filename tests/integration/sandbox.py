@@ -16,7 +16,7 @@ from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.azure.custom_data import decode_custom_data
 
 RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
-            "pip", "systemctl", "sleep"]  # fmt: skip
+            "pip", "systemctl", "sleep", "curl"]  # fmt: skip
 
 
 # Commands that change a host (queries such as dpkg-query, id or mountpoint do not).

@@ -278,6 +278,15 @@ def test_alarms_reach_the_admin_and_watch_what_the_health_check_publishes(deploy
     assert watched == published
 
 
+def test_the_audit_trail_groups_exist_where_the_bootstrap_ships_them(deployment: Deployment) -> None:
+    prefix = bootstrap_settings(deployment, deployment.first["InstanceId"])["LOG_GROUP_PREFIX"]
+    assert re.fullmatch(r"/nvflare/motofl/[0-9a-f]{8}", prefix)
+    groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix="/nvflare/motofl/")["logGroups"]
+    assert {g["logGroupName"] for g in groups} == {f"{prefix}/{name}" for name in
+                                                   ("fl-server-audit", "fl-server", "dashboard", "health", "certificates", "kits", "bootstrap")}  # fmt: skip
+    assert {g["retentionInDays"] for g in groups} == {400}  # moto ignores KmsKeyId: asserted on the template
+
+
 def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment: Deployment) -> None:
     second = deployment.deploy(federation_yaml(deployment.zone_id, "t3.large"), "second")
     assert second["ElasticIp"] == deployment.first["ElasticIp"]

@@ -71,6 +71,7 @@ class Sandbox(HostSandbox):
             "DATA_VOLUME_ID": self.volume_id, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
             "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
             "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true", "UV_VERSION": "0.13.8",
+            "LOG_GROUP_PREFIX": "/nvflare/cancer-fl/1a2b3c4d",
         }  # fmt: skip
         return self.run_script(render_script("hub/bootstrap.sh", settings))
 
@@ -93,7 +94,7 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
     venv, certbot = f"{sandbox.host}/opt/nvflare/venv-2.9.0", f"{sandbox.host}/opt/nvflare/certbot"
     assert changing(first_run) == [
         "apt-get update -q",
-        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip",
+        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg",
         f"python3 -m venv {venv}",
         f"python3 -m venv {sandbox.host}/opt/nvflare/uv",  # the pinned uv, tried once; the recorder's pip makes no uv,
         "pip install --quiet uv==0.13.8",  # so pip installs (the fallback)
@@ -109,10 +110,13 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         "systemctl restart flare-dashboard.service",
     ]
     assert sandbox.attachments() == [(sandbox.instance_id, "/dev/sdf")]  # attached by the bootstrap, with the instance role
-    assert first_run[-2:] == [
+    assert [c for c in first_run if c.startswith("systemctl start")] == [
         "systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
         "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service",
     ]
+    # Then the CloudWatch agent, whose bucket the sandbox cannot reach: the hub runs regardless.
+    assert first_run[-1].startswith("curl -fsS --retry 3 --max-time 300 -o ")
+    assert first_run[-1].endswith(" https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb")
 
 
 def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:
@@ -135,9 +139,9 @@ def test_second_boot_changes_nothing(sandbox: Sandbox, first_run: list[str]) -> 
     result, calls = sandbox.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert changing(calls) == []
-    assert (
-        calls[-1] == "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service"
-    )
+    assert [c for c in calls if c.startswith("systemctl start")] == [
+        "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service"
+    ]
     assert sandbox.snapshot() == before
 
 

@@ -48,8 +48,9 @@ def test_the_topic_is_encrypted_with_the_project_key_ssl_only_and_mails_the_admi
     policy = only(default_template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
     assert [s["Condition"] for s in policy if s["Effect"] == "Deny"] == [{"Bool": {"aws:SecureTransport": "false"}}]
     statements = only(default_template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
-    services = {s["Principal"]["Service"] for s in statements if "Service" in s.get("Principal", {})}
-    assert services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    services = {json.dumps(s["Principal"]["Service"]) for s in statements if "Service" in s.get("Principal", {})}
+    logs = json.dumps({"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]})  # the audit trail's groups
+    assert services == {'"cloudwatch.amazonaws.com"', '"events.amazonaws.com"', logs}
 
 
 def test_alerts_email_overrides_the_project_admin() -> None:

@@ -5,7 +5,7 @@
 # FLARE_ROOT (empty on a host) lets the tests run it inside a sandbox directory.
 set -euo pipefail
 
-# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY SERVER_NAME PROJECT_TITLE PROJECT_DESCRIPTION FREEZE_PROJECT UV_VERSION
+# @SETTINGS@ PROJECT NVFLARE_VERSION CERTBOT_VERSION SERVER_REQUIREMENTS FL_PORT KIT_BUCKET ADMIN_SECRET_NAME ADMIN_EMAIL AWS_REGION DASHBOARD_NAME CERTIFICATE_MODE CERT_SECRET_NAME ACME_SERVER DATA_VOLUME_ID RUNTIME_BUCKET RUNTIME_KEY SERVER_NAME PROJECT_TITLE PROJECT_DESCRIPTION FREEZE_PROJECT UV_VERSION LOG_GROUP_PREFIX
 
 readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
@@ -17,9 +17,16 @@ readonly UV_VENV="${INSTALL_ROOT}/uv"
 readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
 readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
-readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip)  # zip: the dashboard zips startup kits
+readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg)  # zip: the dashboard zips startup kits
 readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
   flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service)
+
+# AWS's agent package bucket and its signing key's fingerprint (AWS's "Verify the signature of
+# the CloudWatch agent package"); 1.300070.0 is the first agent that reads the systemd journal.
+readonly CLOUDWATCH_AGENT_URL="https://amazoncloudwatch-agent.s3.amazonaws.com"
+readonly CLOUDWATCH_AGENT_KEY="937616F3450B7D806CBD9725D58167303B789C72"
+readonly CLOUDWATCH_AGENT_MIN="1.300070.0"
+readonly CLOUDWATCH_AGENT_DIR="${ROOT}/opt/aws/amazon-cloudwatch-agent"
 
 log() { echo "flare-bootstrap: $*"; }
 
@@ -201,6 +208,23 @@ install_units() {
   systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service
 }
 
+ship_logs() {
+  # The FL server's audit trail and the services' journals to CloudWatch Logs. It never stops
+  # the hub: without the agent the logs stay in the journal and the next boot tries again.
+  if ! bash "${RUNTIME_DIR}/install-cloudwatch-agent.sh" "${CLOUDWATCH_AGENT_URL}" "${CLOUDWATCH_AGENT_KEY}" "${CLOUDWATCH_AGENT_MIN}"; then
+    log "logs are not shipped to CloudWatch Logs this boot"
+    return 0
+  fi
+  local config file="${CLOUDWATCH_AGENT_DIR}/etc/flare-hub.json"
+  config="$("${VENV}/bin/python" "${RUNTIME_DIR}/cloudwatch_agent.py" "${LOG_GROUP_PREFIX}")"
+  if [ "$(cat "${file}" 2>/dev/null || true)" != "${config}" ] || ! systemctl is-active --quiet amazon-cloudwatch-agent.service; then
+    install -d -m 0755 "$(dirname "${file}")"
+    echo "${config}" >"${file}"
+    "${CLOUDWATCH_AGENT_DIR}/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:${file}"
+    log "shipping the audit trail and service logs to CloudWatch Logs under ${LOG_GROUP_PREFIX}"
+  fi
+}
+
 main() {
   CHANGED=no
   log "starting (project ${PROJECT}, nvflare ${NVFLARE_VERSION})"
@@ -212,6 +236,7 @@ main() {
   install_certbot
   write_settings
   install_units
+  ship_logs
   log "done"
 }
 
