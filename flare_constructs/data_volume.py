@@ -14,9 +14,11 @@ from flare_constructs.acknowledge import acknowledge
 
 
 class HubDataVolume(Construct):
-    """A separate encrypted gp3 volume, retained on stack deletion and on replacement, so a
-    replaced or rebuilt instance finds the dashboard database, certificates and kits again;
-    AWS Backup snapshots it daily (kept 35 days) against loss of the volume itself."""
+    """A separate gp3 volume encrypted with the project key (it holds the dashboard database and
+    with it the project's CA key; EBS snapshots, AWS Backup's included, keep the volume's key),
+    retained on stack deletion and on replacement, so a replaced or rebuilt instance finds the
+    dashboard database, certificates and kits again; AWS Backup snapshots it daily (kept 35
+    days) into a vault under the same key, against loss of the volume itself."""
 
     def __init__(
         self,
@@ -26,7 +28,7 @@ class HubDataVolume(Construct):
         availability_zone: str,
         size_gib: int,
         existing_volume_id: str | None,
-        vault_key: kms.IKey,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         if existing_volume_id:
@@ -42,6 +44,7 @@ class HubDataVolume(Construct):
                 size=Size.gibibytes(size_gib),
                 volume_type=ec2.EbsDeviceVolumeType.GP3,
                 encrypted=True,
+                encryption_key=key,
                 removal_policy=RemovalPolicy.RETAIN,
             )
             # With an existing VPC the AZ is a literal from the lookup; it has to match the subnet.
@@ -55,7 +58,7 @@ class HubDataVolume(Construct):
             self,
             "Vault",
             backup_vault_name=self.vault_name,
-            encryption_key=vault_key,
+            encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         plan = backup.BackupPlan(self, "Plan", backup_vault=vault)
@@ -93,10 +96,23 @@ class HubDataVolume(Construct):
                 conditions={"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-id": stack.stack_id}},
             )
         )
+        # Attaching a volume under a customer-managed key makes EC2 create a grant for the
+        # instance on the caller's behalf; an adopted volume may carry an earlier stack's key.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"ec2.{Aws.REGION}.amazonaws.com"},
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            )
+        )
         acknowledge(
             role,
             {
-                "AwsSolutions-IAM5[Resource::*]": "ec2:DescribeVolumes has no resource-level permissions; it reads volume states only.",
+                "AwsSolutions-IAM5[Resource::*]": "ec2:DescribeVolumes has no resource-level permissions; kms:CreateGrant only through EC2 "
+                "and only for an AWS resource (the attachment), with whichever key the data volume has.",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]": "Only instances tagged with this stack's id (a tag CloudFormation sets and nobody can change): the hub and its replacement, whose id is not known when the policy is written.",
             },
         )

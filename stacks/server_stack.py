@@ -47,7 +47,7 @@ class FlareServerStack(Stack):
             availability_zone=network.availability_zone,
             size_gib=hub.data_volume_gib,
             existing_volume_id=hub.data_volume_id,
-            vault_key=key,
+            key=key,
         )
         audit_logs = HubAuditLogs(
             self, "AuditTrail", project=federation.project, retention_days=federation.audit.log_retention_days, key=key

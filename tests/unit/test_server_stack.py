@@ -370,6 +370,14 @@ class TestDataVolume:
         volume_id = logical_id(default_template, "AWS::EC2::Volume")
         volume = only(default_template, "AWS::EC2::Volume")
         assert volume["Properties"]["Encrypted"] is True
+        assert volume["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [logical_id(default_template, "AWS::KMS::Key"), "Arn"]}
+        vault = only(default_template, "AWS::Backup::BackupVault")["Properties"]
+        assert vault["EncryptionKeyArn"] == volume["Properties"]["KmsKeyId"]
+        assert [s for s in hub_policy(default_template) if s["Action"] == "kms:CreateGrant"] == [
+            {"Action": "kms:CreateGrant", "Effect": "Allow", "Resource": "*", "Condition": {
+                "StringEquals": {"kms:ViaService": {"Fn::Join": ["", ["ec2.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}},
+                "Bool": {"kms:GrantIsForAWSResource": "true"}}}
+        ]  # fmt: skip
         assert volume["Properties"]["VolumeType"] == "gp3"
         assert volume["Properties"]["Size"] == 20
         assert volume["DeletionPolicy"] == "Retain" and volume["UpdateReplacePolicy"] == "Retain"
