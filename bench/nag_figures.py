@@ -43,7 +43,7 @@ def main() -> int:
         ),
     }
 
-    def findings(fed, *, with_acknowledgments: bool) -> set[tuple[str, str, str]]:
+    def findings(fed) -> set[tuple[str, str, str]]:
         outdir = tempfile.mkdtemp(prefix="nag-figures-")
         app = cdk.App(outdir=outdir, context=CDK_JSON_CONTEXT)
         build_app(fed, app=app)
@@ -82,10 +82,10 @@ def main() -> int:
             acknowledged.extend((kind, f"{self.scope.node.path}|{a.id}") for a in items)
 
     for name, fed in federations.items():
-        left = findings(fed, with_acknowledgments=True)
-        acknowledge_module.Validations = Recorder
-        everything = findings(fed, with_acknowledgments=False)
-        acknowledge_module.Validations = real
+        left = findings(fed)
+        setattr(acknowledge_module, "Validations", Recorder)  # noqa: B010 - swapped for this synth only
+        everything = findings(fed)
+        setattr(acknowledge_module, "Validations", real)  # noqa: B010
         print(f"{name}:")
         for pack in sorted({p for p, _, _ in everything | left}):
             total = sum(1 for p, _, _ in everything if p == pack)

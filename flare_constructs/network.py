@@ -71,9 +71,9 @@ class FlareNetwork(Construct):
             # What a public address or a public instance must wait for (AWS::EC2::EIP requires
             # DependsOn the gateway attachment when the VPC is in the same template).
             self.gateway_attached.add(new_vpc.node.find_child("VPCGW"))
-        elif choice.kind == "default":
-            vpc = ec2.Vpc.from_lookup(self, "Vpc", is_default=True)
         else:
+            # The default VPC too by the id synth just found, not by isDefault=true: CDK caches a
+            # lookup in cdk.context.json, and a cached "default VPC" outlives a recreated one.
             vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=choice.vpc_id)
         self.vpc: ec2.IVpc = vpc
         if subnet_ids:

@@ -31,9 +31,11 @@ DNS = {
 }
 
 
-def vpc_context(vpc_id: str, filter_key: str) -> dict[str, Any]:
-    """What `cdk synth` would cache in cdk.context.json after looking the VPC up."""
+def vpc_context(vpc_id: str, filter_key: str, subnets: list[str] | None = None) -> dict[str, Any]:
+    """What `cdk synth` would cache in cdk.context.json after looking the VPC up (two public
+    subnets, in AZs a and b: these ids, or the ones given)."""
     key = f"vpc-provider:account={ACCOUNT}:{filter_key}:region={REGION}:returnAsymmetricSubnets=true"
+    first, second = subnets or ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"]
     return {
         key: {
             "vpcId": vpc_id,
@@ -46,13 +48,13 @@ def vpc_context(vpc_id: str, filter_key: str) -> dict[str, Any]:
                     "type": "Public",
                     "subnets": [
                         {
-                            "subnetId": "subnet-0aaa1111bbbb2222c",
+                            "subnetId": first,
                             "cidr": "172.31.0.0/20",
                             "availabilityZone": f"{REGION}a",
                             "routeTableId": "rtb-0a1",
                         },
                         {
-                            "subnetId": "subnet-0ddd3333eeee4444f",
+                            "subnetId": second,
                             "cidr": "172.31.16.0/20",
                             "availabilityZone": f"{REGION}b",
                             "routeTableId": "rtb-0a2",

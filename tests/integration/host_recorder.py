@@ -42,14 +42,16 @@ def main(name: str, args: list[str]) -> int:
         status = 0 if device in state["formatted"] else 2
         if status == 0 and "UUID" in args:
             print(state["formatted"][device])
-    elif name == "id":
+    elif name == "id":  # users get uids 990, 991, ... in the order they were added
         status = 0 if words[-1] in state["users"] else 1
+        if status == 0 and "-u" in args:
+            print(990 + state["users"].index(words[-1]))
     elif name == "useradd":
         state["users"].append(words[-1])
-    elif name == "chown":
-        state["owners"][words[-1]] = words[0].split(":")[0]
-    elif name == "stat":
-        print(state["owners"].get(words[-1], "root"))
+    elif name == "chown":  # the owner is recorded by number, as the filesystem keeps it
+        state["owners"][words[-1]] = str(990 + state["users"].index(words[0].split(":")[0]))
+    elif name == "stat":  # stat -c %u PATH
+        print(state["owners"].get(words[-1], "0"))
     elif name == "python3" and args[:2] == ["-m", "venv"]:
         venv = Path(args[2])
         (venv / "bin").mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         f"mkfs.ext4 -q -L flare-data {device}",  # after the runtime: attaching the volume needs it
         f"mount {sandbox.host}/var/lib/nvflare",
         "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
-        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare",
+        f"chown -R nvflare:nvflare {sandbox.host}/var/lib/nvflare",
         f"python3 -m venv {certbot}",
         "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",
         "systemctl daemon-reload",
@@ -180,15 +180,29 @@ def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: S
     sandbox.ec2.terminate_instances(InstanceIds=[sandbox.instance_id])
     state = json.loads((sandbox.root / "state.json").read_text())
     volume_filesystem = state["formatted"][str(sandbox.device)]  # the filesystem travels with the volume
-    (rebuilt.root / "state.json").write_text(
-        json.dumps({"packages": [], "users": [], "formatted": {str(rebuilt.device): volume_filesystem}, "mounts": [], "owners": {}})
-    )
+    owner = state["owners"][f"{sandbox.host}/var/lib/nvflare"]  # so does its ownership
+    (rebuilt.root / "state.json").write_text(json.dumps({"packages": [], "users": [], "formatted": {str(rebuilt.device): volume_filesystem},
+                                                         "mounts": [], "owners": {f"{rebuilt.host}/var/lib/nvflare": owner}}))  # fmt: skip
     result, calls = rebuilt.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert rebuilt.attachments() == [(rebuilt.instance_id, "/dev/sdf")]
     assert not [c for c in calls if c.startswith("mkfs")]
     assert f"mount {rebuilt.host}/var/lib/nvflare" in calls
     assert f"UUID={volume_filesystem} /var/lib/nvflare ext4 defaults,nofail 0 2" in (rebuilt.host / "etc" / "fstab").read_text()
+    assert not [c for c in calls if c.startswith("chown")]  # same uid (990) on both hosts: nothing to re-own
+
+
+def test_a_volume_owned_by_another_uid_is_re_owned_whole(aws_emulator: dict[str, str], tmp_path: Path) -> None:
+    """A replacement host whose nvflare user got another uid (another user was created first):
+    the whole tree is re-owned, or the dashboard cannot read its own secret_key."""
+    host = Sandbox(tmp_path, aws_emulator)
+    data = f"{host.host}/var/lib/nvflare"
+    state = {"packages": [], "users": ["cwagent"], "formatted": {str(host.device): "a-filesystem"}, "mounts": [], "owners": {data: "990"}}
+    (host.root / "state.json").write_text(json.dumps(state))
+    result, calls = host.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c for c in calls if c.startswith("chown")] == [f"chown -R nvflare:nvflare {data}"]
+    assert f"flare-bootstrap: gave {data} to nvflare (uid 991)" in result.stdout
 
 
 def attach_in_background(emulator: dict[str, str], volume_id: str, instance_id: str, *args: str) -> tuple[subprocess.Popen[str], object]:

@@ -6,7 +6,9 @@ installs it and restarts the server; a real NVFlare client connects."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +99,7 @@ def test_published_kit_is_installed_and_the_server_serves_clients(
     assert hub.calls()[-1] == "restart flare-server.service"
     kit = hub.data / "kits" / current(hub)
     assert oct((kit / "startup" / "server.key").stat().st_mode & 0o777) == "0o600"
+    wait_for(lambda: (kit / "local" / "resources.json").exists(), timeout=30)  # written by the restarted unit
     resources = json.loads((kit / "local" / "resources.json").read_text())
     assert str(hub.data / "server" / "jobs-storage") in json.dumps(resources)
     assert "/tmp/nvflare" not in json.dumps(resources)
@@ -162,9 +165,27 @@ def test_health_check_restarts_a_server_whose_port_stopped_answering(hub: Hub, k
     spec.write_text(real)  # what a restart runs
     result = hub.run("flare-health.service")
     assert result.returncode == 1
-    assert f"FL server is running but port {fl_port} does not accept connections" in result.stdout
+    assert f"FL server is running but does not answer a TLS handshake on port {fl_port} within 10 s" in result.stdout
     assert "restart flare-server.service" in hub.calls()
     wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+
+
+def test_health_check_restarts_a_frozen_server(hub: Hub, kits: tuple[Path, int], client: Path) -> None:
+    """SIGSTOP: the kernel still accepts connections on the FL port, but the server says
+    nothing; a TLS handshake the process must answer tells them apart."""
+    prod, fl_port = kits
+    frozen = hub.pid("flare-server.service")
+    assert frozen is not None
+    os.killpg(frozen, signal.SIGSTOP)
+    calls_before = len(hub.calls())
+    result = hub.run("flare-health.service")
+    assert result.returncode == 1
+    assert f"FL server is running but does not answer a TLS handshake on port {fl_port} within 10 s" in result.stdout
+    assert hub.calls()[calls_before:].count("restart flare-server.service") == 1
+    assert hub.pid("flare-server.service") != frozen
+    wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+    healthy = hub.run("flare-health.service")
+    assert f"FL server OK on port {fl_port}" in healthy.stdout
 
 
 def test_health_check_starts_a_server_that_is_not_running_though_a_kit_is_installed(hub: Hub, kits: tuple[Path, int], client: Path) -> None:

@@ -68,10 +68,34 @@ def test_auto_without_credentials_creates_a_vpc(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_default_vpc_template_looks_the_vpc_up_instead_of_creating_one(aws_account) -> None:
-    template: Template = synth_hub(
-        federation(aws={"account": ACCOUNT, "region": REGION}),
-        vpc_context("vpc-0feed1234abcd5678", "filter.isDefault=true"),
-    )
+    """By the id found live, so a stale cached 'default VPC' (the default VPC was deleted and
+    made again) cannot put the template in a VPC other than the one synth names."""
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    live = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [live]}])["Subnets"])[:2]
+    stale = vpc_context("vpc-0feed1234abcd5678", "filter.isDefault=true")
+    context = {**stale, **vpc_context(live, f"filter.vpc-id={live}", subnets)}
+    template: Template = synth_hub(federation(aws={"account": ACCOUNT, "region": REGION}), context)
     template.resource_count_is("AWS::EC2::VPC", 0)
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {"VpcId": "vpc-0feed1234abcd5678"})
-    template.has_resource_properties("AWS::EC2::Instance", {"SubnetId": "subnet-0aaa1111bbbb2222c"})
+    template.has_resource_properties("AWS::EC2::SecurityGroup", {"VpcId": live})
+    template.has_resource_properties("AWS::EC2::Instance", {"SubnetId": subnets[0]})
+
+
+def test_a_cached_lookup_whose_subnets_are_gone_is_refused_with_the_reset_command(aws_account) -> None:
+    """The VPC's subnets were made again after CDK cached the lookup: the template would name
+    subnets that do not exist (InvalidSubnetID.NotFound at deploy)."""
+    import boto3
+
+    from flarectl.config.errors import ConfigError
+
+    live = boto3.client("ec2", region_name=REGION).describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    cached = vpc_context(live, f"filter.vpc-id={live}")  # subnet-0aaa1111bbbb2222c, subnet-0ddd3333eeee4444f: not moto's
+    with pytest.raises(ConfigError) as refused:
+        synth_hub(federation(aws={"account": ACCOUNT, "region": REGION}), cached)
+    (key,) = cached
+    assert refused.value.problems == [
+        f"network.vpc: cdk.context.json holds an earlier lookup of {live} whose subnets subnet-0aaa1111bbbb2222c, subnet-0ddd3333eeee4444f "
+        f"no longer exist; refresh it with: cdk context --reset '{key}' (or delete cdk.context.json), then synth again"
+    ]

@@ -92,9 +92,12 @@ create_service_user() {
     useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin "${SERVICE_USER}"
     log "created system user ${SERVICE_USER}"
   fi
-  if [ "$(stat -c %U "${DATA_DIR}")" != "${SERVICE_USER}" ]; then
-    chown "${SERVICE_USER}:${SERVICE_USER}" "${DATA_DIR}"
+  # By number: a data volume from another host (a replacement, a restore) may carry files of
+  # an nvflare user with another uid; then the whole tree is re-owned, not only its top.
+  if [ "$(stat -c %u "${DATA_DIR}")" != "$(id -u "${SERVICE_USER}")" ]; then
+    chown -R "${SERVICE_USER}:${SERVICE_USER}" "${DATA_DIR}"
     chmod 0750 "${DATA_DIR}"
+    log "gave ${DATA_DIR} to ${SERVICE_USER} (uid $(id -u "${SERVICE_USER}"))"
   fi
 }
 

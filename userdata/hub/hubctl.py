@@ -369,11 +369,18 @@ def dashboard_answers(hub: Hub) -> bool:
         return False
 
 
-def port_answers(port: int) -> bool:
+def fl_server_answers(port: int) -> bool:
+    """The FL server process itself must answer a TLS handshake within 10 s: a frozen or hung
+    server still has its port accepting connections (the kernel does that), but says nothing."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # liveness, not identity
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
-            return True
-    except OSError:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            with context.wrap_socket(connection, server_hostname="localhost"):
+                return True
+    except ssl.SSLError:  # an answer all the same (e.g. it wants a client certificate)
+        return True
+    except OSError:  # refused, or no answer in time
         return False
 
 
@@ -391,10 +398,10 @@ def health(hub: Hub) -> int:
         problems += 1
     if not (current_kit(hub) / "startup" / "fed_server.json").exists():
         log("FL server: no kit installed yet")
-    elif port_answers(hub.fl_port):
+    elif fl_server_answers(hub.fl_port):
         log(f"FL server OK on port {hub.fl_port}")
     elif unit_active("flare-server.service"):
-        log(f"FL server is running but port {hub.fl_port} does not accept connections")
+        log(f"FL server is running but does not answer a TLS handshake on port {hub.fl_port} within 10 s")
         restart("flare-server.service")
         problems += 1
     else:
