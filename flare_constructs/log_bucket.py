@@ -40,10 +40,10 @@ class AuditLogBucket(Construct):
         if not receives_access_logs:
             # A bucket that receives access logs counts as logged; this one receives flow logs only.
             reasons |= {
-                "AwsSolutions-S1": "Holds only this site's VPC flow logs, written by the log delivery service; its own access logs would need yet another bucket.",
+                "AwsSolutions-S1": "Holds only this stack's VPC flow logs, written by the log delivery service; its own access logs would need yet another bucket.",
                 **in_compliance_packs(
                     "S3BucketLoggingEnabled",
-                    "Holds only this site's VPC flow logs, written by the log delivery service; its own access logs would need yet another bucket.",
+                    "Holds only this stack's VPC flow logs, written by the log delivery service; its own access logs would need yet another bucket.",
                 ),
             }
         acknowledge(self.bucket, reasons)

@@ -161,6 +161,24 @@ def _site_kit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore_plan(args: argparse.Namespace) -> int:
+    import boto3
+    import yaml
+
+    from flarectl import restore_plan
+
+    try:
+        block, notes = restore_plan.plan(boto3.session.Session(region_name=args.region), args.stack)
+    except restore_plan.RestoreError as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+    print("# Merge into the federation file's hub: section, then cdk deploy FlareServerStack:")
+    print(yaml.safe_dump(block, sort_keys=False), end="")
+    for note in notes:
+        print(f"flarectl: {note}", file=sys.stderr)
+    return 0 if len(block["hub"]) == 4 else 1
+
+
 def _picture(args: argparse.Namespace) -> int:
     from flarectl.picture import render_svg
 
@@ -262,6 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
     status.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
     status.set_defaults(run=_federation_status)
+    hub = commands.add_parser("hub", help="the Project Admin's hub").add_subparsers(dest="hub_command", required=True)
+    restore = hub.add_parser(
+        "restore-plan",
+        help="the hub: lines that adopt what cdk destroy kept (exit 0 all four, 1 some are gone: see the notes, 2 no such stack)",
+    )
+    restore.add_argument("--stack", default="FlareServerStack", help="the old hub stack's name (default: FlareServerStack)")
+    restore.add_argument("--region", help="its region (default: the AWS CLI's)")
+    restore.set_defaults(run=_restore_plan)
     files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
     files.add_argument("site", help="the site's name in the federation file")
     files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")

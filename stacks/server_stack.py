@@ -29,10 +29,12 @@ class FlareServerStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         hub, dns, certificate = federation.hub, federation.dns, federation.certificate
 
-        logs = AuditLogBucket(self, "AuditLogs", receives_access_logs=True)
+        # The kit store and the account trail's bucket log their access here, when this stack makes them.
+        made_buckets = hub.kit_bucket is None or federation.audit.cloudtrail == "create"
+        logs = AuditLogBucket(self, "AuditLogs", receives_access_logs=made_buckets)
         network = FlareNetwork(self, "Network", choice=vpc_choice, subnet_ids=federation.network.subnet_ids, flow_log_bucket=logs.bucket)
         key = FederationKey(self, "FederationKey", project=federation.project).key
-        kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket, encryption_key=key)
+        kits = KitStore(self, "KitStore", access_log_bucket=logs.bucket, encryption_key=key, existing_bucket=hub.kit_bucket)
         admin = DashboardAdminCredential(
             self,
             "DashboardAdmin",

@@ -206,6 +206,13 @@ VolumeId = Annotated[
         r"vol-[0-9a-f]{8,17}", "{value!r} is not an EBS volume id; use the DataVolumeId output of the old stack, like vol-0123456789abcdef0"
     ),
 ]
+BucketName = Annotated[
+    str,
+    matching(
+        r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "{value!r} is not an S3 bucket name; use the KitBucket output of the old stack (3-63 lowercase letters, digits, . and -)",
+    ),
+]
 AllocationId = Annotated[
     str, matching(r"eipalloc-[0-9a-f]{8,17}", "{value!r} is not an Elastic IP allocation id; it looks like eipalloc-0123456789abcdef0")
 ]

@@ -12,6 +12,7 @@ from flarectl.config.fields import (
     AllocationId,
     AwsAccount,
     AwsRegion,
+    BucketName,
     CidrList,
     DisplayText,
     DnsName,
@@ -98,6 +99,7 @@ class Hub(Model):
     ] = 20
     data_volume_id: VolumeId | None = None
     elastic_ip: ElasticIp | None = None
+    kit_bucket: BucketName | None = None  # a restore: the kit store an earlier hub kept (its kits and their history)
     # create: a new <project>/dashboard-admin secret; existing: the one an earlier hub kept (a restore)
     admin_secret: Literal["create", "existing"] = "create"
     fl_port: int = 8002

@@ -11,6 +11,7 @@ from flarectl.cli import main as flarectl
 VERBS = {
     "validate", "summary", "server-kit", "picture", "site-files",  # Project Admin, review
     "federation",  # Project Admin: status
+    "hub",  # Project Admin: restore-plan
     "site",  # Org Admin: doctor
     "site-kit",  # Org Admin: fetch
     "azure",  # a kind's own verbs

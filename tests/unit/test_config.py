@@ -78,6 +78,18 @@ INVALID = [
         "federation.yaml: project: 'cancer fl' has a space; use letters, digits, '-' or '_'",
     ),
     ("bad email", with_(project_admin_email="admin"), "federation.yaml: project_admin_email: 'admin' is not an email address"),
+    (
+        "bad kit bucket",
+        with_(hub={"kit_bucket": "Kits_Old"}),
+        "federation.yaml: hub.kit_bucket: 'Kits_Old' is not an S3 bucket name; use the "
+        "KitBucket output of the old stack (3-63 lowercase letters, digits, . and -)",
+    ),
+    (
+        "kit bucket with ..",
+        with_(hub={"kit_bucket": "kits..old"}),
+        "federation.yaml: hub.kit_bucket: 'kits..old' is not an S3 bucket name; use "
+        "the KitBucket output of the old stack (3-63 lowercase letters, digits, . and -)",
+    ),
     ("bad alerts email", with_(alerts={"email": "oncall"}), "federation.yaml: alerts.email: 'oncall' is not an email address"),
     ("unknown alerts field", with_(alerts={"sms": "+15550100"}), "federation.yaml: alerts.sms: unknown key; allowed keys: email"),
     ("port as text", with_(hub={"fl_port": "8002"}), "federation.yaml: hub.fl_port: '8002': input should be a valid integer"),
