@@ -82,7 +82,7 @@ def test_every_acknowledgment_matches_a_finding(monkeypatch: pytest.MonkeyPatch,
         client_federation,
         federation(dns=DNS, certificate={"mode": "letsencrypt"}, hub={"fl_cidrs": ["0.0.0.0/0"]}, audit={"cloudtrail": "create"}),
         federation(certificate={"mode": "provided", "secret_name": "it/flareboard-cert"}),
-        federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing",
+        federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing", "kit_bucket": "cancer-fl-kits-old",
                         "elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "52.10.20.30"}}),
     ]  # fmt: skip
     findings = set().union(*(findings_without_acknowledgments(fed) for fed in feds))
