@@ -29,10 +29,15 @@ class HostLayout:
     kit_source: str  # the startup kit as delivered: a folder or a zip
     venv: str  # NVFlare and the site's requirements
     python: str = "python3"  # makes the venv
+    # managed: the runtime owns the venv, one per NVFlare version beside `venv` (a link to the
+    # current one), so an upgrade switches when ready and a rollback installs nothing. Not for
+    # a venv the site names itself (`venv:`), which is upgraded in place.
+    managed_venv: bool = True
 
     def under(self, root: str) -> HostLayout:
         """The same layout below `root` (a test sandbox)."""
-        return dataclasses.replace(self, **{f.name: root + getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "python"})
+        paths = [f.name for f in dataclasses.fields(self) if f.name not in ("python", "managed_venv")]
+        return dataclasses.replace(self, **{name: root + getattr(self, name) for name in paths})
 
 
 # Cloud VMs (AWS, Azure): the deploy delivers a bundle (the runtime and the kit) to
@@ -62,6 +67,7 @@ def folder_layout(site: FolderSite) -> HostLayout:
         kit_source=site.kit,
         venv=site.venv or f"{site.workdir}/venv",
         python=site.python,
+        managed_venv=site.venv is None,
     )
 
 
@@ -75,6 +81,7 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
         "SITE_ROOT": layout.site_root,
         "KIT_SOURCE": layout.kit_source,
         "VENV": layout.venv,
+        "VENV_MANAGED": "true" if layout.managed_venv else "false",
         "PYTHON": layout.python,
         "UV_VERSION": UV_VERSION,
     }

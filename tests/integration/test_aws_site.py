@@ -65,8 +65,12 @@ def test_first_boot_installs_the_client_through_the_shared_runtime(site: Site, f
     assert changing(first_run) == [
         "apt-get update -q",
         "apt-get install -y -q --no-install-recommends python3-venv",
-        f"python3 -m venv {venv}",
+        f"python3 -m venv {venv}-bootstrap",  # boto3, to fetch the bundle
         "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
+        f"python3 -m venv {venv}-2.9.0",  # the client's venv for this NVFlare version; venv links to it
+        f"python3 -m venv {site.host}/var/lib/nvflare-client/.uv",  # the pinned uv (the recorder's pip makes none: pip follows)
+        "pip install --quiet uv==0.13.8",
+        "pip install --quiet nvflare==2.9.0",
         f"chown -R nvflare:nvflare {site.host}/var/lib/nvflare-client",
         "systemctl daemon-reload",
         "systemctl enable flare-client.service",
@@ -79,6 +83,7 @@ def test_first_boot_installs_the_client_through_the_shared_runtime(site: Site, f
     assert (manager["args"]["num_of_gpus"], manager["args"]["mem_per_gpu_in_GiB"]) == (1, 16)
     unit = (site.host / "etc" / "systemd" / "system" / "flare-client.service").read_text()
     assert unit == (USERDATA_DIR / "client" / "flare-client.service").read_text()
+    assert Path(venv).readlink() == Path(f"{venv}-2.9.0")
 
 
 def test_settings_file_is_what_the_unit_runs_the_runtime_with(site: Site, first_run: list[str]) -> None:

@@ -70,7 +70,7 @@ def test_first_boot_installs_the_driver_then_the_client_service(tmp_path: Path, 
     assert calls.index(driver[-1]) < calls.index("systemctl restart flare-client.service")
     assert [c for c in calls if c.startswith(SERVICE_COMMANDS)] == [
         "useradd --system --home-dir /var/lib/nvflare-client --shell /usr/sbin/nologin nvflare",
-        f"python3 -m venv {vm.host}/opt/nvflare-client/venv",
+        f"python3 -m venv {vm.host}/opt/nvflare-client/venv-2.9.0",  # the venv for this NVFlare version; venv links to it
         f"python3 -m venv {vm.host}/var/lib/nvflare-client/.uv",  # the pinned uv's own venv (the recorder's pip installs no uv: pip follows)
         f"chown -R nvflare:nvflare {vm.host}/var/lib/nvflare-client",
         "systemctl daemon-reload",

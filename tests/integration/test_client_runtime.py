@@ -233,3 +233,52 @@ def test_install_makes_a_fresh_venv_with_uv(tmp_path: Path) -> None:
     ]
     uv = subprocess.run([str(tmp_path / "site-a/.uv/bin/uv"), "--version"], capture_output=True, text=True).stdout
     assert uv.split()[:2] == ["uv", UV_VERSION]
+
+
+def test_an_upgrade_installs_beside_the_running_version_and_a_rollback_installs_nothing(tmp_path: Path) -> None:
+    """A managed venv: NVFlare 2.8.3 (a real earlier release), then 2.9.0 beside it, then back.
+    The link the client runs through switches only once the new version is installed."""
+    kit, venv = tmp_path / "no-kit", tmp_path / "venv"  # install stops at the kit; the venv comes first
+    probe = "import importlib.metadata as m; print(m.version('nvflare'))"
+
+    def install(version: str) -> subprocess.CompletedProcess[str]:
+        settings = site_settings(
+            tmp_path, "site-u", kit, VENV=str(venv), VENV_MANAGED="true", NVFLARE_VERSION=version, UV_VERSION=UV_VERSION
+        )
+        result = runtime(settings, "install", timeout=900)
+        assert "is not a client startup kit" in result.stderr, result.stdout + result.stderr
+        return result
+
+    def running() -> str:
+        return subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True).stdout.strip()
+
+    first = install("2.8.3")
+    assert f"installed nvflare 2.8.3 into {venv}-2.8.3 (with uv)" in first.stdout
+    assert venv.readlink() == Path(f"{venv}-2.8.3") and running() == "2.8.3"
+    upgrade = install("2.9.0")
+    assert f"installed nvflare 2.9.0 into {venv}-2.9.0 (with uv)" in upgrade.stdout
+    assert f"nvflare 2.9.0 is the site's now ({venv} -> {venv}-2.9.0)" in upgrade.stdout
+    assert running() == "2.9.0"
+    rollback = install("2.8.3")
+    assert "installed nvflare" not in rollback.stdout  # its venv was kept
+    assert f"nvflare 2.8.3 is the site's now ({venv} -> {venv}-2.8.3)" in rollback.stdout
+    assert running() == "2.8.3"
+    assert sorted(p.name for p in tmp_path.glob("venv*")) == ["venv", "venv-2.8.3", "venv-2.9.0"]
+
+
+def test_a_venv_from_before_is_kept_under_its_version_and_a_sites_own_is_used_in_place(tmp_path: Path) -> None:
+    """A managed venv made before venvs were kept per version is moved beside the link; a venv the
+    site names itself (VENV_MANAGED=false, as this test's own) is never moved."""
+    import venv as venv_module
+
+    old = tmp_path / "venv"
+    venv_module.create(old, with_pip=False)
+    site_packages = next(old.glob("lib/python3*/site-packages"))
+    (site_packages / "nvflare-2.9.0.dist-info").mkdir()
+    (site_packages / "nvflare-2.9.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: nvflare\nVersion: 2.9.0\n")
+    settings = site_settings(tmp_path, "site-m", tmp_path / "no-kit", VENV=str(old), VENV_MANAGED="true")
+    result = runtime(settings, "install")
+    assert f"kept the venv of nvflare 2.9.0 as {old}-2.9.0" in result.stdout, result.stdout + result.stderr
+    assert old.readlink() == Path(f"{old}-2.9.0") and "installed nvflare" not in result.stdout
+    own = runtime(site_settings(tmp_path, "site-o", tmp_path / "no-kit"), "install")  # VENV=sys.prefix, not managed
+    assert "kept the venv" not in own.stdout and not Path(sys.prefix).is_symlink()

@@ -25,7 +25,12 @@ def test_pip_gets_each_requirement_whole_from_a_file(tmp_path: Path) -> None:
     for tool in ("python", "pip"):
         (venv / "bin" / tool).chmod(0o755)
     layout = HostLayout(
-        site_root=str(tmp_path / "site"), settings_file="", runtime_dir="", kit_source=str(tmp_path / "no-kit"), venv=str(venv)
+        site_root=str(tmp_path / "site"),
+        settings_file="",
+        runtime_dir="",
+        kit_source=str(tmp_path / "no-kit"),
+        venv=str(venv),
+        managed_venv=False,  # the site's own venv, as it is here: used in place
     )
     settings = tmp_path / "client.env"
     settings.write_text(client_env(federation.sites[0], "2.9.0", layout) + "UV_VERSION=''\n")  # pip itself (the uv path: integration)

@@ -10,7 +10,7 @@ set -euo pipefail
 # @SETTINGS@ CLIENT_SETTINGS SETTINGS_PATH BUNDLE_PATH VENV_PATH BUNDLE_BUCKET BUNDLE_KEY
 
 readonly ROOT="${FLARE_ROOT:-}"
-readonly VENV="${ROOT}${VENV_PATH}"
+readonly TOOLS="${ROOT}${VENV_PATH}-bootstrap"  # boto3, to fetch the bundle; the client's venvs are the runtime's
 readonly BUNDLE="${ROOT}${BUNDLE_PATH}"
 readonly SETTINGS_FILE="${ROOT}${SETTINGS_PATH}"
 
@@ -28,10 +28,10 @@ fetch_bundle() {
   if [ "$(cat "${BUNDLE}/.asset" 2>/dev/null || true)" = "${BUNDLE_KEY}" ]; then
     return 0
   fi
-  [ -x "${VENV}/bin/python" ] || python3 -m venv "${VENV}"
-  "${VENV}/bin/python" -c 'import boto3' 2>/dev/null || "${VENV}/bin/pip" install --quiet boto3
+  [ -x "${TOOLS}/bin/python" ] || python3 -m venv "${TOOLS}"
+  "${TOOLS}/bin/python" -c 'import boto3' 2>/dev/null || "${TOOLS}/bin/pip" install --quiet boto3
   rm -rf "${BUNDLE}"
-  "${VENV}/bin/python" "${ROOT}/opt/nvflare/bin/fetch_s3_zip.py" "${BUNDLE_BUCKET}" "${BUNDLE_KEY}" "${BUNDLE}"
+  "${TOOLS}/bin/python" "${ROOT}/opt/nvflare/bin/fetch_s3_zip.py" "${BUNDLE_BUCKET}" "${BUNDLE_KEY}" "${BUNDLE}"
   echo "${BUNDLE_KEY}" >"${BUNDLE}/.asset"
   log "fetched site bundle ${BUNDLE_KEY}"
 }

@@ -12,7 +12,8 @@
 #                                            this script); exit 0 ok, 1 cannot connect, 2 jobs would fail
 #
 # SETTINGS_FILE holds shell-quoted NAME=value lines: SITE_NAME NVFLARE_VERSION REQUIREMENTS
-# GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, PYTHON, UV_VERSION, GPU_WAIT_SECONDS.
+# GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, VENV_MANAGED, PYTHON, UV_VERSION,
+# GPU_WAIT_SECONDS.
 set -euo pipefail
 
 log() { echo "flare-client: $*"; }
@@ -26,13 +27,23 @@ readonly SETTINGS_FILE="$1" COMMAND="$2"
 : "${SITE_NAME:?}" "${NVFLARE_VERSION:?}" "${GPUS:?}" "${GPU_MEMORY_GIB:?}" "${SITE_ROOT:?}" "${KIT_SOURCE:?}"
 readonly REQUIREMENTS="${REQUIREMENTS:-}"
 readonly VENV="${VENV:-${SITE_ROOT}/venv}"
+# VENV_MANAGED=true: VENV is a link to the venv of NVFLARE_VERSION, and each version keeps its
+# own venv beside it (VENV-<version>). An upgrade installs the new one while the client runs,
+# then switches the link; a rollback is a switch back, with nothing to install. Otherwise
+# (a venv the site names itself) VENV is upgraded in place, as the site's own.
+readonly VENV_MANAGED="${VENV_MANAGED:-false}"
+if [ "${VENV_MANAGED}" = true ]; then
+  readonly TARGET_VENV="${VENV}-${NVFLARE_VERSION}"
+else
+  readonly TARGET_VENV="${VENV}"
+fi
 readonly PYTHON="${PYTHON:-python3}"
 readonly KIT_DIR="${SITE_ROOT}/kit"
 readonly GPU_WAIT_SECONDS="${GPU_WAIT_SECONDS:-30}"
 readonly UV_VERSION="${UV_VERSION:-}"  # the pinned uv installs the venv; empty: pip
 
-installed_nvflare() {
-  "${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
+nvflare_in() { # VENV_DIR: the NVFlare version installed there, or nothing
+  "$1/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
 }
 
 INSTALLER=""  # the pinned uv, once it is needed; pip when it cannot be had
@@ -53,27 +64,46 @@ find_installer() {
   fi
 }
 
-venv_install() { # pip install ARGS into the venv, with uv when it is there (several times faster)
+venv_install() { # pip install ARGS into TARGET_VENV, with uv when it is there (several times faster)
   find_installer
   if [ "${INSTALLER}" != pip ]; then
-    "${INSTALLER}" pip install --quiet --python "${VENV}/bin/python" "$@" && return 0
+    "${INSTALLER}" pip install --quiet --python "${TARGET_VENV}/bin/python" "$@" && return 0
     log "uv could not install $*; trying pip"
   fi
-  "${VENV}/bin/pip" install --quiet "$@"
+  "${TARGET_VENV}/bin/pip" install --quiet "$@"
+}
+
+keep_unversioned_venv() {
+  # A managed venv made before each version had its own: kept under its version's name (its
+  # scripts still work, VENV links to it).
+  [ "${VENV_MANAGED}" = true ] && [ -d "${VENV}" ] && [ ! -L "${VENV}" ] || return 0
+  local version
+  version="$(nvflare_in "${VENV}")"
+  [ -n "${version}" ] || die "${VENV} is a directory without NVFlare; move it away and install again"
+  [ ! -e "${VENV}-${version}" ] || die "${VENV} and ${VENV}-${version} both hold nvflare ${version}; remove one and install again"
+  mv "${VENV}" "${VENV}-${version}"
+  ln -s "${VENV}-${version}" "${VENV}"
+  log "kept the venv of nvflare ${version} as ${VENV}-${version}"
 }
 
 install_venv() {
-  if [ "$(installed_nvflare)" != "${NVFLARE_VERSION}" ]; then
-    [ -x "${VENV}/bin/python" ] || "${PYTHON}" -m venv "${VENV}"
+  keep_unversioned_venv
+  if [ "$(nvflare_in "${TARGET_VENV}")" != "${NVFLARE_VERSION}" ]; then
+    [ -x "${TARGET_VENV}/bin/python" ] || "${PYTHON}" -m venv "${TARGET_VENV}"
     venv_install "nvflare==${NVFLARE_VERSION}"
-    log "installed nvflare ${NVFLARE_VERSION} into ${VENV} (with ${INSTALLER##*/})"
+    log "installed nvflare ${NVFLARE_VERSION} into ${TARGET_VENV} (with ${INSTALLER##*/})"
   fi
   # One PEP 508 requirement per line, installed from a file: never split into words.
-  if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${VENV}/.site-requirements"; then
-    printf '%s\n' "${REQUIREMENTS}" >"${VENV}/.site-requirements.new"
-    venv_install -r "${VENV}/.site-requirements.new"
-    mv "${VENV}/.site-requirements.new" "${VENV}/.site-requirements"
-    log "installed site requirements: $(paste -sd ' ' "${VENV}/.site-requirements")"
+  if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${TARGET_VENV}/.site-requirements"; then
+    printf '%s\n' "${REQUIREMENTS}" >"${TARGET_VENV}/.site-requirements.new"
+    venv_install -r "${TARGET_VENV}/.site-requirements.new"
+    mv "${TARGET_VENV}/.site-requirements.new" "${TARGET_VENV}/.site-requirements"
+    log "installed site requirements: $(paste -sd ' ' "${TARGET_VENV}/.site-requirements")"
+  fi
+  # Switched only now, everything installed: a failed install leaves the running version be.
+  if [ "${TARGET_VENV}" != "${VENV}" ] && [ "$(readlink "${VENV}" || true)" != "${TARGET_VENV}" ]; then
+    ln -sfn "${TARGET_VENV}" "${VENV}"
+    log "nvflare ${NVFLARE_VERSION} is the site's now (${VENV} -> ${TARGET_VENV}); other versions' venvs are kept for a rollback"
   fi
 }
 
