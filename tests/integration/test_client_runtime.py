@@ -281,4 +281,5 @@ def test_a_venv_from_before_is_kept_under_its_version_and_a_sites_own_is_used_in
     assert f"kept the venv of nvflare 2.9.0 as {old}-2.9.0" in result.stdout, result.stdout + result.stderr
     assert old.readlink() == Path(f"{old}-2.9.0") and "installed nvflare" not in result.stdout
     own = runtime(site_settings(tmp_path, "site-o", tmp_path / "no-kit"), "install")  # VENV=sys.prefix, not managed
-    assert "kept the venv" not in own.stdout and not Path(sys.prefix).is_symlink()
+    assert "kept the venv" not in own.stdout and not Path(f"{sys.prefix}-2.9.0").exists()  # not moved
+    assert (Path(sys.prefix) / "bin" / "python").exists()
