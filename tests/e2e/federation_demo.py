@@ -128,7 +128,7 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     aws_federation = Federation.model_validate({"project": "demo", "project_admin_email": "it@hospital.test", "sites": [
         {"name": "aws-site", "kind": "aws", "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
     here = HostLayout(site_root=str(aws), settings_file=str(settings), runtime_dir=str(USERDATA_DIR / "client"),
-                      kit_source=str(prod / "aws-site"), venv=sys.prefix)  # fmt: skip
+                      kit_source=str(prod / "aws-site"), venv=sys.prefix, managed_venv=False)  # this venv, used in place  # fmt: skip
     settings.write_text(client_env(aws_federation.sites[0], "2.9.0", here))
     subprocess.run(
         ["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
@@ -149,7 +149,7 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     runtime = azure / "opt" / "nvflare-client" / "bundle" / "runtime"
     azure_settings = azure / "etc" / "nvflare-client" / "client.env"
     with azure_settings.open("a") as settings_file:  # this venv already has NVFlare: no pip install from PyPI
-        settings_file.write(f"VENV={sys.prefix}\n")
+        settings_file.write(f"VENV={sys.prefix}\nVENV_MANAGED=false\n")  # used in place, never moved
     subprocess.run(["bash", str(runtime / "flare-client.sh"), str(azure_settings), "install"], env=env, check=True, capture_output=True)
     azure_client = subprocess.Popen(unit_command(runtime / "flare-client.service", runtime / "flare-client.sh", azure_settings),
                                     env={**env, "CUDA_VISIBLE_DEVICES": "0"}, stdout=(work / "azure-client.log").open("w"),

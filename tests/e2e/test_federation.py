@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
 
 import psutil
 
@@ -27,6 +29,7 @@ def test_every_site_kind_trains_one_job_and_everything_stops(capsys) -> None:
     assert report.poc_status == "FINISHED:COMPLETED"
     assert report.peak_mib > 0 and report.poc_peak_mib > 0
     assert nvflare_processes() == before  # nothing left running
+    assert not Path(f"{sys.prefix}-2.9.0").exists()  # the sites used this venv in place: never moved aside
     out = capsys.readouterr().out
     assert "this project: FINISHED:COMPLETED in" in out and "nvflare poc:  FINISHED:COMPLETED in" in out
     print(out.splitlines()[-2])
