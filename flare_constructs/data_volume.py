@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
+from flare_constructs.retained_names import stack_id_suffix
 
 
 class HubDataVolume(Construct):
@@ -52,7 +53,7 @@ class HubDataVolume(Construct):
             self.volume = volume
         # Retained, so its name must not repeat: the stack's own id in it lets a rebuilt stack
         # make a new vault beside the kept one (which keeps its recovery points).
-        stack_id = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
+        stack_id = stack_id_suffix()
         self.vault_name = Fn.join("-", [Aws.STACK_NAME, "data", stack_id])  # known without reading the vault
         vault = backup.BackupVault(
             self,

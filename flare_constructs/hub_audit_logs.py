@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
+from flare_constructs.retained_names import stack_id_suffix
 from flarectl.host_scripts import USERDATA_DIR
 
 
@@ -30,7 +31,7 @@ class HubAuditLogs(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, project: str, retention_days: int, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.project = project
-        stack_id = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
+        stack_id = stack_id_suffix()
         self.prefix = Fn.join("", [f"/nvflare/{project}/", stack_id])
         self.retention_days, self.key = retention_days, key
         for name in agent_configuration().LOGS:
