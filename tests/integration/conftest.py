@@ -61,14 +61,14 @@ def flarectl_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheel
 
 
-@pytest.fixture(scope="session")
-def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def start_emulator(directory: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     """A moto_server (with CloudFormation secrets) and the environment that points AWS clients at it."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    log = (directory / "moto.log").open("w")
     server = subprocess.Popen(
         [sys.executable, str(HERE / "moto_server_plus.py"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
     )
+    log.close()
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -88,9 +88,14 @@ def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
     }
+    return server, env
+
+
+@pytest.fixture(scope="session")
+def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    server, env = start_emulator(tmp_path_factory.mktemp("moto"))
     try:
         yield env
     finally:
         server.terminate()
         server.wait(timeout=10)
-        log.close()

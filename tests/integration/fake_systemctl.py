@@ -66,6 +66,9 @@ def main(args: list[str]) -> int:
         return 0
     command, units = words[0], words[1:]
     for unit in units:
+        if command in ("restart", "start") and not (state / f"{unit}.json").exists():
+            print(f"Failed to {command} {unit}: Unit {unit} not found.", file=sys.stderr)
+            return 5  # systemctl's code for a unit it does not know
         if command == "restart":
             stop(unit, state)
             start(unit, state)

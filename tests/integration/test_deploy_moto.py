@@ -7,8 +7,6 @@ managed policy ARNs, instance security groups and launch-template metadata optio
 
 from __future__ import annotations
 
-import base64
-import email
 import importlib.util
 import io
 import json
@@ -21,16 +19,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import boto3
 import pytest
 import yaml
 
 from flarectl.host_scripts import USERDATA_DIR
-from tests.integration.conftest import cdk, cli_env
+from tests.integration.emulated_deploy import AMI_PARAMETER, REGION, Deployment, bootstrap, user_data_parts
 from tests.integration.imds import imds
-
-AMI_PARAMETER = "/test/ubuntu-24.04/ami-id"
-ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
 def federation_yaml(zone_id: str, instance_type: str, ami_parameter: str = AMI_PARAMETER) -> str:
@@ -48,71 +42,11 @@ dns:
 """
 
 
-BOOTSTRAPPED: set[str] = set()
-
-
-def bootstrap(env: dict[str, str]) -> None:
-    """`cdk bootstrap` once per emulator."""
-    if env["AWS_ENDPOINT_URL"] in BOOTSTRAPPED:
-        return
-    result = cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    BOOTSTRAPPED.add(env["AWS_ENDPOINT_URL"])
-
-
-class Deployment:
-    def __init__(self, emulator: dict[str, str], workdir: Path):
-        self.env = cli_env(**emulator)
-        self.workdir = workdir
-        self.session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-        self.endpoint = emulator["AWS_ENDPOINT_URL"]
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
-
-    def deploy(self, config_text: str, name: str, stack: str = "FlareServerStack") -> dict[str, str]:
-        config = self.workdir / f"{name}.yaml"
-        config.write_text(config_text)
-        outputs = self.workdir / f"{name}-outputs.json"
-        result = cdk(
-            "deploy",
-            stack,
-            "-c",
-            f"config={config}",
-            "-o",
-            str(self.workdir / f"{name}.out"),
-            "--require-approval",
-            "never",
-            "--method=direct",
-            "--outputs-file",
-            str(outputs),
-            "--progress",
-            "events",
-            env=self.env,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(outputs.read_text())[stack]
-
-
 @pytest.fixture(scope="module")
 def deployment(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    deployment = Deployment(aws_emulator, tmp_path_factory.mktemp("deploy"))
-    # moto refuses /aws/... parameter names, so the AMI comes from a test parameter.
-    image_id = deployment.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    deployment.client("ssm").put_parameter(Name=AMI_PARAMETER, Value=image_id, Type="String")
-    deployment.image_id = image_id
-    zone = deployment.client("route53").create_hosted_zone(Name="flare.test", CallerReference="flare-test")
-    deployment.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
-    bootstrap(deployment.env)
+    deployment = Deployment(aws_emulator, tmp_path_factory.mktemp("deploy"), zone_name="flare.test")
     deployment.first = deployment.deploy(federation_yaml(deployment.zone_id, "t3.medium"), "first")
     return deployment
-
-
-def user_data_parts(deployment: Deployment, instance_id: str) -> dict[str, str]:
-    """The instance's multipart user data as {content type: decoded text}."""
-    attribute = deployment.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    message = email.message_from_bytes(base64.b64decode(attribute["UserData"]["Value"]))
-    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()}
 
 
 def bootstrap_settings(deployment: Deployment, instance_id: str) -> dict[str, str]:

@@ -131,9 +131,12 @@ def own(path: Path) -> None:
         shutil.chown(item, SERVICE_USER, SERVICE_USER)
 
 
-def restart(unit: str) -> None:
+def restart(unit: str) -> bool:
     log(f"restarting {unit}")
-    subprocess.run(["systemctl", "restart", unit], check=False)
+    if subprocess.run(["systemctl", "restart", unit], check=False).returncode == 0:
+        return True
+    log(f"could not restart {unit}")
+    return False
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -389,32 +392,34 @@ def unit_active(unit: str) -> bool:
 
 
 def health(hub: Hub) -> int:
-    problems = 0
+    """Exit 0 when all is well or repaired (a repair still counts as a failed check in the
+    metric the alarm watches), 1 when a repair could not even be started."""
+    problems, repaired = 0, 0
     if dashboard_answers(hub):
         log(f"dashboard OK on port {hub.dashboard_port}")
     else:
         log(f"dashboard did not answer on https://127.0.0.1:{hub.dashboard_port}/")
-        restart("flare-dashboard.service")
         problems += 1
+        repaired += restart("flare-dashboard.service")
     if not (current_kit(hub) / "startup" / "fed_server.json").exists():
         log("FL server: no kit installed yet")
     elif fl_server_answers(hub.fl_port):
         log(f"FL server OK on port {hub.fl_port}")
     elif unit_active("flare-server.service"):
         log(f"FL server is running but does not answer a TLS handshake on port {hub.fl_port} within 10 s")
-        restart("flare-server.service")
         problems += 1
+        repaired += restart("flare-server.service")
     else:
         # Skipped at boot (the data volume mounted after its condition was checked) or stopped:
         # nothing else would start it until the next kit or reboot.
         log("FL server is not running though a server kit is installed; starting it")
-        restart("flare-server.service")
         problems += 1
+        repaired += restart("flare-server.service")
     import hub_metrics  # beside this file
 
     values = hub_metrics.measurements(failed=bool(problems), certificate=hub.cert_dir / "web.crt", data=hub.data)
     hub_metrics.publish(hub.project, values, log)
-    return 1 if problems else 0
+    return 1 if repaired < problems else 0
 
 
 # --- server kit delivery ------------------------------------------------------------------
