@@ -217,8 +217,11 @@ class BootedHost:
         return self.boot(timeout=timeout)
 
     def kill(self) -> None:
-        """Stop the container however it is, without waiting for its units (teardown)."""
+        """Keep its journal beside the console log, then stop the container however it is,
+        without waiting for its units (teardown)."""
         if self.process is not None:
+            journal = self.run("journalctl", "--no-pager", "-o", "short-monotonic", timeout=60).stdout
+            (self.workdir / "journal.log").write_text(journal)
             self.process.terminate()  # nspawn asks the container's systemd to halt
             try:
                 self.process.wait(timeout=30)

@@ -120,8 +120,10 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
 
 
 def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:
-    for unit in (USERDATA_DIR / "hub" / "units").iterdir():
-        assert (sandbox.host / "etc" / "systemd" / "system" / unit.name).read_text() == unit.read_text()
+    units = USERDATA_DIR / "hub" / "units"
+    installed = sandbox.host / "etc" / "systemd" / "system"
+    for unit in (p for p in units.rglob("*") if p.is_file()):  # the sandbox drop-in folder too
+        assert (installed / unit.relative_to(units)).read_text() == unit.read_text()
     settings = (sandbox.host / "etc" / "nvflare" / "hub.env").read_text().splitlines()
     assert "CERTIFICATE_MODE=letsencrypt" in settings and "DASHBOARD_NAME=flareboard.hospital.test" in settings
     assert "AWS_DEFAULT_REGION=us-east-1" in settings

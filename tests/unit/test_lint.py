@@ -63,7 +63,8 @@ def test_rendering_refuses_missing_or_undeclared_settings() -> None:
         render_script("hub/bootstrap.sh", {**hostile_settings("hub/bootstrap.sh"), "EXTRA": "1"})
 
 
-UNIT_FILES = {p.name: p for p in [*(USERDATA_DIR / "hub" / "units").iterdir(), USERDATA_DIR / "client" / "flare-client.service"]}
+UNIT_FILES = {p.name: p for p in [*(USERDATA_DIR / "hub" / "units").glob("*.*[a-z]"), USERDATA_DIR / "client" / "flare-client.service"] if p.is_file()}
+SANDBOX = "flare-.service.d/10-sandbox.conf"  # applies to every flare-*.service
 UNITS = sorted(UNIT_FILES)
 
 
@@ -81,6 +82,8 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.chmod(0o755)
     for unit, path in UNIT_FILES.items():
         shutil.copy(path, root / "etc/systemd/system" / unit)
+    (root / "etc/systemd/system" / SANDBOX).parent.mkdir()
+    shutil.copy(USERDATA_DIR / "hub" / "units" / SANDBOX, root / "etc/systemd/system" / SANDBOX)
     return root
 
 

@@ -19,7 +19,8 @@ readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
 readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg)  # zip: the dashboard zips startup kits
 readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
-  flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service)
+  flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service
+  flare-.service.d/10-sandbox.conf)
 
 # AWS's agent package bucket and its signing key's fingerprint (AWS's "Verify the signature of
 # the CloudWatch agent package"); 1.300070.0 is the first agent that reads the systemd journal.
@@ -193,7 +194,7 @@ install_units() {
   install -d -m 0755 "${UNIT_DIR}"
   for unit in "${UNITS[@]}"; do
     if ! cmp -s "${RUNTIME_DIR}/units/${unit}" "${UNIT_DIR}/${unit}"; then
-      install -m 0644 "${RUNTIME_DIR}/units/${unit}" "${UNIT_DIR}/${unit}"
+      install -D -m 0644 "${RUNTIME_DIR}/units/${unit}" "${UNIT_DIR}/${unit}"
       CHANGED=yes
     fi
   done
