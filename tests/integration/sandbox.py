@@ -21,7 +21,7 @@ RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid"
 
 # Commands that change a host (queries such as dpkg-query, id or mountpoint do not).
 CHANGING = ("apt-get", "mkfs.ext4", "mount ", "useradd", "chown", "python3 -m venv", "pip ", "systemctl daemon-reload",
-            "systemctl enable", "systemctl restart")  # fmt: skip
+            "systemctl enable", "systemctl restart", "systemctl try-restart")  # fmt: skip
 
 
 def changing(calls: list[str]) -> list[str]:

@@ -96,6 +96,17 @@ def test_a_failing_renewal_keeps_the_current_certificate_serving(hub: Hub) -> No
     assert serving(hub).serial_number == before
 
 
+def test_a_renamed_dashboard_gets_a_certificate_for_its_new_name(hub: Hub) -> None:
+    renamed = "board.acme.test"
+    result = hub.run("flare-cert-renew.service", DASHBOARD_NAME=renamed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"issuing a certificate for {renamed} (the current one is for {DASHBOARD_NAME})" in result.stdout
+    names = installed(hub).extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert names == [renamed]
+    again = hub.run("flare-cert-renew.service", DASHBOARD_NAME=renamed)
+    assert again.returncode == 0 and "issuing" not in again.stdout  # renewals from now on
+
+
 def test_dns_challenge_went_through_route53_and_was_cleaned_up(hub: Hub, aws_emulator: dict[str, str]) -> None:
     route53 = emulator_client(aws_emulator, "route53")
     zone = next(z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "acme.test.")

@@ -218,3 +218,26 @@ def test_health_check_fails_only_when_it_cannot_start_the_repair(hub: Hub, port:
     assert result.returncode == 1
     assert "could not restart flare-dashboard.service" in result.stdout
     wait_for(lambda: dashboard_answers(port), timeout=60)
+
+
+def test_a_renamed_dashboard_serves_a_self_signed_certificate_for_its_new_name(hub: Hub, port: int) -> None:
+    from cryptography import x509
+
+    def served_names() -> list[str]:
+        certificate = x509.load_pem_x509_certificate(served_certificate(port))
+        return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+    assert served_names() == ["localhost"]
+    hub.settings["DASHBOARD_NAME"] = "renamed.hospital.test"
+    hub.register("flare-dashboard.service")
+    try:
+        hub.systemctl("restart", "flare-dashboard.service")
+        wait_for(lambda: served_names() == ["renamed.hospital.test"], timeout=90, interval=1)
+        assert "the self-signed certificate is for localhost; the dashboard is now renamed.hospital.test" in hub.log(
+            "flare-dashboard.service"
+        )
+    finally:
+        hub.settings["DASHBOARD_NAME"] = "localhost"
+        hub.register("flare-dashboard.service")
+        hub.systemctl("restart", "flare-dashboard.service")
+    wait_for(lambda: served_names() == ["localhost"], timeout=90, interval=1)

@@ -63,7 +63,9 @@ def test_rendering_refuses_missing_or_undeclared_settings() -> None:
         render_script("hub/bootstrap.sh", {**hostile_settings("hub/bootstrap.sh"), "EXTRA": "1"})
 
 
-UNIT_FILES = {p.name: p for p in [*(USERDATA_DIR / "hub" / "units").glob("*.*[a-z]"), USERDATA_DIR / "client" / "flare-client.service"] if p.is_file()}
+UNIT_FILES = {
+    p.name: p for p in [*(USERDATA_DIR / "hub" / "units").glob("*.*[a-z]"), USERDATA_DIR / "client" / "flare-client.service"] if p.is_file()
+}
 SANDBOX = "flare-.service.d/10-sandbox.conf"  # applies to every flare-*.service
 UNITS = sorted(UNIT_FILES)
 

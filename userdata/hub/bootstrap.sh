@@ -203,6 +203,8 @@ install_units() {
     systemctl enable flare-dashboard.service flare-server.service flare-project.service \
       flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     systemctl restart flare-dashboard.service
+    # A running FL server (started at boot before this ran) picks up its new unit or runtime now.
+    systemctl try-restart flare-server.service
     systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     log "installed and (re)started the hub services"
   fi

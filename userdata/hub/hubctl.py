@@ -239,6 +239,18 @@ def check_pair(certificate: bytes, key: bytes) -> None:
         raise SystemExit("hubctl: certificate and private key do not match; keeping the current certificate")
 
 
+def certificate_names(path: Path) -> tuple[set[str], bool]:
+    """The DNS names a PEM certificate is for, and whether it is self-signed."""
+    from cryptography import x509
+
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        names = set(certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        names = set()
+    return names, certificate.issuer == certificate.subject
+
+
 def ensure_certificate(hub: Hub) -> None:
     """Before the dashboard starts: the provided certificate, or any certificate at all.
 
@@ -252,13 +264,21 @@ def ensure_certificate(hub: Hub) -> None:
         log(f"installed the provided certificate from secret {hub.cert_secret_name}")
     elif not ((hub.cert_dir / "web.crt").exists() and (hub.cert_dir / "web.key").exists()):
         self_signed(hub)
+    else:
+        names, own_making = certificate_names(hub.cert_dir / "web.crt")
+        if own_making and (hub.dashboard_name or socket.gethostname()) not in names:
+            log(f"the self-signed certificate is for {', '.join(sorted(names))}; the dashboard is now {hub.dashboard_name}")
+            self_signed(hub)
 
 
 def cert_renew(hub: Hub) -> int:
     if hub.certificate_mode != "letsencrypt":
         log(f"certificate mode {hub.certificate_mode}: nothing to renew")
         return 0
-    if not (hub.letsencrypt / "config" / "live" / "dashboard").exists():
+    lineage = hub.letsencrypt / "config" / "live" / "dashboard"
+    names = certificate_names(lineage / "fullchain.pem")[0] if lineage.exists() else set()
+    if hub.dashboard_name not in names:  # none yet, or the dashboard was renamed
+        log(f"issuing a certificate for {hub.dashboard_name}" + (f" (the current one is for {', '.join(sorted(names))})" if names else ""))
         if not letsencrypt_issue(hub):
             return 1
         restart("flare-dashboard.service")
