@@ -33,7 +33,7 @@ from tests.conftest import needs
 
 CACHE = Path(os.environ.get("FLARE_TEST_CACHE", Path.home() / ".cache" / "flarectl-tests"))
 MIRROR = "http://deb.debian.org/debian"
-ROOT_PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,ca-certificates"
+ROOT_PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,ca-certificates,sudo"  # sudo: what an Org Admin runs the site scripts with
 # No network renderer is installed and the container shares the host's network: cloud-init
 # must leave it alone. Only NoCloud, so it does not probe for clouds for minutes. A minimal
 # root has no locales but C.UTF-8.
@@ -178,7 +178,7 @@ class BootedHost:
 
     def run(self, *command: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
         """A command inside the running host, as root, in all its namespaces."""
-        inside = ["nsenter", "-t", str(self.leader), "-a", "--", "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        inside = ["nsenter", "-t", str(self.leader), "-a", "--", "/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                   "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", *command]  # fmt: skip
         result = subprocess.run(inside, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:

@@ -99,3 +99,12 @@ def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def booted_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The hub's user data booted under a real systemd (booted_hub.py), shared by the booted tests."""
+    from tests.integration.booted_hub import booted_hub
+
+    with booted_hub(tmp_path_factory.mktemp("booted-hub")) as hub:
+        yield hub

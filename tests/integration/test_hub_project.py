@@ -8,7 +8,9 @@ credential and a frozen project with other values each say so and leave nothing 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -237,3 +239,28 @@ def test_without_dns_the_server_name_is_the_hubs_public_ip_from_imdsv2(hub: Hub,
     assert "hubctl: project: cannot read the hub's public address: cannot read public-ipv4 from the instance metadata" in project_log(
         unreachable
     )
+
+
+def test_a_kit_the_project_admin_published_is_not_replaced(hub: Hub, port: int) -> None:
+    """kit-sync applied a published kit (published.sha256 names it, current points to it): the
+    zero-touch step, even with its state gone, leaves it in use."""
+    kits = hub.data / "kits"
+    own_kit = (kits / "current").resolve()
+    sha = "ab" * 32
+    shutil.copytree(own_kit, kits / sha[:16])
+    (kits / "published.sha256").write_text(sha)
+    (kits / "current").unlink()
+    (kits / "current").symlink_to(sha[:16])
+    state = kits / "dashboard-kit.json"
+    saved = state.read_bytes()
+    state.unlink()
+    try:
+        result = hub.run("flare-project.service")
+        assert result.returncode == 0
+        assert "the server kit the Project Admin published is in use; the hub does not replace it with its own" in project_log(result)
+        assert os.readlink(kits / "current") == sha[:16]
+    finally:
+        (kits / "current").unlink()
+        (kits / "current").symlink_to(own_kit.name)
+        (kits / "published.sha256").unlink()
+        state.write_bytes(saved)

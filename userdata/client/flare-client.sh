@@ -47,6 +47,7 @@ nvflare_in() { # VENV_DIR: the NVFlare version installed there, or nothing
 }
 
 INSTALLER=""  # the pinned uv, once it is needed; pip when it cannot be had
+INSTALLED_WITH=""  # what the last venv_install used
 find_installer() {
   [ -z "${INSTALLER}" ] || return 0
   INSTALLER=pip
@@ -67,9 +68,12 @@ find_installer() {
 venv_install() { # pip install ARGS into TARGET_VENV, with uv when it is there (several times faster)
   find_installer
   if [ "${INSTALLER}" != pip ]; then
-    "${INSTALLER}" pip install --quiet --python "${TARGET_VENV}/bin/python" "$@" && return 0
+    # --system-certs: trust the host's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
+    INSTALLED_WITH=uv
+    "${INSTALLER}" pip install --quiet --system-certs --python "${TARGET_VENV}/bin/python" "$@" && return 0
     log "uv could not install $*; trying pip"
   fi
+  INSTALLED_WITH=pip
   "${TARGET_VENV}/bin/pip" install --quiet "$@"
 }
 
@@ -91,7 +95,7 @@ install_venv() {
   if [ "$(nvflare_in "${TARGET_VENV}")" != "${NVFLARE_VERSION}" ]; then
     [ -x "${TARGET_VENV}/bin/python" ] || "${PYTHON}" -m venv "${TARGET_VENV}"
     venv_install "nvflare==${NVFLARE_VERSION}"
-    log "installed nvflare ${NVFLARE_VERSION} into ${TARGET_VENV} (with ${INSTALLER##*/})"
+    log "installed nvflare ${NVFLARE_VERSION} into ${TARGET_VENV} (with ${INSTALLED_WITH})"
   fi
   # One PEP 508 requirement per line, installed from a file: never split into words.
   if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${TARGET_VENV}/.site-requirements"; then

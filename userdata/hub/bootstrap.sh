@@ -116,7 +116,8 @@ venv_install() { # VENV ARGS...: pip install ARGS into VENV with the pinned uv (
       log "uv ${UV_VERSION} not installed; using pip"
     fi
   fi
-  if [ -x "${UV_VENV}/bin/uv" ] && "${UV_VENV}/bin/uv" pip install --quiet --python "${venv}/bin/python" "$@"; then
+  # --system-certs: trust the host's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
+  if [ -x "${UV_VENV}/bin/uv" ] && "${UV_VENV}/bin/uv" pip install --quiet --system-certs --python "${venv}/bin/python" "$@"; then
     return 0
   fi
   "${venv}/bin/pip" install --quiet "$@"

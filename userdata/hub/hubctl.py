@@ -477,6 +477,12 @@ def kit_sync(hub: Hub) -> int:
     return 0
 
 
+def published_kit_in_use(hub: Hub) -> bool:
+    """Is the current kit the one `flarectl server-kit install` published (as kit-sync applied it)?"""
+    applied, current = hub.kits / "published.sha256", current_kit(hub)
+    return applied.exists() and current.is_symlink() and os.readlink(current) == applied.read_text()[:16]
+
+
 def unpack_kit(archive: bytes, target: Path, password: bytes | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
@@ -530,6 +536,9 @@ def project(hub: Hub) -> int:
         dashboard.login(admin["email"], admin["password"])
         settings = dp.configure(dashboard, wanted, hub.freeze_project, log)
         if not settings.get("frozen"):
+            return 0
+        if published_kit_in_use(hub):
+            log("project: the server kit the Project Admin published is in use; the hub does not replace it with its own")
             return 0
         state = hub.kits / dp.STATE_FILE
         mark = dp.fingerprint(wanted, settings)

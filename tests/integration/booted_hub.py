@@ -1,0 +1,132 @@
+"""The hub booted for real (booted_host.py): the user data of a hub deployed into its own local
+AWS emulator, run by cloud-init under a real systemd. S3, Secrets Manager and Route53 are
+moto_server's; certificates come from pebble; the instance metadata from a stand-in on loopback.
+One per test session (tests/integration/conftest.py: booted_hub); client hosts connect to it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.integration.acme import running_pebble
+from tests.integration.booted_host import CACHE, BootedHost, can_boot
+from tests.integration.conftest import start_emulator
+from tests.integration.emulated_deploy import AMI_PARAMETER, Deployment, user_data
+from tests.integration.hub_harness import https_get
+from tests.integration.imds import serve_imds
+
+ZONE = "boot.test"
+FIGURES: dict[str, str] = {}
+SERVICES = ["flare-dashboard.service", "flare-server.service", "flare-health.service", "flare-cert-renew.service",
+            "flare-kit-sync.service", "flare-project.service"]  # fmt: skip
+# Test-only: the timers' first and repeated runs come within seconds, so a test sees them fire on their own.
+FAST_TIMER = (
+    "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=\nRandomizedDelaySec=0\nOnBootSec=20s\nOnUnitActiveSec=20s\nAccuracySec=1s\n"
+)
+
+
+def federation(zone_id: str, acme_server: str) -> str:
+    return f"""\
+project: bootfl
+project_admin_email: admin@flare.test
+hub:
+  ami_ssm_parameter: {AMI_PARAMETER}
+dns:
+  hosted_zone_id: {zone_id}
+  zone_name: {ZONE}
+  dashboard_name: dashboard.{ZONE}
+  server_name: server.{ZONE}
+certificate:
+  mode: letsencrypt
+  acme_server: {acme_server}
+"""
+
+
+class BootedHub:
+    def __init__(self, host: BootedHost, deployment: Deployment, outputs: dict[str, str], emulator: dict[str, str]):
+        self.host, self.deployment, self.outputs = host, deployment, outputs
+        self.emulator = emulator  # the environment AWS clients need to reach it, from this machine
+
+    def dashboard_answers(self) -> bool:
+        status, body = https_get("https://127.0.0.1/")
+        return status == 200 and b'name="viewport"' in body
+
+    def fl_server_answers(self) -> bool:
+        with socket.create_connection(("127.0.0.1", 8002), timeout=5):
+            return self.host.systemctl("is-active", "--quiet", "flare-server.service").returncode == 0
+
+    def admin(self) -> dict[str, str]:
+        secret = self.deployment.client("secretsmanager").get_secret_value(SecretId=self.outputs["AdminSecretName"])
+        return json.loads(secret["SecretString"])
+
+    def project(self) -> dict:
+        import importlib.util
+
+        from flarectl.host_scripts import USERDATA_DIR
+
+        spec = importlib.util.spec_from_file_location("dashboard_project", USERDATA_DIR / "hub" / "dashboard_project.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        dashboard = module.Dashboard(443)
+        dashboard.login(self.admin()["email"], self.admin()["password"])
+        return dashboard.json("GET", "/project")["project"]
+
+    def nvflare_uid(self) -> str:
+        return self.host.run("id", "-u", "nvflare", check=True).stdout.strip()
+
+    def current_kit(self) -> str:
+        return self.host.run("readlink", "/var/lib/nvflare/kits/current", check=True).stdout.strip()
+
+    def bootstrap_log(self) -> list[str]:
+        """What the bootstrap said during the current boot."""
+        output = self.host.run("journalctl", "--no-pager", "-o", "cat", "-b", "-u", "cloud-final.service").stdout
+        return [line.removeprefix("flare-bootstrap: ") for line in output.splitlines() if line.startswith("flare-bootstrap: ")]
+
+
+# Where booted hosts keep downloads between runs on this machine (pip, uv and apt caches).
+DOWNLOADS = CACHE / "booted-downloads"
+
+
+def download_caches() -> dict[Path, str]:
+    return {DOWNLOADS / "pip": "/root/.cache/pip", DOWNLOADS / "uv": "/root/.cache/uv", DOWNLOADS / "apt": "/var/cache/apt/archives"}
+
+
+@contextmanager
+def booted_hub(workdir: Path) -> Iterator[BootedHub]:
+    can_boot()
+    emulator_process, emulator = start_emulator(workdir)
+    metadata: dict[str, str] = {}
+    metadata_server = serve_imds(metadata)
+    host = None
+    try:
+        with running_pebble(workdir) as acme:
+            deployment = Deployment(emulator, workdir, zone_name=ZONE)
+            outputs = deployment.deploy(federation(deployment.zone_id, acme["ACME_SERVER"]), "hub")
+            metadata.update({"instance-id": outputs["InstanceId"], "public-ipv4": outputs["ElasticIp"]})
+            environment = {k: v for k, v in emulator.items() if k != "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"}
+            environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{metadata_server.server_port}"
+            host = BootedHost(
+                workdir / "host", name="hub", user_data=user_data(deployment, outputs["InstanceId"]), environment=environment,
+                binds={workdir / "volume": "/var/lib/nvflare", **download_caches()},
+                extra_ca=[Path(acme["REQUESTS_CA_BUNDLE"])],
+                # Nothing may reach AWS: the CloudWatch agent's download finds no bucket here.
+                hosts={f"dashboard.{ZONE}": "127.0.0.1", f"server.{ZONE}": "127.0.0.1", "amazoncloudwatch-agent.s3.amazonaws.com": "127.0.0.1"},
+            )  # fmt: skip
+            for timer in ("flare-health.timer", "flare-cert-renew.timer"):
+                drop_in = host.root / "etc" / "systemd" / "system" / f"{timer}.d" / "fast.conf"
+                drop_in.parent.mkdir(parents=True)
+                drop_in.write_text(FAST_TIMER)
+            FIGURES["first boot to the end of the bootstrap"] = f"{host.boot():.0f} s"
+            yield BootedHub(host, deployment, outputs, emulator)
+    finally:
+        if host is not None:
+            host.kill()
+        metadata_server.shutdown()
+        emulator_process.terminate()
+        emulator_process.wait(timeout=10)
+        if FIGURES:
+            print("\nbooted hub figures: " + ", ".join(f"{k}: {v}" for k, v in FIGURES.items()))

@@ -1,0 +1,165 @@
+"""Client hosts booted for real (booted_host.py), connecting to the booted hub's FL server.
+
+- AWS: the user data of a client stack deployed into the hub's emulator, run by cloud-init.
+- Azure: the custom data `flarectl azure deploy` sends, run by cloud-init.
+- Linux and WSL: the emitted folders' `flare-site.sh setup` and `start`, run by an Org Admin
+  (a sudo user) in one workstation container: the systemd path both kinds share.
+
+The federation's kits come from `nvflare provision`; its server kit is published to the hub with
+`flarectl server-kit install`, as the Project Admin would. No GPU here: each host has a stand-in
+`nvidia-smi` that reports one (as the Slurm tests have a fake GPU device).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flarectl.config.federation import Federation
+from flarectl.sites import linux, wsl
+from flarectl.sites.azure import custom_data as azure_custom_data
+from tests.integration.booted_host import BootedHost
+from tests.integration.booted_hub import FIGURES, BootedHub, download_caches
+from tests.integration.emulated_deploy import AMI_PARAMETER, user_data
+from tests.integration.hub_harness import wait_for
+from tests.integration.provision import ADMIN, provision
+
+SITES = {"site-aws": "aws", "site-azure": "azure", "site-linux": "linux", "site-wsl": "wsl"}
+FAKE_NVIDIA_SMI = """#!/bin/sh
+case "$*" in
+  *--query-gpu=name,memory.total*) echo "NVIDIA L4, 23034" ;;
+  *--query-gpu=index*) printf 'index\\n0\\n' ;;
+  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n23034 MiB\\n' ;;
+  *) echo "GPU 0: NVIDIA L4 (fake device for tests)" ;;
+esac
+"""
+
+
+def site_entry(name: str, prod: Path, **extra: object) -> dict:
+    return {"name": name, "kind": SITES[name], "kit": str(prod / name), "gpus": 1, "gpu_memory_gib": 15, **extra}
+
+
+def federation_of(*sites: dict) -> Federation:
+    return Federation.model_validate({"project": "bootfl", "project_admin_email": "admin@flare.test", "sites": list(sites)})
+
+
+def client_host(workdir: Path, name: str, user_data: bytes, hub: BootedHub) -> BootedHost:
+    environment = {k: v for k, v in hub.emulator.items() if k != "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"}
+    host = BootedHost(workdir / name, name=name, user_data=user_data, environment=environment, binds=download_caches())
+    smi = host.root / "usr" / "bin" / "nvidia-smi"  # where the NVIDIA utilities package puts it
+    smi.write_text(FAKE_NVIDIA_SMI)
+    smi.chmod(0o755)
+    return host
+
+
+def connected_or_none(prod: Path) -> set[str] | None:
+    """connected_clients, or None while the server does not answer this federation's admin."""
+    try:
+        return connected_clients(prod)
+    except Exception:  # noqa: BLE001 (the Flare API raises several kinds while a server restarts)
+        return None
+
+
+def connected_clients(prod: Path) -> set[str]:
+    from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+    session = new_secure_session(ADMIN, str(prod / ADMIN), timeout=30)
+    try:
+        return {client.name for client in session.get_system_info().client_info}
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def prod(booted_hub: BootedHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The federation's kits; the hub's FL server runs the published server kit."""
+    prod = provision(tmp_path_factory.mktemp("provision"), project="bootfl", fl_port=8002, clients=list(SITES))
+    publish = [
+        sys.executable,
+        "-m",
+        "flarectl",
+        "server-kit",
+        "install",
+        str(prod / "localhost"),
+        "--bucket",
+        booted_hub.outputs["KitBucket"],
+    ]
+    result = subprocess.run(publish, env={**booted_hub.deployment.env}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    booted_hub.host.systemctl("start", "flare-kit-sync.service")  # its timer would within a minute
+    wait_for(lambda: connected_or_none(prod) == set(), timeout=180, interval=2)  # the server now trusts this admin
+    return prod
+
+
+@pytest.fixture(scope="module")
+def hosts(booted_hub: BootedHub, prod: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, BootedHost]]:
+    workdir = tmp_path_factory.mktemp("booted-sites")
+    booted: dict[str, BootedHost] = {}
+    try:
+        aws = {"project": "bootfl", "project_admin_email": "admin@flare.test",
+               "sites": [site_entry("site-aws", prod, ami_ssm_parameter=AMI_PARAMETER)]}  # fmt: skip
+        outputs = booted_hub.deployment.deploy(yaml.safe_dump(aws), "site-aws", stack="FlareClient-site-aws")
+        booted["site-aws"] = client_host(workdir, "site-aws", user_data(booted_hub.deployment, outputs["InstanceId"]), booted_hub)
+
+        azure = federation_of(site_entry("site-azure", prod, location="eastus"))
+        custom_data, _ = azure_custom_data.custom_data_for_deploy(azure.sites[0], azure)  # type: ignore[arg-type]
+        booted["site-azure"] = client_host(workdir, "site-azure", azure_custom_data.decode_custom_data(custom_data).encode(), booted_hub)
+
+        workstation = client_host(workdir, "workstation", b"#cloud-config\n", booted_hub)
+        booted["workstation"] = workstation
+        for name, emit in (("site-linux", linux.emit), ("site-wsl", wsl.emit)):
+            # The Org Admin unzipped the kit on the workstation, where the federation file says.
+            shutil.copytree(prod / name, workstation.root / "srv" / "kits" / name)
+            folder = federation_of({**site_entry(name, prod), "kit": f"/srv/kits/{name}", "workdir": f"/srv/{name}"})
+            emit(folder.sites[0], folder, workstation.root / "srv" / name)  # type: ignore[arg-type]
+
+        for name, host in booted.items():
+            FIGURES[f"{name}: boot to the end of its user data"] = f"{host.boot():.0f} s"
+        workstation.run("useradd", "--create-home", "--groups", "sudo", "orgadmin", check=True)
+        workstation.run("sh", "-c", "echo 'orgadmin ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/orgadmin", check=True)
+        workstation.run("chown", "-R", "orgadmin:orgadmin", "/srv", check=True)
+        for name in ("site-linux", "site-wsl"):
+            for verb in ("setup", "start"):
+                result = workstation.run("runuser", "-u", "orgadmin", "--", "bash", f"/srv/{name}/flare-site.sh", verb, timeout=600)
+                assert result.returncode == 0, f"{name} {verb}: {result.stdout}{result.stderr}"
+        yield booted
+    finally:
+        for host in booted.values():
+            host.kill()
+
+
+def test_every_site_kind_connects_to_the_hub_under_systemd(hosts: dict[str, BootedHost], prod: Path) -> None:
+    seconds = wait_for(lambda: connected_or_none(prod) == set(SITES), timeout=300, interval=2)
+    FIGURES["all four site kinds connected after their boots"] = f"{seconds:.0f} s"
+    units = {"site-aws": "flare-client.service", "site-azure": "flare-client.service"}
+    for name, unit in units.items():
+        assert hosts[name].show(unit, "ActiveState") == "active", name
+    for name in ("site-linux", "site-wsl"):
+        assert hosts["workstation"].show(f"flare-client-{name}.service", "User") == "orgadmin"
+        assert hosts["workstation"].show(f"flare-client-{name}.service", "UnitFileState") == "enabled"
+
+
+def test_a_killed_client_is_restarted_by_systemd(hosts: dict[str, BootedHost], prod: Path) -> None:
+    host = hosts["site-aws"]
+    before = host.main_pid("flare-client.service")
+    host.systemctl("kill", "--signal=SIGKILL", "flare-client.service")
+    seconds = wait_for(lambda: host.main_pid("flare-client.service") not in (0, before), timeout=120, interval=0.5)
+    FIGURES["systemd restarting a killed client"] = f"{seconds:.0f} s"
+    wait_for(lambda: "site-aws" in (connected_or_none(prod) or ()), timeout=180, interval=2)
+
+
+def test_a_rebooted_client_host_comes_back_connected_and_changes_nothing(hosts: dict[str, BootedHost], prod: Path) -> None:
+    host = hosts["site-aws"]
+    host.reboot()
+    wait_for(lambda: host.show("flare-client.service", "ActiveState") == "active", timeout=120, interval=1)
+    said = host.run("journalctl", "--no-pager", "-o", "cat", "-b", "-u", "cloud-final.service").stdout
+    lines = [line for line in said.splitlines() if line.startswith("flare-client")]
+    assert lines[0].startswith("flare-client-bootstrap: starting (bundle ") and lines[-1] == "flare-client-bootstrap: done", lines
+    assert [line for line in lines if "install" in line or "fetched" in line] == [], lines
+    wait_for(lambda: "site-aws" in (connected_or_none(prod) or ()), timeout=180, interval=2)
