@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth lint test demo bench bench-slurm clean
+.PHONY: synth lint test demo bench bench-slurm bench-boot clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -55,6 +55,10 @@ demo: $(VENV)/.dev node_modules/.installed
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).
 bench-slurm: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/slurm_gpu_hold.py
+
+# Needs root, debootstrap and systemd-container (the Debian packages in .ci/debian-packages.txt).
+bench-boot: $(VENV)/.dev node_modules/.installed
+	$(PYTHON) bench/booted_hub.py
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist

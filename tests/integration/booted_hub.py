@@ -24,7 +24,7 @@ SERVICES = ["flare-dashboard.service", "flare-server.service", "flare-health.ser
             "flare-kit-sync.service", "flare-project.service"]  # fmt: skip
 # Test-only: the timers' first and repeated runs come within seconds, so a test sees them fire on their own.
 FAST_TIMER = (
-    "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=\nRandomizedDelaySec=0\nOnBootSec=20s\nOnUnitActiveSec=20s\nAccuracySec=1s\n"
+    "[Timer]\nOnBootSec=\nOnUnitActiveSec=\nOnCalendar=\nRandomizedDelaySec=0\nOnBootSec=10s\nOnUnitActiveSec=10s\nAccuracySec=1s\n"
 )
 
 
@@ -91,12 +91,12 @@ class BootedHub:
 DOWNLOADS = CACHE / "booted-downloads"
 
 
-def download_caches() -> dict[Path, str]:
-    return {DOWNLOADS / "pip": "/root/.cache/pip", DOWNLOADS / "uv": "/root/.cache/uv", DOWNLOADS / "apt": "/var/cache/apt/archives"}
+def download_caches(downloads: Path = DOWNLOADS) -> dict[Path, str]:
+    return {downloads / "pip": "/root/.cache/pip", downloads / "uv": "/root/.cache/uv", downloads / "apt": "/var/cache/apt/archives"}
 
 
 @contextmanager
-def booted_hub(workdir: Path) -> Iterator[BootedHub]:
+def booted_hub(workdir: Path, downloads: Path = DOWNLOADS) -> Iterator[BootedHub]:
     can_boot()
     emulator_process, emulator = start_emulator(workdir)
     metadata: dict[str, str] = {}
@@ -111,7 +111,7 @@ def booted_hub(workdir: Path) -> Iterator[BootedHub]:
             environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{metadata_server.server_port}"
             host = BootedHost(
                 workdir / "host", name="hub", user_data=user_data(deployment, outputs["InstanceId"]), environment=environment,
-                binds={workdir / "volume": "/var/lib/nvflare", **download_caches()},
+                binds={workdir / "volume": "/var/lib/nvflare", **download_caches(downloads)},
                 extra_ca=[Path(acme["REQUESTS_CA_BUNDLE"])],
                 # Nothing may reach AWS: the CloudWatch agent's download finds no bucket here.
                 hosts={f"dashboard.{ZONE}": "127.0.0.1", f"server.{ZONE}": "127.0.0.1", "amazoncloudwatch-agent.s3.amazonaws.com": "127.0.0.1"},

@@ -88,7 +88,7 @@ def project_log(result: subprocess.CompletedProcess[str]) -> str:
 def test_before_the_dashboard_answers_it_waits(hub: Hub) -> None:
     result = hub.run("flare-project.service")
     assert result.returncode == 1
-    assert "hubctl: project: the dashboard does not answer yet; trying again in 30 s" in project_log(result)
+    assert "hubctl: project: the dashboard does not answer yet; trying again in 5 s" in project_log(result)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def port(hub: Hub) -> int:
 def test_a_wrong_credential_changes_nothing(hub: Hub, port: int) -> None:
     result = hub.run("flare-project.service", ADMIN_SECRET_NAME=f"{PROJECT}/wrong-admin")
     assert result.returncode == 1
-    assert "the dashboard refused the login of it-admin@hospital.test (401); check the admin secret; trying again in 30 s" in project_log(
+    assert "the dashboard refused the login of it-admin@hospital.test (401); check the admin secret; trying again in 5 s" in project_log(
         result
     )
     project = Api(port)("GET", "/project")["project"]

@@ -145,15 +145,6 @@ def test_every_site_kind_connects_to_the_hub_under_systemd(hosts: dict[str, Boot
         assert hosts["workstation"].show(f"flare-client-{name}.service", "UnitFileState") == "enabled"
 
 
-def test_a_killed_client_is_restarted_by_systemd(hosts: dict[str, BootedHost], prod: Path) -> None:
-    host = hosts["site-aws"]
-    before = host.main_pid("flare-client.service")
-    host.systemctl("kill", "--signal=SIGKILL", "flare-client.service")
-    seconds = wait_for(lambda: host.main_pid("flare-client.service") not in (0, before), timeout=120, interval=0.5)
-    FIGURES["systemd restarting a killed client"] = f"{seconds:.0f} s"
-    wait_for(lambda: "site-aws" in (connected_or_none(prod) or ()), timeout=180, interval=2)
-
-
 def test_a_rebooted_client_host_comes_back_connected_and_changes_nothing(hosts: dict[str, BootedHost], prod: Path) -> None:
     host = hosts["site-aws"]
     host.reboot()

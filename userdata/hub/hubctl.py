@@ -526,7 +526,7 @@ def project(hub: Hub) -> int:
     import dashboard_project as dp  # beside this file
 
     if not dashboard_answers(hub):
-        log("project: the dashboard does not answer yet; trying again in 30 s")
+        log("project: the dashboard does not answer yet; trying again in 5 s")
         return 1
     try:
         wanted = dp.wanted_settings(project=hub.project, title=hub.project_title, description=hub.project_description,
@@ -559,7 +559,7 @@ def project(hub: Hub) -> int:
         log(f"project: {error}")
         return 2
     except dp.DashboardError as error:
-        log(f"project: {error}; trying again in 30 s")
+        log(f"project: {error}; trying again in 5 s")
         return 1
     switch_kit(hub, kit_id)
     write_private(state, json.dumps({"fingerprint": mark, "kit": kit_id}).encode())
