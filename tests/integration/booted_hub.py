@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,9 +46,19 @@ certificate:
 
 
 class BootedHub:
-    def __init__(self, host: BootedHost, deployment: Deployment, outputs: dict[str, str], emulator: dict[str, str]):
+    def __init__(self, host: BootedHost, deployment: Deployment, outputs: dict[str, str], emulator: dict[str, str],
+                 new_host: Callable[[str], BootedHost]):  # fmt: skip
         self.host, self.deployment, self.outputs = host, deployment, outputs
         self.emulator = emulator  # the environment AWS clients need to reach it, from this machine
+        self.new_host, self.replacements = new_host, 0
+
+    def replace(self) -> float:
+        """What a replacement instance does: this host is gone, a new one (a fresh root) boots the
+        same user data with the kept data volume. Returns the seconds to the end of its bootstrap."""
+        self.host.kill()
+        self.replacements += 1
+        self.host = self.new_host(f"replacement-{self.replacements}")
+        return self.host.boot()
 
     def dashboard_answers(self) -> bool:
         status, body = https_get("https://127.0.0.1/")
@@ -101,7 +111,7 @@ def booted_hub(workdir: Path, downloads: Path = DOWNLOADS) -> Iterator[BootedHub
     emulator_process, emulator = start_emulator(workdir)
     metadata: dict[str, str] = {}
     metadata_server = serve_imds(metadata)
-    host = None
+    hub = None
     try:
         with running_pebble(workdir) as acme:
             deployment = Deployment(emulator, workdir, zone_name=ZONE)
@@ -109,22 +119,28 @@ def booted_hub(workdir: Path, downloads: Path = DOWNLOADS) -> Iterator[BootedHub
             metadata.update({"instance-id": outputs["InstanceId"], "public-ipv4": outputs["ElasticIp"]})
             environment = {k: v for k, v in emulator.items() if k != "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"}
             environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{metadata_server.server_port}"
-            host = BootedHost(
-                workdir / "host", name="hub", user_data=user_data(deployment, outputs["InstanceId"]), environment=environment,
-                binds={workdir / "volume": "/var/lib/nvflare", **download_caches(downloads)},
-                extra_ca=[Path(acme["REQUESTS_CA_BUNDLE"])],
-                # Nothing may reach AWS: the CloudWatch agent's download finds no bucket here.
-                hosts={f"dashboard.{ZONE}": "127.0.0.1", f"server.{ZONE}": "127.0.0.1", "amazoncloudwatch-agent.s3.amazonaws.com": "127.0.0.1"},
-            )  # fmt: skip
-            for timer in ("flare-health.timer", "flare-cert-renew.timer"):
-                drop_in = host.root / "etc" / "systemd" / "system" / f"{timer}.d" / "fast.conf"
-                drop_in.parent.mkdir(parents=True)
-                drop_in.write_text(FAST_TIMER)
-            FIGURES["first boot to the end of the bootstrap"] = f"{host.boot():.0f} s"
-            yield BootedHub(host, deployment, outputs, emulator)
+
+            def new_host(name: str) -> BootedHost:
+                """A host booting the hub's user data with the data volume; a replacement gets a fresh root."""
+                host = BootedHost(
+                    workdir / name, name="hub", user_data=user_data(deployment, outputs["InstanceId"]), environment=environment,
+                    binds={workdir / "volume": "/var/lib/nvflare", **download_caches(downloads)},
+                    extra_ca=[Path(acme["REQUESTS_CA_BUNDLE"])],
+                    # Nothing may reach AWS: the CloudWatch agent's download finds no bucket here.
+                    hosts={f"dashboard.{ZONE}": "127.0.0.1", f"server.{ZONE}": "127.0.0.1", "amazoncloudwatch-agent.s3.amazonaws.com": "127.0.0.1"},
+                )  # fmt: skip
+                for timer in ("flare-health.timer", "flare-cert-renew.timer"):
+                    drop_in = host.root / "etc" / "systemd" / "system" / f"{timer}.d" / "fast.conf"
+                    drop_in.parent.mkdir(parents=True)
+                    drop_in.write_text(FAST_TIMER)
+                return host
+
+            hub = BootedHub(new_host("host"), deployment, outputs, emulator, new_host)
+            FIGURES["first boot to the end of the bootstrap"] = f"{hub.host.boot():.0f} s"
+            yield hub
     finally:
-        if host is not None:
-            host.kill()
+        if hub is not None:
+            hub.host.kill()
         metadata_server.shutdown()
         emulator_process.terminate()
         emulator_process.wait(timeout=10)
