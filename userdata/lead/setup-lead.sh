@@ -38,7 +38,8 @@ PYTHON
   log "made ${VENV} with Python $("${VENV}/bin/python" -c 'import platform; print(platform.python_version())')"
 fi
 
-"${UV}" pip install --quiet --python "${VENV}/bin/python" "flarectl[lead] @ file://${wheels[0]}" "nvflare==${NVFLARE_VERSION}"
+# --system-certs: trust the laptop's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
+"${UV}" pip install --quiet --system-certs --python "${VENV}/bin/python" "flarectl[lead] @ file://${wheels[0]}" "nvflare==${NVFLARE_VERSION}"
 installed="$("${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))')"
 [ "${installed}" = "${NVFLARE_VERSION}" ] || die "the venv has NVFlare ${installed}, the federation runs ${NVFLARE_VERSION}"
 "${VENV}/bin/flarectl" --help >/dev/null
