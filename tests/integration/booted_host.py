@@ -146,7 +146,8 @@ class BootedHost:
         command = ["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "--console=pipe", "-D", str(self.root),
                    f"--machine={self.name}", "--resolv-conf=copy-host"]  # fmt: skip
         for source, target in self.binds.items():
-            source.mkdir(parents=True, exist_ok=True) if not source.exists() else None
+            if not source.exists():  # a cache folder not made yet (files such as pip.conf always exist)
+                source.mkdir(parents=True)
             command.append(f"--bind{'-ro' if str(source) in self.read_only else ''}={source}:{target}")
         start = time.monotonic()
         with self.console.open("ab") as console:
