@@ -5,13 +5,15 @@ cluster; nothing is deployed."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import field_validator
 
-from flarectl.config.fields import matching, within
+from flarectl.client_runtime import folder_layout
+from flarectl.config.fields import Model, matching, within
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
 from flarectl.sites.folder import runtime_files
@@ -56,10 +58,30 @@ SlurmTime = Annotated[
 ]
 GpuGres = Annotated[str, matching(r"gpu(:[A-Za-z0-9_.-]+)?:\d+", "{value!r} is not a GPU gres; write it like gpu:a40:1 or gpu:1")]
 SlurmMemory = Annotated[str, matching(r"\d+[KMGT]?", "{value!r} is not a Slurm memory size; write it like 32G or 64000M")]
+SlurmCpus = Annotated[int, within(1, 1024, "{value} CPUs: ask for 1 to 1024 CPUs per task")]
+LauncherPort = Annotated[
+    int, within(1024, 65535, "{value} is out of range; use a port from 1024 to 65535 that is free on the parent's node")
+]
+
+
+class SlurmParent(Model):
+    """Launcher mode's client parent: a small CPU-only job that stays connected to the hub for
+    days and submits the FL jobs. Unset partition and qos mean the cluster's defaults; an unset
+    account means the site's."""
+
+    partition: SlurmName | None = None
+    account: SlurmName | None = None
+    qos: SlurmName | None = None
+    time: SlurmTime = "1-00:00:00"
+    cpus: SlurmCpus = 1
+    memory: SlurmMemory = "4G"
 
 
 class SlurmSite(FolderSite):
-    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy."""
+    """An on-prem Slurm GPU cluster: emitted job scripts and helpers, nothing to deploy.
+
+    partition ... extra_directives are what the GPU work asks Slurm for: in allocation mode
+    the one long client job, in launcher mode each FL job; `parent` is launcher mode's own."""
 
     hardware: ClassVar[str] = "a Slurm site (one job on one node)"
     gpu_range: ClassVar[tuple[int, int]] = (0, 16)
@@ -70,11 +92,13 @@ class SlurmSite(FolderSite):
     qos: SlurmName | None = None
     time: SlurmTime = "1-00:00:00"
     gres: GpuGres | None = None
-    cpus: Annotated[int, within(1, 1024, "{value} CPUs: ask for 1 to 1024 CPUs per task")] = 4
+    cpus: SlurmCpus = 4
     memory: SlurmMemory = "32G"
     extra_directives: list[str] = []
     mode: Literal["allocation", "launcher"] = "allocation"
     handover_seconds: Annotated[int, within(30, 3600, "{value} s: hand over between 30 s and 3600 s before the wall-time limit")] = 300
+    parent: SlurmParent | None = None
+    launcher_port: LauncherPort = 8102  # where the parent listens for its FL jobs (NVFlare's internal_port)
 
     def place(self, federation: Federation) -> str:
         partition = f", partition {self.partition}" if self.partition else ""
@@ -99,29 +123,39 @@ class SlurmSite(FolderSite):
     def job_name(self) -> str:
         return f"flare-{self.name}"
 
+    @property
+    def parent_job(self) -> SlurmParent:
+        return self.parent or SlurmParent()
+
 
 SBATCH_MARKER = "# @SBATCH@"
 
 
+def named(**options: str | None) -> dict[str, str]:
+    return {option: value for option, value in options.items() if value}
+
+
+def gpu_request(site: SlurmSite) -> list[str]:
+    """What the GPU work asks for beyond where it runs: its GPUs, CPUs and memory."""
+    gpus = [f"--gres={site.gres}"] if site.gres else [f"--gpus={site.gpus}"] if site.gpus else []
+    return [*gpus, f"--cpus-per-task={site.cpus}", f"--mem={site.memory}"]
+
+
+def safe(options: list[str]) -> list[str]:
+    for option in options:  # the config validated each part; this guards the assembled line
+        if not SBATCH_DIRECTIVE.fullmatch(option):
+            raise ValueError(f"unsafe #SBATCH option {option!r}")
+    return options
+
+
 def directives(site: SlurmSite) -> list[str]:
-    chosen = [f"--job-name={site.job_name}"]
-    chosen += [
-        f"--{option}={value}" for option, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value
-    ]
-    chosen += [
-        f"--time={site.time}",
-        *([f"--gres={site.gres}"] if site.gres else [f"--gpus={site.gpus}"] if site.gpus else []),
-        f"--cpus-per-task={site.cpus}",
-        f"--mem={site.memory}",
-        f"--signal=B:USR1@{site.handover_seconds}",
-        f"--output={site.workdir}/%x-%j.out",
-        "--open-mode=append",
-        *site.extra_directives,
-    ]
-    for directive in chosen:  # the config validated each part; this guards the assembled line
-        if not SBATCH_DIRECTIVE.fullmatch(directive):
-            raise ValueError(f"unsafe #SBATCH option {directive!r}")
-    return chosen
+    """Allocation mode's job script: the one client job holds the site's GPU request."""
+    placement = named(partition=site.partition, account=site.account, qos=site.qos)
+    return safe([
+        f"--job-name={site.job_name}", *(f"--{option}={value}" for option, value in placement.items()), f"--time={site.time}",
+        *gpu_request(site), f"--signal=B:USR1@{site.handover_seconds}",
+        f"--output={site.workdir}/%x-%j.out", "--open-mode=append", *site.extra_directives,
+    ])  # fmt: skip
 
 
 def job_script(site: SlurmSite) -> str:
@@ -129,27 +163,48 @@ def job_script(site: SlurmSite) -> str:
     return text.replace(SBATCH_MARKER, "\n".join(f"#SBATCH {d}" for d in directives(site)), 1)
 
 
+def fl_job_options(site: SlurmSite) -> list[str]:
+    """Launcher mode: what flare-sbatch.sh puts before NVFlare's own options for every FL job."""
+    return safe([*gpu_request(site), *site.extra_directives])
+
+
+def parent_options(site: SlurmSite) -> list[str]:
+    """Launcher mode: what the watchdog adds when it submits NVFlare's parent.slurm (whose
+    directives NVFlare limits to where and how long)."""
+    parent = site.parent_job
+    return safe([f"--cpus-per-task={parent.cpus}", f"--mem={parent.memory}", f"--output={site.workdir}/%x-%j.out", "--open-mode=append"])
+
+
 def launcher_config(site: SlurmSite) -> dict[str, object]:
     """`nvflare deploy prepare --config` for NVFlare's Slurm job launcher (runtime: slurm)."""
-    directives = {key: value for key, value in (("partition", site.partition), ("account", site.account), ("qos", site.qos)) if value}
+    parent = site.parent_job
+    bin_dir = f"{folder_layout(site).venv}/bin"
     return {
         "runtime": "slurm",
-        # The client parent: a small CPU-only job the watchdog keeps submitted.
-        "parent": {"sbatch_directives": {**directives, "time": site.time}},
+        "parent": {
+            "sbatch_directives": {
+                **named(partition=parent.partition, account=parent.account or site.account, qos=parent.qos),
+                "time": parent.time,
+            },
+            # The kit's start script runs `python3`: the site's venv comes first.
+            "environment_setup": f'export PATH={shlex.quote(bin_dir)}:"$PATH"\n',
+        },
         "job_launcher": {
             "sandbox": "none",
-            "python_path": f"{site.venv or site.workdir + '/venv'}/bin/python",
-            "sbatch_directives": {**directives, "time": site.time},
+            "python_path": f"{bin_dir}/python",
+            "internal_port": site.launcher_port,
+            # The GPU request NVFlare's sbatch_directives cannot carry goes in through this wrapper.
+            "executables": {"sbatch": f"{site.workdir}/flare-sbatch.sh"},
+            "sbatch_directives": {**named(partition=site.partition, account=site.account, qos=site.qos), "time": site.time},
         },
     }
 
 
 def srun_options(site: SlurmSite) -> str:
     """The job's own partition, account and GPU request, for running a command like the job."""
-    options = [
-        f"--{name}={value}" for name, value in (("partition", site.partition), ("account", site.account), ("gres", site.gres)) if value
-    ]
-    return "".join(f"{option} " for option in options)
+    return "".join(
+        f"--{option}={value} " for option, value in named(partition=site.partition, account=site.account, gres=site.gres).items()
+    )
 
 
 def site_readme(site: SlurmSite) -> str:
@@ -178,50 +233,75 @@ Does it connect? Each job runs the site doctor before the client (its report is 
 of the job's log). On a GPU node by hand: `srun {srun_options(site)}bash {site.workdir}/flare-client.sh
 {site.workdir}/client.env doctor` (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
 
-The first job creates `{site.venv or site.workdir + "/venv"}` with NVFlare and the site's
+The first job creates `{folder_layout(site).venv}` with NVFlare and the site's
 requirements (`client.env`) unless it already has them, using `{site.python}` (Python 3.10
 or newer).
 """
 
 
 def launcher_readme(site: SlurmSite) -> str:
+    parent = site.parent_job
+    where = ", ".join(f"{k} {v}" for k, v in named(partition=site.partition, account=site.account, qos=site.qos).items())
+    parent_where = ", ".join(
+        f"{k} {v}" for k, v in named(partition=parent.partition, account=parent.account or site.account, qos=parent.qos).items()
+    )
     return f"""# Slurm site `{site.name}` (launcher mode)
 
-NVFlare's own Slurm job launcher (NVFlare 2.9; needs Slurm 23.02.3 or newer with `sacct`
-and a shared filesystem): the client parent runs as a small CPU-only job, and each FL job
-becomes its own GPU job, so a GPU is held only while an FL job runs.
+NVFlare's own Slurm job launcher (NVFlare 2.9): the client parent runs as a small CPU-only
+job, and each FL job becomes its own GPU job, so a GPU is held only while an FL job runs.
+It needs Slurm accounting (`sacct` must answer; NVFlare's docs name Slurm 23.02.3 or newer)
+and a filesystem shared by the login and compute nodes.
+
+Which resources go where:
+
+| Job | Asks Slurm for | Set in the federation file | Emitted into |
+|---|---|---|---|
+| The parent `{site.job_name}` (one, always up) | {parent_where or "the cluster's default partition"}, time {parent.time}, {parent.cpus} CPU(s), {parent.memory} memory, no GPU | `parent:` (partition, account, qos, time, cpus, memory) | `slurm.yaml` `parent.sbatch_directives` (where, how long); the CPUs and memory by `flare-watchdog.sh` when it submits |
+| Each FL job | {where or "the cluster's default partition"}, time {site.time}, {" ".join(fl_job_options(site))} | the site's own partition, account, qos, time, gres/gpus, cpus, memory, extra_directives | `slurm.yaml` `job_launcher.sbatch_directives` (where, how long); the rest by `flare-sbatch.sh`, which NVFlare runs as its `sbatch` |
+
+A job whose `meta.json` `resource_spec` asks for GPUs, CPUs or memory for this site gets what
+it asks (NVFlare's options come after the site's and win).
 
 1. Download this site's startup kit from the NVFlare dashboard and unzip it to `{site.kit}`.
 2. Copy this folder's files to `{site.workdir}/` on the login node.
-3. Prepare once (and after every new kit): `bash {site.workdir}/flare-launcher-prepare.sh`
-   (installs NVFlare into `{site.venv or site.workdir + "/venv"}`, then runs
-   `nvflare deploy prepare` with `slurm.yaml` into `{site.workdir}/prepared`).
+3. Prepare once (and after every new kit or a changed `slurm.yaml`):
+   `bash {site.workdir}/flare-launcher-prepare.sh` (installs NVFlare into
+   `{folder_layout(site).venv}`, checks that `sacct` answers, then runs `nvflare deploy prepare` with
+   `slurm.yaml` into `{site.workdir}/prepared`).
 4. Start: `bash {site.workdir}/flare-watchdog.sh` (submits `prepared/startup/parent.slurm`
    as job `{site.job_name}` unless it is queued or running); keep it running with the line
    in `crontab.txt` (`crontab -e`).
 
-Check: `squeue --me` (the parent `{site.job_name}` and, during training, one job per FL job).
+Check: `squeue --me` (the parent `{site.job_name}` and, during training, one job per FL job);
+logs: the parent's in `{site.workdir}/{site.job_name}-<jobid>.out`, each FL job's in its run
+folder under `{site.workdir}/prepared/`. FL jobs reach the parent on port {site.launcher_port}
+of the parent's node (`launcher_port`), so compute nodes must reach it there.
+When the parent reaches its time limit ({parent.time}) it stops and FL jobs still running
+lose it; the watchdog submits a new parent within 10 minutes. Ask for as long a parent time
+as the cluster allows.
+
 Does it connect? `bash {site.workdir}/flare-client.sh {site.workdir}/client.env doctor` on the
 login node (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
-Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
+Stop: remove the crontab line, then `scancel --me -n {site.job_name}` (FL jobs it started end
+with it).
 """
 
 
 def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]:
     if site.mode == "launcher":
-        job = f"{site.workdir}/prepared/startup/parent.slurm"
+        job, job_options = f"{site.workdir}/prepared/startup/parent.slurm", parent_options(site)
         mode_files = {
             "slurm.yaml": yaml.safe_dump(launcher_config(site), sort_keys=False),
             "flare-launcher-prepare.sh": render_script("slurm/flare-launcher-prepare.sh", {"SITE_DIR": site.workdir}),
+            "flare-sbatch.sh": render_script("slurm/flare-sbatch.sh", {"FL_JOB_OPTIONS": " ".join(fl_job_options(site))}),
         }
     else:
-        job = f"{site.workdir}/flare-client.sbatch"
+        job, job_options = f"{site.workdir}/flare-client.sbatch", []
         mode_files = {"flare-client.sbatch": job_script(site)}
+    watchdog_settings = {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job, "JOB_OPTIONS": " ".join(job_options)}
     files = {
         **mode_files,
-        "flare-watchdog.sh": render_script(
-            "slurm/flare-watchdog.sh", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job}
-        ),
+        "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", watchdog_settings),
         **runtime_files(site, federation),
         "crontab.txt": f"*/10 * * * * /bin/bash {site.workdir}/flare-watchdog.sh >> {site.workdir}/watchdog.log 2>&1\n",
         "README.md": site_readme(site),
@@ -230,17 +310,28 @@ def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]
 
 
 def check(site: SlurmSite, federation: Federation) -> list[str]:
+    """Fields that interact: the time limits with the hand-over, the mode with the fields only
+    one mode reads, and launcher mode with the NVFlare version."""
     problems = []
     limit = time_seconds(site.time)
+    launcher = site.mode == "launcher"
     if limit < 120:
-        problems.append(f"time: {site.time} is shorter than 2 minutes; the client needs time to start and hand over")
-    elif site.handover_seconds > limit // 2:
+        needs = "an FL job needs time to start" if launcher else "the client needs time to start and hand over"
+        problems.append(f"time: {site.time} is shorter than 2 minutes; {needs}")
+    elif not launcher and site.handover_seconds > limit // 2:
         problems.append(
             f"handover_seconds: {site.handover_seconds} s is more than half the wall-time limit {site.time} ({limit} s); "
             "hand over shortly before the limit (default 300) or ask for more time"
         )
+    if launcher and time_seconds(site.parent_job.time) < 600:
+        problems.append(f"parent.time: {site.parent_job.time} is shorter than 10 minutes; the parent stays up for days (e.g. 7-00:00:00)")
+    only_launcher = sorted({"parent", "launcher_port"} & site.model_fields_set)
+    if not launcher and only_launcher:
+        problems.extend(f"{field}: only launcher mode reads it; set mode: launcher or remove {field}" for field in only_launcher)
+    if launcher and "handover_seconds" in site.model_fields_set:
+        problems.append("handover_seconds: launcher mode does not hand over (each FL job is its own Slurm job); remove it")
     version = tuple(int(part) for part in federation.nvflare_version.split(".")[:2])
-    if site.mode == "launcher" and version < LAUNCHER_SINCE:
+    if launcher and version < LAUNCHER_SINCE:
         problems.append(
             f"mode: launcher needs NVFlare {'.'.join(map(str, LAUNCHER_SINCE))} or newer (nvflare_version is {federation.nvflare_version})"
         )

@@ -4,7 +4,6 @@ the job completes, nothing is left running; NVFlare's poc runs the same job for 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,15 +11,16 @@ import psutil
 
 from tests.conftest import needs
 from tests.e2e.federation_demo import run
+from tests.integration import slurm_cluster
 
 
 def nvflare_processes() -> list[str]:
     return [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
-            if any(marker in " ".join(p.info["cmdline"] or []) for marker in ("server_train", "client_train", "slurmctld", "slurmd -D"))]  # fmt: skip
+            if any(marker in " ".join(p.info["cmdline"] or []) for marker in ("server_train", "client_train", "slurmctld", "slurmd -D", "slurmdbd", "mariadbd"))]  # fmt: skip
 
 
 def test_every_site_kind_trains_one_job_and_everything_stops(capsys) -> None:
-    needs(shutil.which("slurmctld") is not None and shutil.which("munged") is not None, "Slurm and munge (Debian packages)")
+    needs(slurm_cluster.installed(), slurm_cluster.PACKAGES)
     needs(os.geteuid() == 0, "root, to start munged and the Slurm daemons")
     before = nvflare_processes()
     report = run()

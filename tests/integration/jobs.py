@@ -10,12 +10,18 @@ import nvflare
 TEMPLATE = Path(nvflare.__file__).parent / "tool" / "job" / "templates" / "sag_np"
 
 TRAIN = '''\
-"""Adds one to every weight: enough to see rounds, aggregation and results travel."""
+"""Adds one to every weight: enough to see rounds, aggregation and results travel. A round
+can stand in for GPU work by computing for SECONDS_PER_ROUND (a benchmark's training time)."""
+import time
+
 import nvflare.client as flare
+
+SECONDS_PER_ROUND = 0.0
 
 flare.init()
 while flare.is_running():
     model = flare.receive()
+    time.sleep(SECONDS_PER_ROUND)
     params = {key: value + 1 for key, value in model.params.items()}
     flare.send(flare.FLModel(params=params, metrics={"accuracy": 0.5}, meta={"NUM_STEPS_CURRENT_ROUND": 1}))
 '''
@@ -26,7 +32,7 @@ def replaced(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def numpy_job(folder: Path, *, clients: int, rounds: int = 3) -> Path:
+def numpy_job(folder: Path, *, clients: int, rounds: int = 3, seconds_per_round: float = 0.0) -> Path:
     """Job folder `folder` (meta.conf + app/config + app/custom) for `clients` clients."""
     config, custom = folder / "app" / "config", folder / "app" / "custom"
     config.mkdir(parents=True)
@@ -37,7 +43,7 @@ def numpy_job(folder: Path, *, clients: int, rounds: int = 3) -> Path:
     (config / "config_fed_client.conf").write_text(client)
     server = replaced((TEMPLATE / "config_fed_server.conf").read_text(), "min_clients = 2", f"min_clients = {clients}")
     (config / "config_fed_server.conf").write_text(replaced(server, "num_rounds = 5", f"num_rounds = {rounds}"))
-    (custom / "train.py").write_text(TRAIN)
+    (custom / "train.py").write_text(replaced(TRAIN, "SECONDS_PER_ROUND = 0.0", f"SECONDS_PER_ROUND = {float(seconds_per_round)!r}"))
     shutil.copy(TEMPLATE / "info.conf", folder / "info.conf")
     return folder
 

@@ -2,8 +2,9 @@
 
 No systemd and no cgroups here: munged, slurmctld and slurmd run as background processes
 with proctrack/linuxproc and task/none. The node has two fake GPUs (gres files -> /dev/null),
-which is enough for Slurm to allocate it and set CUDA_VISIBLE_DEVICES. Finished jobs are
-recorded by jobcomp/filetxt (no slurmdbd, so no sacct)."""
+which is enough for Slurm to allocate it and set CUDA_VISIBLE_DEVICES. Accounting is real:
+a private MariaDB (its own data folder and loopback port) behind slurmdbd, so `sacct` answers
+the way NVFlare's Slurm job launcher needs and benchmarks read Slurm's own job records."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.conftest import free_port
+
+DAEMONS = ("munged", "slurmctld", "slurmd", "slurmdbd", "mariadbd", "mariadb-install-db", "sacctmgr")
+PACKAGES = "Slurm, munge and MariaDB (Debian packages slurmctld slurmd slurmdbd slurm-client munge mariadb-server)"
+
+
+def installed() -> bool:
+    return all(shutil.which(name) for name in DAEMONS)
 
 
 class SlurmCluster:
@@ -22,7 +31,8 @@ class SlurmCluster:
         self.root = root
         self.node = socket.gethostname().split(".")[0]
         self.conf = root / "slurm.conf"
-        self.jobcomp = root / "jobcomp.txt"
+        self.database_port = free_port()
+        self.dbd_port = free_port()
         self.processes: list[subprocess.Popen] = []
 
     @property
@@ -30,7 +40,7 @@ class SlurmCluster:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def write_config(self) -> None:
-        for directory in ("state", "spool", "dev", "log"):
+        for directory in ("state", "spool", "dev", "log", "mariadb"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         gpus = [self.root / "dev" / f"nvidia{index}" for index in range(2)]
         for gpu in gpus:
@@ -46,6 +56,10 @@ SlurmUser=root
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort={self.dbd_port}
+AccountingStorageTRES=gres/gpu
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerParameters=batch_sched_delay=0
@@ -56,15 +70,30 @@ SlurmctldPidFile={self.root}/slurmctld.pid
 SlurmdPidFile={self.root}/slurmd.pid
 SlurmctldLogFile={self.root}/log/slurmctld.log
 SlurmdLogFile={self.root}/log/slurmd.log
-JobCompType=jobcomp/filetxt
-JobCompLoc={self.jobcomp}
 MinJobAge=600
 ReturnToService=2
 KillWait=10
 NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory=2000 Gres=gpu:a40:2 State=UNKNOWN
 PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
+PartitionName=cpu Nodes={self.node} MaxTime=INFINITE State=UP
 """)
         (self.root / "gres.conf").write_text(f"NodeName={self.node} Name=gpu Type=a40 File={self.root}/dev/nvidia[0-1]\n")
+        dbd = self.root / "slurmdbd.conf"
+        dbd.write_text(f"""\
+AuthType=auth/munge
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort={self.dbd_port}
+SlurmUser=root
+PidFile={self.root}/slurmdbd.pid
+LogFile={self.root}/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort={self.database_port}
+StorageUser=root
+StorageLoc=slurm_acct_db
+""")
+        dbd.chmod(0o600)  # slurmdbd refuses a config others can read (it may hold a password)
 
     def start(self) -> None:
         self.write_config()
@@ -73,32 +102,60 @@ PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         shutil.chown(run, "munge", "munge")
         if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0:
             subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
-        for daemon in (["slurmctld", "-D", "-c", "-f", str(self.conf)], ["slurmd", "-D", "-f", str(self.conf)]):
-            log = (self.root / "log" / f"{daemon[0]}.out").open("w")
-            self.processes.append(subprocess.Popen(daemon, env=self.env, stdout=log, stderr=subprocess.STDOUT))
-            time.sleep(0.5)
-        deadline = time.monotonic() + 30
+        try:
+            self.start_accounting()
+            self.daemon(["slurmctld", "-D", "-c", "-f", str(self.conf)])
+            self.daemon(["slurmd", "-D", "-f", str(self.conf)])
+            self.wait_until("the Slurm node to come up", lambda: self.slurm("sinfo", "-h", "-o", "%T") in ("idle", "mixed", "allocated"))
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_accounting(self) -> None:
+        """MariaDB with its own data folder, reachable only on a loopback port, then slurmdbd."""
+        data = self.root / "mariadb"
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db"],
+                       check=True, capture_output=True)  # fmt: skip
+        self.daemon(["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={self.root}/mariadb.sock", f"--port={self.database_port}",
+                     "--bind-address=127.0.0.1", "--user=root", "--skip-grant-tables", f"--pid-file={self.root}/mariadb.pid",
+                     "--innodb-buffer-pool-size=16M"])  # fmt: skip
+        self.wait_until("MariaDB to accept connections", lambda: port_open(self.database_port))
+        self.daemon(["slurmdbd", "-D"])  # reads slurmdbd.conf beside $SLURM_CONF
+        self.wait_until("slurmdbd to accept connections", lambda: port_open(self.dbd_port))
+        added = subprocess.run(["sacctmgr", "-i", "add", "cluster", "flaretest"], env=self.env, capture_output=True, text=True)
+        if added.returncode != 0 and "already exists" not in added.stdout + added.stderr:
+            raise RuntimeError(f"sacctmgr could not add the cluster: {added.stdout}{added.stderr}")
+
+    def daemon(self, command: list[str]) -> None:
+        log = (self.root / "log" / f"{command[0]}.out").open("w")
+        self.processes.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+
+    def wait_until(self, what: str, ready: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True).stdout.strip()
-            if state in ("idle", "mixed", "allocated"):
+            if ready():
                 return
+            if any(process.poll() is not None for process in self.processes):
+                break
             time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"the Slurm node did not come up (state {state!r}); see {self.root}/log")
+        raise RuntimeError(f"timed out waiting for {what} (or a daemon exited); see {self.root}/log")
+
+    def slurm(self, *command: str) -> str:
+        return subprocess.run(command, env=self.env, capture_output=True, text=True).stdout.strip()
 
     def stop(self) -> None:
         subprocess.run(["scancel", "--user", "root"], env=self.env, capture_output=True)
         # scancel only asks: let each job's slurmstepd finish before slurmd goes, or it is orphaned.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and subprocess.run(["squeue", "-h"], env=self.env, capture_output=True, text=True).stdout.strip():
+        while time.monotonic() < deadline and self.slurm("squeue", "-h"):
             time.sleep(0.5)
-        for process in self.processes:
+        for process in reversed(self.processes):  # slurmd, slurmctld, slurmdbd, then MariaDB
             process.terminate()
-        for process in self.processes:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
     def sbatch(self, *args: str, cwd: Path | None = None) -> str:
         result = subprocess.run(["sbatch", "--parsable", *args], env=self.env, capture_output=True, text=True, cwd=cwd, check=True)
@@ -115,3 +172,16 @@ PartitionName=gpu Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         """(job id, state) of this user's jobs with `name`, as squeue sees them."""
         result = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], env=self.env, capture_output=True, text=True)
         return [tuple(line.split()) for line in result.stdout.splitlines() if line.strip()]
+
+    def accounting(self, *job_ids: str) -> list[dict[str, str]]:
+        """Slurm's own records (sacct, allocations only) of these jobs: id, name, partition,
+        state, start, end, elapsed seconds and the TRES allocated (GPUs as gres/gpu=N)."""
+        fields = ["JobIDRaw", "JobName", "Partition", "State", "Start", "End", "ElapsedRaw", "AllocTRES"]
+        output = self.slurm("sacct", "-X", "-n", "-P", "--format=" + ",".join(fields), "--jobs=" + ",".join(job_ids))
+        return [dict(zip(fields, line.split("|"), strict=True)) for line in output.splitlines() if line]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -5,9 +5,9 @@ the wall-time limit."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from flarectl import lead
 from flarectl.config.federation import Federation
 from flarectl.sites.slurm import emit
 from tests.conftest import needs
+from tests.integration import slurm_cluster
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.jobs import numpy_job
@@ -32,8 +34,7 @@ REGISTERED = "Successfully registered client:{site}"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
-    needs(shutil.which("slurmctld") is not None and shutil.which("munged") is not None,
-          "Slurm and munge (Debian packages slurmctld slurmd slurm-client munge)")  # fmt: skip
+    needs(slurm_cluster.installed(), slurm_cluster.PACKAGES)
     needs(os.geteuid() == 0, "root, to start munged and the Slurm daemons")
     cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
     cluster.start()
@@ -46,7 +47,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     fl_port = free_port()
-    prod = provision(tmp_path_factory.mktemp("provision"), project="slurmfed", fl_port=fl_port, clients=["hpc-1", "hpc-2"])
+    prod = provision(tmp_path_factory.mktemp("provision"), project="slurmfed", fl_port=fl_port, clients=["hpc-1", "hpc-2", "hpc-3"])
     hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "slurmfed", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
     hub.serve(prod / "localhost")
     yield {"prod": prod, "hub": hub}
@@ -156,18 +157,47 @@ def timestamp(log: str, marker: str) -> datetime:
     return datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")  # NVFlare's: 2026-11-30 03:20:08,643
 
 
-def test_launcher_mode_config_is_accepted_by_nvflare_deploy_prepare(federation, tmp_path_factory) -> None:
-    """Slurm 22.05 here is older than the launcher needs (23.02.3 + sacct): prepare is real,
-    running FL jobs through the launcher is not verified here."""
-    workdir = site_files(tmp_path_factory.mktemp("sites"), federation["prod"], "hpc-1", mode="launcher", partition="gpu", time="08:00:00")
-    assert not (workdir / "flare-client.sbatch").exists()
-    result = subprocess.run(["bash", str(workdir / "flare-launcher-prepare.sh")], capture_output=True, text=True, timeout=120)
+def test_launcher_mode_runs_each_fl_job_as_its_own_gpu_job_while_the_parent_stays_up(
+    cluster, federation, submit_env, tmp_path_factory
+) -> None:
+    """NVFlare 2.9's Slurm job launcher on Slurm 22.05 with slurmdbd: the watchdog submits the
+    prepared parent; a Lead's 3-round job, then a second one, each run as their own Slurm job
+    with the site's GPU request, and the parent is the same job throughout."""
+    workdir = site_files(tmp_path_factory.mktemp("sites"), federation["prod"], "hpc-3", mode="launcher", partition="gpu", time="00:20:00",
+                         launcher_port=free_port(), parent={"partition": "cpu", "time": "1-00:00:00", "cpus": 1, "memory": "300M"})  # fmt: skip
+    prepared = subprocess.run(
+        ["bash", str(workdir / "flare-launcher-prepare.sh")], env=submit_env, capture_output=True, text=True, timeout=180
+    )
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    started = time.monotonic()
+    result = watchdog(workdir, submit_env)
     assert result.returncode == 0, result.stdout + result.stderr
-    prepared = workdir / "prepared"
-    parent = (prepared / "startup" / "parent.slurm").read_text()
-    assert "#SBATCH --partition=gpu\n" in parent and "#SBATCH --time=08:00:00\n" in parent
-    assert (prepared / "startup" / "start_slurm.sh").exists()
-    resources = (prepared / "local" / "resources.json.default").read_text()
-    assert "slurm" in resources.lower() and f'"python_path": "{sys.prefix}/bin/python"' in resources
-    watchdog_script = (workdir / "flare-watchdog.sh").read_text()
-    assert f"readonly JOB_SCRIPT={workdir}/prepared/startup/parent.slurm" in watchdog_script
+    parent = re.search(r"submitted job (\d+)", result.stdout).group(1)
+    wait_for(lambda: REGISTERED.format(site="hpc-3") in job_log(workdir, parent), timeout=120, interval=0.5)
+    FIGURES["launcher: submit to parent registered"] = time.monotonic() - started
+
+    fl_jobs = []
+    for rounds in (3, 1):
+        lines: list[str] = []
+        job_folder = numpy_job(tmp_path_factory.mktemp("job") / f"launcher-{rounds}-rounds", clients=1, rounds=rounds)
+        code = lead.submit(job_folder, federation["prod"] / ADMIN, timeout=300, say=lines.append)
+        assert code == 0, "\n".join(lines) + job_log(workdir, parent)
+        fl_jobs.append(re.search(r"as job (\S+)", lines[0]).group(1))
+        assert cluster.job_state(parent) == "RUNNING"  # the parent stays up between FL jobs
+
+    names = {f"nvfl-hpc-3-{hashlib.sha256(job.encode()).hexdigest()[:8]}" for job in fl_jobs}
+    records = [r for r in cluster.accounting(*slurm_jobs(cluster)) if r["JobIDRaw"] != parent and r["JobName"].startswith("nvfl-")]
+    assert {r["JobName"] for r in records} == names and len(records) == 2
+    for record in records:
+        assert record["Partition"] == "gpu" and record["State"] == "COMPLETED"
+        assert "gres/gpu=1" in record["AllocTRES"].split(","), record
+    (parent_record,) = cluster.accounting(parent)
+    assert parent_record["Partition"] == "cpu" and parent_record["State"] == "RUNNING"
+    assert "gres/gpu" not in parent_record["AllocTRES"] and "cpu=1" in parent_record["AllocTRES"].split(",")
+    assert [j for j, _ in cluster.jobs("flare-hpc-3")] == [parent]
+    subprocess.run(["scancel", "--name", "flare-hpc-3"], env=cluster.env, check=True)
+
+
+def slurm_jobs(cluster: SlurmCluster) -> list[str]:
+    """Every job this cluster has run (ids from accounting)."""
+    return cluster.slurm("sacct", "-X", "-n", "-P", "--starttime=2000-01-01", "--format=JobIDRaw").split()

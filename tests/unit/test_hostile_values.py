@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import load_federation
@@ -31,31 +32,58 @@ HOSTILE = [
 ]
 
 
-def text_fields(kind: str) -> list[str]:
-    """Fields of a kind's model that take text (or a list of text)."""
-    model = KINDS[kind].model
+# A nested section some other field must switch on, so its own checks are the ones tried; and
+# the other ways a kind emits its files, tried with every text field too.
+SWITCHED_ON_BY = {("slurm", "parent"): {"mode": "launcher"}}
+VARIANTS: dict[str, list[dict[str, str]]] = {"slurm": [{}, {"mode": "launcher"}]}
+
+
+def text_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Fields of a model that take text (or a list of text), nested sections as dotted paths."""
     fields = []
     for name, field in model.model_fields.items():
         annotation = str(field.annotation)
-        if name != "kind" and ("str" in annotation) and "dict" not in annotation:
-            fields.append(name)
+        nested = [arg for arg in get_args(field.annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        if nested:
+            fields += text_fields(nested[0], f"{prefix}{name}.")
+        elif name != "kind" and ("str" in annotation) and "dict" not in annotation:
+            fields.append(prefix + name)
     return fields
 
 
-CASES = [(kind, field, value) for kind in sorted(MINIMAL_SITES) for field in text_fields(kind) for value in HOSTILE]
+CASES = [
+    (kind, variant, field, value)
+    for kind in sorted(MINIMAL_SITES)
+    for variant in VARIANTS.get(kind, [{}])
+    for field in text_fields(KINDS[kind].model)
+    for value in HOSTILE
+]
+
+
+def hostile_site(kind: str, variant: dict[str, str], field: str, text: str) -> dict[str, Any]:
+    site: dict[str, Any] = {"name": "lab", "kind": kind, **MINIMAL_SITES[kind], **variant}
+    *sections, name = field.split(".")
+    where = site
+    for section in sections:
+        site.update(SWITCHED_ON_BY.get((kind, section), {}))
+        where = where.setdefault(section, {})
+    where[name] = [text] if name in ("requirements", "extra_directives") else text
+    return site
 
 
 def test_every_kind_has_text_fields_to_try() -> None:
-    assert {kind for kind, _, _ in CASES} == set(KINDS)
-    assert {"name", "kit", "requirements"} <= {field for kind, field, _ in CASES if kind == "slurm"}
+    assert {kind for kind, _, _, _ in CASES} == set(KINDS)
+    assert {"name", "kit", "requirements", "parent.partition", "parent.time"} <= {field for kind, _, field, _ in CASES if kind == "slurm"}
 
 
-@pytest.mark.parametrize(("kind", "field", "value"), CASES, ids=[f"{k}-{f}-{i}" for k, f, v in CASES for i in [HOSTILE.index(v)]])
-def test_hostile_text_is_refused_or_inert(tmp_path: Path, kind: str, field: str, value: str) -> None:
+IDS = [f"{k}{''.join('-' + m for m in variant.values())}-{f}-{HOSTILE.index(v)}" for k, variant, f, v in CASES]
+
+
+@pytest.mark.parametrize(("kind", "variant", "field", "value"), CASES, ids=IDS)
+def test_hostile_text_is_refused_or_inert(tmp_path: Path, kind: str, variant: dict[str, str], field: str, value: str) -> None:
     mark = tmp_path / "pwned"
     text = value.format(mark=mark)
-    site: dict[str, Any] = {"name": "lab", "kind": kind, **MINIMAL_SITES[kind]}
-    site[field] = [text] if field in ("requirements", "extra_directives") else text
+    site = hostile_site(kind, variant, field, text)
     path = tmp_path / "federation.yaml"
     path.write_text(yaml.safe_dump({"project": "p", "project_admin_email": "it@hospital.test", "sites": [site]}))
     try:
@@ -78,4 +106,10 @@ def test_hostile_text_is_refused_or_inert(tmp_path: Path, kind: str, field: str,
 
         lines = [line for line in (out / "flare-client.sbatch").read_text().splitlines() if line.startswith("#SBATCH")]
         assert lines == [f"#SBATCH {d}" for d in directives(federation.sites[0])]  # type: ignore[arg-type]
+    if (out / "slurm.yaml").exists():
+        from flarectl.sites.slurm import launcher_config
+
+        config = yaml.safe_load((out / "slurm.yaml").read_text())
+        assert config == launcher_config(federation.sites[0])  # type: ignore[arg-type]
+        subprocess.run(["bash", "-c", config["parent"]["environment_setup"]], capture_output=True, cwd=tmp_path)  # parent.slurm runs it
     assert not mark.exists()

@@ -119,26 +119,100 @@ def test_default_federation_has_a_slurm_site() -> None:
     assert [site.name for site in federation.sites if site.kind == "slurm"] == ["hpc-lab"]
 
 
-def test_launcher_mode_emits_the_nvflare_slurm_config(tmp_path: Path) -> None:
+LAUNCHER_FILES = ["README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-doctor.py", "flare-launcher-prepare.sh",
+                  "flare-sbatch.sh", "flare-watchdog.sh", "slurm.yaml"]  # fmt: skip
+
+
+def launcher_site(tmp_path: Path, **fields) -> Path:
+    site = {"mode": "launcher", "partition": "gpu", "account": "onc", "qos": "normal", "time": "08:00:00", "venv": "/shared/venvs/flare",
+            "gres": "gpu:a40:1", "cpus": 8, "memory": "64G", "extra_directives": ["--constraint=a40"], **fields}  # fmt: skip
+    federation = slurm_federation(**site)
+    emit(federation.sites[0], federation, tmp_path)
+    return tmp_path
+
+
+def test_launcher_mode_emits_the_nvflare_slurm_config_with_separate_parent_and_fl_job_resources(tmp_path: Path) -> None:
     import yaml
 
-    federation = slurm_federation(mode="launcher", partition="gpu", account="onc", time="08:00:00", venv="/shared/venvs/flare")
-    emit(federation.sites[0], federation, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-doctor.py", "flare-launcher-prepare.sh", "flare-watchdog.sh", "slurm.yaml"
-    ]  # fmt: skip
-    config = yaml.safe_load((tmp_path / "slurm.yaml").read_text())
-    assert config == {
+    emitted = launcher_site(tmp_path, parent={"partition": "cpu", "qos": "long", "time": "7-00:00:00", "cpus": 2, "memory": "8G"})
+    assert sorted(p.name for p in emitted.iterdir()) == LAUNCHER_FILES
+    assert yaml.safe_load((emitted / "slurm.yaml").read_text()) == {
         "runtime": "slurm",
-        "parent": {"sbatch_directives": {"partition": "gpu", "account": "onc", "time": "08:00:00"}},
-        "job_launcher": {"sandbox": "none", "python_path": "/shared/venvs/flare/bin/python",
-                         "sbatch_directives": {"partition": "gpu", "account": "onc", "time": "08:00:00"}},
+        "parent": {"sbatch_directives": {"partition": "cpu", "account": "onc", "qos": "long", "time": "7-00:00:00"},
+                   "environment_setup": 'export PATH=/shared/venvs/flare/bin:"$PATH"\n'},
+        "job_launcher": {"sandbox": "none", "python_path": "/shared/venvs/flare/bin/python", "internal_port": 8102,
+                         "executables": {"sbatch": "/shared/nvflare/hpc-1/flare-sbatch.sh"},
+                         "sbatch_directives": {"partition": "gpu", "account": "onc", "qos": "normal", "time": "08:00:00"}},
     }  # fmt: skip
-    assert "readonly JOB_SCRIPT=/shared/nvflare/hpc-1/prepared/startup/parent.slurm" in (tmp_path / "flare-watchdog.sh").read_text()
-    assert "nvflare deploy prepare" in (tmp_path / "README.md").read_text()
+    assert (
+        "readonly FL_JOB_OPTIONS='--gres=gpu:a40:1 --cpus-per-task=8 --mem=64G --constraint=a40'"
+        in (emitted / "flare-sbatch.sh").read_text()
+    )
+    watchdog = (emitted / "flare-watchdog.sh").read_text()
+    assert "readonly JOB_SCRIPT=/shared/nvflare/hpc-1/prepared/startup/parent.slurm" in watchdog
+    assert "readonly JOB_OPTIONS='--cpus-per-task=2 --mem=8G --output=/shared/nvflare/hpc-1/%x-%j.out --open-mode=append'" in watchdog
+    readme = (emitted / "README.md").read_text()
+    for text in ("nvflare deploy prepare", "partition cpu, account onc, qos long, time 7-00:00:00, 2 CPU(s), 8G memory, no GPU",
+                 "partition gpu, account onc, qos normal, time 08:00:00, --gres=gpu:a40:1 --cpus-per-task=8 --mem=64G --constraint=a40",
+                 "port 8102"):  # fmt: skip
+        assert text in readme
+
+
+def test_launcher_parent_defaults_to_a_small_cpu_job_on_the_sites_account(tmp_path: Path) -> None:
+    import yaml
+
+    emitted = launcher_site(tmp_path, gres=None, gpus=2, extra_directives=[], launcher_port=9102)
+    config = yaml.safe_load((emitted / "slurm.yaml").read_text())
+    assert config["parent"]["sbatch_directives"] == {"account": "onc", "time": "1-00:00:00"}
+    assert config["job_launcher"]["internal_port"] == 9102
+    assert "readonly FL_JOB_OPTIONS='--gpus=2 --cpus-per-task=8 --mem=64G'" in (emitted / "flare-sbatch.sh").read_text()
+    assert "JOB_OPTIONS='--cpus-per-task=1 --mem=4G --output=" in (emitted / "flare-watchdog.sh").read_text()
+
+
+def fake_slurm(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose sbatch and squeue record their arguments, one per line."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, answer in (("sbatch", "echo 42"), ("squeue", "true")):
+        (bin_dir / tool).write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/{tool}.args\n{answer}\n')
+        (bin_dir / tool).chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_every_fl_job_is_submitted_with_the_sites_request_before_nvflares_options(tmp_path: Path) -> None:
+    emitted = launcher_site(tmp_path / "site")
+    env = fake_slurm(tmp_path)
+    nvflare_argv = ["--parsable", "--no-requeue", "--gres=gpu:2", "--job-name=nvfl-x", "/ws/.nvflare_slurm/jobs/x/batch.sh"]
+    result = subprocess.run(["bash", str(emitted / "flare-sbatch.sh"), *nvflare_argv], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "42\n", result.stderr
+    assert (tmp_path / "sbatch.args").read_text().splitlines() == [
+        "--gres=gpu:a40:1", "--cpus-per-task=8", "--mem=64G", "--constraint=a40", *nvflare_argv
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["allocation", "launcher"])
+def test_the_watchdog_submits_the_modes_job_with_its_options(tmp_path: Path, mode: str) -> None:
+    workdir = tmp_path / "site"
+    fields = {"parent": {"cpus": 1, "memory": "2G"}} if mode == "launcher" else {"mode": "allocation", "handover_seconds": 300}
+    launcher_site(workdir, workdir=str(workdir), **fields)
+    env = fake_slurm(tmp_path)
+    result = subprocess.run(["bash", str(workdir / "flare-watchdog.sh")], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "submitted job 42" in result.stdout, result.stdout + result.stderr
+    expected = {
+        "launcher": ["--parsable", "--job-name=flare-hpc-1", "--cpus-per-task=1", "--mem=2G", f"--output={workdir}/%x-%j.out",
+                     "--open-mode=append", f"{workdir}/prepared/startup/parent.slurm"],
+        "allocation": ["--parsable", "--job-name=flare-hpc-1", f"{workdir}/flare-client.sbatch"],
+    }  # fmt: skip
+    assert (tmp_path / "sbatch.args").read_text().splitlines() == expected[mode]
+
+
+def test_launcher_files_are_shellcheck_clean(tmp_path: Path) -> None:
+    emitted = launcher_site(tmp_path)
     needs(shutil.which("shellcheck") is not None, "shellcheck (Debian package 'shellcheck')")
-    result = subprocess.run(["shellcheck", "-s", "bash", str(tmp_path / "flare-launcher-prepare.sh"), str(tmp_path / "flare-watchdog.sh")],
-                            capture_output=True, text=True)  # fmt: skip
+    scripts = [str(emitted / name) for name in ("flare-launcher-prepare.sh", "flare-watchdog.sh", "flare-sbatch.sh")]
+    result = subprocess.run(["shellcheck", "-s", "bash", "--severity=style", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
@@ -170,6 +244,19 @@ def load(tmp_path: Path, nvflare_version: str = "2.9.0", **fields) -> list[str]:
         ({"extra_directives": ["--gres=gpu:2"]}, "--gres is set from the site's own fields"),
         ({"gres": "gpu:1\n#SBATCH --uid=0"}, "sites[0].gres: 'gpu:1\\n#SBATCH --uid=0' is not a GPU gres"),
         ({"mode": "launcher", "nvflare_version": "2.8.0"}, "sites[0].mode: launcher needs NVFlare 2.9 or newer (nvflare_version is 2.8.0)"),
+        ({"parent": {"cpus": 1}}, "sites[0].parent: only launcher mode reads it; set mode: launcher or remove parent"),
+        ({"launcher_port": 9000}, "sites[0].launcher_port: only launcher mode reads it; set mode: launcher or remove launcher_port"),
+        ({"mode": "launcher", "handover_seconds": 300}, "sites[0].handover_seconds: launcher mode does not hand over"),
+        ({"mode": "launcher", "time": "1"}, "sites[0].time: 1 is shorter than 2 minutes; an FL job needs time to start"),
+        ({"mode": "launcher", "parent": {"time": "5"}}, "sites[0].parent.time: 5 is shorter than 10 minutes"),
+        ({"mode": "launcher", "parent": {"time": "1-00:00:00;id"}}, "sites[0].parent.time: '1-00:00:00;id' is not a Slurm time limit"),
+        ({"mode": "launcher", "parent": {"cpus": 0}}, "sites[0].parent.cpus: 0 CPUs: ask for 1 to 1024 CPUs per task"),
+        ({"mode": "launcher", "parent": {"memory": "lots"}}, "sites[0].parent.memory: 'lots' is not a Slurm memory size"),
+        (
+            {"mode": "launcher", "parent": {"gres": "gpu:1"}},
+            "sites[0].parent.gres: unknown key; allowed keys: partition, account, qos, time, cpus, memory",
+        ),
+        ({"mode": "launcher", "launcher_port": 80}, "sites[0].launcher_port: 80 is out of range; use a port from 1024 to 65535"),
     ],
 )
 def test_fields_that_interact_are_refused_when_loaded(tmp_path: Path, fields: dict, expected: str) -> None:

@@ -6,7 +6,7 @@
 # 2 Slurm did not answer.
 set -euo pipefail
 
-# @SETTINGS@ SITE_DIR JOB_NAME JOB_SCRIPT
+# @SETTINGS@ SITE_DIR JOB_NAME JOB_SCRIPT JOB_OPTIONS
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) flare-watchdog ${JOB_NAME}: $*"; }
 
@@ -24,7 +24,10 @@ if [ -n "${jobs}" ]; then
   log "already queued or running: $(echo "${jobs}" | tr '\n' ' ')"
   exit 0
 fi
-if job="$(sbatch --parsable --job-name="${JOB_NAME}" "${JOB_SCRIPT}")"; then
+# JOB_OPTIONS: what the job script cannot say itself (launcher mode: the parent's CPUs, memory
+# and log, which NVFlare's parent.slurm has no place for); command-line options win over #SBATCH.
+read -ra options <<< "${JOB_OPTIONS}"
+if job="$(sbatch --parsable --job-name="${JOB_NAME}" "${options[@]}" "${JOB_SCRIPT}")"; then
   log "no job was queued or running; submitted job ${job}"
   exit 0
 fi
