@@ -92,7 +92,7 @@ def run_mode(mode: str, cluster: SlurmCluster, prod: Path, work: Path, env: dict
     assert submitted, "the watchdog submitted no job"
     site_job = submitted.group(1)
     wait_for(lambda: REGISTERED.format(site=site) in job_log(workdir, site_job), timeout=180, interval=0.5)
-    windows = []
+    windows: list[tuple[float, float]] = []
     for rounds in (3, 1):
         if windows:
             time.sleep(gap)
