@@ -282,8 +282,8 @@ as the cluster allows.
 
 Does it connect? `bash {site.workdir}/flare-client.sh {site.workdir}/client.env doctor` on the
 login node (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
-Stop: remove the crontab line, then `scancel --me -n {site.job_name}` (FL jobs it started end
-with it).
+Stop: remove the crontab line, then `scancel --me -n {site.job_name}`; FL jobs still running
+are listed by `squeue --me` as `nvfl-{site.name}-<id>`: `scancel` those too.
 """
 
 

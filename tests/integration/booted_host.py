@@ -212,6 +212,14 @@ class BootedHost:
         finally:
             self.process = None
 
+    def new_user_data(self, user_data: bytes) -> None:
+        """What a redeploy that changes the user data does to a stopped EC2 instance: its next
+        boot runs the new user data. EC2's datasource fetches it at every boot; NoCloud would
+        use its cached copy for the same instance id, so the cache goes."""
+        assert self.process is None, "stop the host first"
+        (self.root / "var" / "lib" / "cloud" / "seed" / "nocloud" / "user-data").write_bytes(user_data)
+        (self.root / "var" / "lib" / "cloud" / "instance" / "obj.pkl").unlink(missing_ok=True)
+
     def reboot(self, timeout: float = 900) -> float:
         """A power cycle (nspawn ends with the container's reboot): the same disk boots again."""
         self.poweroff()

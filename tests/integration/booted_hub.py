@@ -19,6 +19,10 @@ from tests.integration.hub_harness import https_get
 from tests.integration.imds import serve_imds
 
 ZONE = "boot.test"
+# The hub first boots a real earlier release and is upgraded in place to the current one
+# (test_hub_booted.py); every later test, and the client sites, find it at the current one.
+EARLIER_NVFLARE = "2.8.3"
+CURRENT_NVFLARE = "2.9.0"
 FIGURES: dict[str, str] = {}
 SERVICES = ["flare-dashboard.service", "flare-server.service", "flare-health.service", "flare-cert-renew.service",
             "flare-kit-sync.service", "flare-project.service"]  # fmt: skip
@@ -28,10 +32,11 @@ FAST_TIMER = (
 )
 
 
-def federation(zone_id: str, acme_server: str) -> str:
+def federation(zone_id: str, acme_server: str, nvflare_version: str) -> str:
     return f"""\
 project: bootfl
 project_admin_email: admin@flare.test
+nvflare_version: "{nvflare_version}"
 hub:
   ami_ssm_parameter: {AMI_PARAMETER}
 dns:
@@ -46,19 +51,52 @@ certificate:
 
 
 class BootedHub:
-    def __init__(self, host: BootedHost, deployment: Deployment, outputs: dict[str, str], emulator: dict[str, str],
-                 new_host: Callable[[str], BootedHost]):  # fmt: skip
-        self.host, self.deployment, self.outputs = host, deployment, outputs
+    def __init__(self, deployment: Deployment, emulator: dict[str, str], metadata: dict[str, str], acme_server: str,
+                 new_host: Callable[[str, bytes], BootedHost]):  # fmt: skip
+        self.deployment, self.metadata, self.acme_server = deployment, metadata, acme_server
         self.emulator = emulator  # the environment AWS clients need to reach it, from this machine
         self.new_host, self.replacements = new_host, 0
+        self.user_data: dict[str, bytes] = {}  # by NVFlare version: what EC2 holds after a deploy of it
+        self.version = EARLIER_NVFLARE
+        self.deploy(self.version)
+        self.host = new_host("host", self.user_data[self.version])
+
+    def deploy(self, version: str) -> None:
+        """`cdk deploy FlareServerStack` with `nvflare_version: version`."""
+        self.outputs = self.deployment.deploy(federation(self.deployment.zone_id, self.acme_server, version), "hub")
+        self.metadata.update({"instance-id": self.outputs["InstanceId"], "public-ipv4": self.outputs["ElasticIp"]})
+        self.user_data[version] = user_data(self.deployment, self.outputs["InstanceId"])
+
+    def upgrade(self, version: str) -> float:
+        """Set nvflare_version and deploy (once per version: the user data for a version is the
+        same every time), then what EC2 does for changed user data: stop, start with the new one.
+        Returns the seconds from the start to the end of the bootstrap (0: already there)."""
+        if version == self.version:
+            return 0.0
+        if version not in self.user_data:
+            self.deploy(version)
+        self.host.poweroff()
+        self.host.new_user_data(self.user_data[version])
+        self.version = version
+        return self.host.boot()
 
     def replace(self) -> float:
         """What a replacement instance does: this host is gone, a new one (a fresh root) boots the
         same user data with the kept data volume. Returns the seconds to the end of its bootstrap."""
         self.host.kill()
         self.replacements += 1
-        self.host = self.new_host(f"replacement-{self.replacements}")
+        self.host = self.new_host(f"replacement-{self.replacements}", self.user_data[self.version])
         return self.host.boot()
+
+    def venvs(self) -> tuple[str, list[str]]:
+        """Where /opt/nvflare/venv points, and every NVFlare venv beside it."""
+        link = self.host.run("readlink", "/opt/nvflare/venv", check=True).stdout.strip()
+        found = self.host.run("find", "/opt/nvflare", "-maxdepth", "1", "-name", "venv-*", check=True).stdout.split()
+        return link, sorted(found)
+
+    def nvflare_in(self, venv: str) -> str:
+        probe = "import importlib.metadata as m; print(m.version('nvflare'))"
+        return self.host.run(f"{venv}/bin/python", "-c", probe, check=True).stdout.strip()
 
     def dashboard_answers(self) -> bool:
         status, body = https_get("https://127.0.0.1/")
@@ -88,6 +126,11 @@ class BootedHub:
     def nvflare_uid(self) -> str:
         return self.host.run("id", "-u", "nvflare", check=True).stdout.strip()
 
+    def kits(self) -> list[str]:
+        """Every file under the volume's kits folder, with its checksum."""
+        found = self.host.run("sh", "-c", "cd /var/lib/nvflare/kits && find . -type f -exec sha256sum {} + | sort", check=True)
+        return found.stdout.splitlines()
+
     def current_kit(self) -> str:
         return self.host.run("readlink", "/var/lib/nvflare/kits/current", check=True).stdout.strip()
 
@@ -114,16 +157,13 @@ def booted_hub(workdir: Path, downloads: Path = DOWNLOADS) -> Iterator[BootedHub
     hub = None
     try:
         with running_pebble(workdir) as acme:
-            deployment = Deployment(emulator, workdir, zone_name=ZONE)
-            outputs = deployment.deploy(federation(deployment.zone_id, acme["ACME_SERVER"]), "hub")
-            metadata.update({"instance-id": outputs["InstanceId"], "public-ipv4": outputs["ElasticIp"]})
             environment = {k: v for k, v in emulator.items() if k != "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"}
             environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{metadata_server.server_port}"
 
-            def new_host(name: str) -> BootedHost:
+            def new_host(name: str, user_data: bytes) -> BootedHost:
                 """A host booting the hub's user data with the data volume; a replacement gets a fresh root."""
                 host = BootedHost(
-                    workdir / name, name="hub", user_data=user_data(deployment, outputs["InstanceId"]), environment=environment,
+                    workdir / name, name="hub", user_data=user_data, environment=environment,
                     binds={workdir / "volume": "/var/lib/nvflare", **download_caches(downloads)},
                     extra_ca=[Path(acme["REQUESTS_CA_BUNDLE"])],
                     # Nothing may reach AWS: the CloudWatch agent's download finds no bucket here.
@@ -135,8 +175,8 @@ def booted_hub(workdir: Path, downloads: Path = DOWNLOADS) -> Iterator[BootedHub
                     drop_in.write_text(FAST_TIMER)
                 return host
 
-            hub = BootedHub(new_host("host"), deployment, outputs, emulator, new_host)
-            FIGURES["first boot to the end of the bootstrap"] = f"{hub.host.boot():.0f} s"
+            hub = BootedHub(Deployment(emulator, workdir, zone_name=ZONE), emulator, metadata, acme["ACME_SERVER"], new_host)
+            FIGURES[f"first boot ({EARLIER_NVFLARE}) to the end of the bootstrap"] = f"{hub.host.boot():.0f} s"
             yield hub
     finally:
         if hub is not None:

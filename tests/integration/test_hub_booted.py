@@ -1,4 +1,5 @@
-"""The hub booted for real (tests/integration/booted_hub.py), at first boot and after a reboot.
+"""The hub booted for real (tests/integration/booted_hub.py): first boot on an earlier NVFlare
+release, the upgrade in place and a rollback, kills, timers, a reboot and a replacement host.
 Tests run in order: they follow one host's life."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from tests.integration.booted_hub import FIGURES, SERVICES, ZONE, BootedHub
+from tests.integration.booted_hub import CURRENT_NVFLARE, EARLIER_NVFLARE, FIGURES, SERVICES, ZONE, BootedHub
 from tests.integration.hub_harness import served_certificate, wait_for
 
 
@@ -39,6 +40,41 @@ def test_the_fl_server_runs_from_a_kit_the_dashboard_zipped(hub: BootedHub) -> N
 def test_no_unit_failed_and_cloud_init_finished_cleanly(hub: BootedHub) -> None:
     assert hub.host.run("systemctl", "--failed", "--no-legend", "--plain").stdout.strip() == ""
     assert hub.host.run("cloud-init", "status").stdout.split() == ["status:", "done"]
+
+
+def test_an_upgrade_installs_the_new_release_beside_the_old_and_keeps_the_volume(hub: BootedHub) -> None:
+    """nvflare_version changed and deployed: the next boot installs the new release into its
+    own venv, switches the link, and the dashboard and FL server run it on the same volume."""
+    assert hub.version == EARLIER_NVFLARE and hub.venvs() == (
+        f"/opt/nvflare/venv-{EARLIER_NVFLARE}",
+        [f"/opt/nvflare/venv-{EARLIER_NVFLARE}"],
+    )
+    wait_for(hub.fl_server_answers, timeout=300, interval=2)
+    project, kit, kits = hub.project(), hub.current_kit(), hub.kits()
+    seconds = hub.upgrade(CURRENT_NVFLARE)
+    FIGURES[f"upgrade {EARLIER_NVFLARE} -> {CURRENT_NVFLARE} (boot to the end of the bootstrap)"] = f"{seconds:.0f} s"
+    assert hub.venvs() == (
+        f"/opt/nvflare/venv-{CURRENT_NVFLARE}",
+        [f"/opt/nvflare/venv-{version}" for version in (EARLIER_NVFLARE, CURRENT_NVFLARE)],
+    )
+    assert (
+        hub.nvflare_in("/opt/nvflare/venv") == CURRENT_NVFLARE and hub.nvflare_in(f"/opt/nvflare/venv-{EARLIER_NVFLARE}") == EARLIER_NVFLARE
+    )
+    assert f"installed nvflare {CURRENT_NVFLARE} into /opt/nvflare/venv-{CURRENT_NVFLARE}" in hub.bootstrap_log()
+    wait_for(lambda: hub.dashboard_answers() and hub.fl_server_answers(), timeout=300, interval=1)
+    assert hub.project() == project and hub.current_kit() == kit and hub.kits() == kits
+    assert hub.host.run("systemctl", "--failed", "--no-legend", "--plain").stdout.strip() == ""
+
+
+def test_a_rollback_switches_back_installing_nothing_and_forward_again(hub: BootedHub) -> None:
+    project, kit = hub.project(), hub.current_kit()
+    for version in (EARLIER_NVFLARE, CURRENT_NVFLARE):
+        seconds = hub.upgrade(version)
+        FIGURES[f"switch to the kept {version} (boot to the end of the bootstrap)"] = f"{seconds:.0f} s"
+        assert not [line for line in hub.bootstrap_log() if line.startswith("installed nvflare")]
+        assert hub.venvs()[0] == f"/opt/nvflare/venv-{version}" and hub.nvflare_in("/opt/nvflare/venv") == version
+        wait_for(lambda: hub.dashboard_answers() and hub.fl_server_answers(), timeout=300, interval=1)
+        assert hub.project() == project and hub.current_kit() == kit
 
 
 @pytest.mark.parametrize("unit, answers", [("flare-dashboard.service", "dashboard_answers"), ("flare-server.service", "fl_server_answers")])

@@ -25,7 +25,7 @@ from flarectl.config.federation import Federation
 from flarectl.sites import linux, wsl
 from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.integration.booted_host import BootedHost
-from tests.integration.booted_hub import FIGURES, BootedHub, download_caches
+from tests.integration.booted_hub import CURRENT_NVFLARE, FIGURES, BootedHub, download_caches
 from tests.integration.emulated_deploy import AMI_PARAMETER, user_data
 from tests.integration.hub_harness import wait_for
 from tests.integration.provision import ADMIN, provision
@@ -78,7 +78,9 @@ def connected_clients(prod: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def prod(booted_hub: BootedHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The federation's kits; the hub's FL server runs the published server kit."""
+    """The federation's kits; the hub's FL server runs the published server kit (at the current
+    NVFlare release: a federation runs one version)."""
+    booted_hub.upgrade(CURRENT_NVFLARE)  # nothing to do when test_hub_booted.py ran first
     prod = provision(tmp_path_factory.mktemp("provision"), project="bootfl", fl_port=8002, clients=list(SITES))
     publish = [
         sys.executable,
