@@ -218,7 +218,8 @@ class BootedHost:
         use its cached copy for the same instance id, so the cache goes."""
         assert self.process is None, "stop the host first"
         (self.root / "var" / "lib" / "cloud" / "seed" / "nocloud" / "user-data").write_bytes(user_data)
-        (self.root / "var" / "lib" / "cloud" / "instance" / "obj.pkl").unlink(missing_ok=True)
+        # instances/<id>: the `instance` link inside the root is absolute, it would name this machine's.
+        (self.root / "var" / "lib" / "cloud" / "instances" / self.name / "obj.pkl").unlink()
 
     def reboot(self, timeout: float = 900) -> float:
         """A power cycle (nspawn ends with the container's reboot): the same disk boots again."""

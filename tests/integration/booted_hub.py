@@ -127,8 +127,10 @@ class BootedHub:
         return self.host.run("id", "-u", "nvflare", check=True).stdout.strip()
 
     def kits(self) -> list[str]:
-        """Every file under the volume's kits folder, with its checksum."""
-        found = self.host.run("sh", "-c", "cd /var/lib/nvflare/kits && find . -type f -exec sha256sum {} + | sort", check=True)
+        """Every kit's startup files (certificates, keys, the server's settings) on the volume, with
+        their checksums; a kit folder is also its FL server's workspace, whose logs change."""
+        find = "cd /var/lib/nvflare/kits && find . -path '*/startup/*' -type f -exec sha256sum {} + | sort"
+        found = self.host.run("sh", "-c", find, check=True)
         return found.stdout.splitlines()
 
     def current_kit(self) -> str:
