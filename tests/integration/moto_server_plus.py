@@ -1,4 +1,4 @@
-"""moto_server with six CloudFormation gaps filled, following AWS's documented behaviour.
+"""moto_server with eight CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
@@ -16,6 +16,10 @@
    IP whose InstanceId refers to a replaced instance to the new instance; so does this.
 6. moto 5.2 has no AWS::CloudWatch::Alarm or AWS::SNS::Subscription resource (they would be
    silently skipped); here they are PutMetricAlarm and Subscribe with the template's properties.
+7. moto 5.2 has no AWS::EC2::EIPAssociation resource (a kept Elastic IP would stay unattached);
+   here it is AssociateAddress, and DisassociateAddress when it is deleted.
+8. EC2 disassociates the Elastic IP of an instance it terminates; moto keeps the association
+   (so a kept address looked still in use after `cdk destroy`). Here termination releases it.
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -178,6 +182,56 @@ class CloudFormationSubscription(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         sns_backends[account_id][region_name].unsubscribe(resource_name)
+
+
+class CloudFormationAddressAssociation(CloudFormationModel):
+    """AWS::EC2::EIPAssociation as AssociateAddress (Ref = the association id)."""
+
+    __module__ = "moto.ec2.cloudformation_eip_association"
+
+    def __init__(self, association_id: str):
+        self.association_id = association_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::EIPAssociation"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.association_id
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudFormationAddressAssociation:
+        p = cloudformation_json["Properties"]
+        backend = ec2_backends[account_id][region_name]
+        address = backend.associate_address(
+            instance=backend.get_instance(p["InstanceId"]), address=p.get("EIP"), allocation_id=p.get("AllocationId"), reassociate=True
+        )
+        return cls(address.association_id)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if any(address.association_id == resource_name for address in backend.addresses):
+            backend.disassociate_address(association_id=resource_name)
+
+
+terminate_instance = Instance.terminate
+
+
+def terminate_releasing_addresses(self: Instance) -> Any:
+    state = terminate_instance(self)
+    for address in self.ec2_backend.addresses:
+        if address.instance is not None and address.instance.id == self.id:
+            self.ec2_backend.disassociate_address(address=address.public_ip)
+    return state
+
+
+Instance.terminate = terminate_releasing_addresses  # type: ignore[method-assign]
 
 
 create_instance = Instance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
