@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-POC_KIT = Path("/tmp/nvflare/poc")
 DONE_OK = "FINISHED:COMPLETED"
 
 
@@ -21,18 +20,26 @@ class LeadError(Exception):
     pass
 
 
+def poc_workspace() -> Path:
+    """Where `nvflare poc prepare` put the POC federation, found the way NVFlare finds it:
+    NVFLARE_POC_WORKSPACE, then ~/.nvflare/config.conf, then /tmp/nvflare/poc."""
+    from nvflare.tool.poc.poc_commands import get_poc_workspace
+
+    return Path(get_poc_workspace())
+
+
 def find_kit(kit: str | None, poc: bool) -> Path:
     """The admin startup kit: --kit, the POC admin kit, or the only one under ~/.nvflare/<project>/<user>."""
     if kit:
         candidates = [Path(kit).expanduser()]
     elif poc:
-        candidates = sorted(POC_KIT.glob("*/prod_00/admin@*"))
+        candidates = sorted(poc_workspace().glob("*/prod_00/admin@*"))
     else:
         candidates = sorted(p.parent.parent for p in Path.home().glob(".nvflare/*/*/startup/fed_admin.json"))
     kits = [c for c in candidates if (c / "startup" / "fed_admin.json").exists()]
     if len(kits) == 1:
         return kits[0].resolve()
-    where = "--kit" if kit else ("the POC workspace (nvflare poc prepare)" if poc else "~/.nvflare/<project>/<user>")
+    where = "--kit" if kit else (f"the POC workspace {poc_workspace()} (nvflare poc prepare)" if poc else "~/.nvflare/<project>/<user>")
     if not kits:
         raise LeadError(f"no admin startup kit found in {where}; download yours from the dashboard, unzip it there, or pass --kit PATH")
     raise LeadError(f"several admin startup kits in {where}: {', '.join(map(str, kits))}; choose one with --kit PATH")

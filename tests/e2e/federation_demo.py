@@ -1,7 +1,7 @@
 """A whole federation on this machine, each participant started by its platform's own wrapper
 around the shared client runtime, and the Leads' starter job (examples/tabular-fedavg)
 submitted by a Lead; then the same job on NVFlare's own `nvflare poc`, for comparison. `make demo` runs it with readable progress;
-tests/e2e/test_federation.py runs it as a test.
+tests/e2e/test_federation.py runs it as a test, without the comparison (a figure, not a behaviour).
 
 - hub: the FL server from the hub's own flare-server.service command
 - AWS site: the command of flare-client.service (the AWS site's systemd unit)
@@ -234,7 +234,8 @@ def poc_processes() -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "/tmp/nvflare/poc/" in " ".join(p.info["cmdline"] or [])]
 
 
-def run(say=print) -> Report:
+def run(say=print, *, compare_with_poc: bool = True) -> Report:
+    """Our federation; then, for the figures (`make demo`), the same job on `nvflare poc`."""
     report = Report()
     work = Path(tempfile.mkdtemp(prefix="flare-demo-"))
     started = time.monotonic()
@@ -247,12 +248,14 @@ def run(say=print) -> Report:
             for cleanup in reversed(cleanups):
                 cleanup()
     report.wall_seconds, report.peak_mib = time.monotonic() - started, memory.peak
+    say(f"this project: {report.status} in {report.wall_seconds:.1f} s, peak {report.peak_mib:.0f} MiB "
+        f"(server + {len(SITES)} clients + jobs; includes starting Slurm); trained: {report.trained}")  # fmt: skip
+    if not compare_with_poc:
+        return report
     started = time.monotonic()
     with PeakMemory() as memory:
         report.poc_status = poc_federation(work, say)
     report.poc_wall_seconds, report.poc_peak_mib = time.monotonic() - started, memory.peak
-    say(f"this project: {report.status} in {report.wall_seconds:.1f} s, peak {report.peak_mib:.0f} MiB "
-        f"(server + {len(SITES)} clients + jobs; includes starting Slurm); trained: {report.trained}")  # fmt: skip
     say(
         f"nvflare poc:  {report.poc_status} in {report.poc_wall_seconds:.1f} s, peak {report.poc_peak_mib:.0f} MiB (server + {len(SITES)} clients + jobs)"
     )

@@ -23,14 +23,12 @@ def test_every_site_kind_trains_one_job_and_everything_stops(capsys) -> None:
     needs(slurm_cluster.installed(), slurm_cluster.PACKAGES)
     needs(os.geteuid() == 0, "root, to start munged and the Slurm daemons")
     before = nvflare_processes()
-    report = run()
+    report = run(compare_with_poc=False)  # the comparison with `nvflare poc` is a figure: `make demo`
     assert report.status == "FINISHED:COMPLETED"
     assert report.trained == {"aws-site": True, "azure-site": True, "slurm-site": True, "linux-site": True, "wsl-site": True}
-    assert report.poc_status == "FINISHED:COMPLETED"
-    assert report.peak_mib > 0 and report.poc_peak_mib > 0
+    assert report.peak_mib > 0
     assert nvflare_processes() == before  # nothing left running
     assert not Path(f"{sys.prefix}-2.9.0").exists()  # the sites used this venv in place: never moved aside
     out = capsys.readouterr().out
-    assert "this project: FINISHED:COMPLETED in" in out and "nvflare poc:  FINISHED:COMPLETED in" in out
-    print(out.splitlines()[-2])
+    assert "this project: FINISHED:COMPLETED in" in out and "nvflare poc" not in out
     print(out.splitlines()[-1])
