@@ -104,8 +104,7 @@ def run_mode(mode: str, cluster: SlurmCluster, prod: Path, work: Path, env: dict
     subprocess.run(["scancel", site_job], env=cluster.env, check=True)
     ended = time.time()
     wait_for(lambda: not cluster.jobs(f"flare-{site}"), timeout=60)
-    ids = cluster.slurm("sacct", "-X", "-n", "-P", "--starttime=2000-01-01", "--format=JobIDRaw").split()
-    records = [r for r in cluster.accounting(*ids) if r["JobName"] in (f"flare-{site}",) or r["JobName"].startswith(f"nvfl-{site}-")]
+    records = [r for r in cluster.accounting() if r["JobName"] == f"flare-{site}" or r["JobName"].startswith(f"nvfl-{site}-")]
     gpu_records = [r for r in records if gpus_of(r)]
     return Held(
         mode=mode,

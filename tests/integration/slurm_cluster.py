@@ -174,10 +174,12 @@ StorageLoc=slurm_acct_db
         return [tuple(line.split()) for line in result.stdout.splitlines() if line.strip()]
 
     def accounting(self, *job_ids: str) -> list[dict[str, str]]:
-        """Slurm's own records (sacct, allocations only) of these jobs: id, name, partition,
-        state, start, end, elapsed seconds and the TRES allocated (GPUs as gres/gpu=N)."""
+        """Slurm's own records (sacct, allocations only) of these jobs, or of every job this
+        cluster ran: id, name, partition, state, start, end, elapsed seconds and the TRES
+        allocated (GPUs as gres/gpu=N)."""
         fields = ["JobIDRaw", "JobName", "Partition", "State", "Start", "End", "ElapsedRaw", "AllocTRES"]
-        output = self.slurm("sacct", "-X", "-n", "-P", "--format=" + ",".join(fields), "--jobs=" + ",".join(job_ids))
+        which = "--jobs=" + ",".join(job_ids) if job_ids else "--starttime=2000-01-01"
+        output = self.slurm("sacct", "-X", "-n", "-P", "--format=" + ",".join(fields), which)
         return [dict(zip(fields, line.split("|"), strict=True)) for line in output.splitlines() if line]
 
 
