@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flarectl.config.federation import Federation
 from tests.integration.acme import running_pebble
 from tests.integration.booted_host import CACHE, BootedHost, can_boot
 from tests.integration.conftest import start_emulator
@@ -22,7 +23,7 @@ ZONE = "boot.test"
 # The hub first boots a real earlier release and is upgraded in place to the current one
 # (test_hub_booted.py); every later test, and the client sites, find it at the current one.
 EARLIER_NVFLARE = "2.8.3"
-CURRENT_NVFLARE = "2.9.0"
+CURRENT_NVFLARE: str = Federation.model_fields["nvflare_version"].default  # a federation file's default
 FIGURES: dict[str, str] = {}
 SERVICES = ["flare-dashboard.service", "flare-server.service", "flare-health.service", "flare-cert-renew.service",
             "flare-kit-sync.service", "flare-project.service"]  # fmt: skip
