@@ -1,7 +1,8 @@
-"""A Slurm site on a real single-node Slurm cluster (Debian 12's Slurm 22.05) on localhost:
-the emitted job script, watchdog and settings, unchanged, run a real NVFlare client that
-connects to a real FL server, trains a numpy job, and hands over to its successor before
-the wall-time limit."""
+"""A Slurm site on a real single-node Slurm cluster (Debian 12's Slurm 22.05, with slurmdbd)
+on localhost, with the emitted files unchanged. Allocation mode: the job script runs a real
+NVFlare client that connects to a real FL server, trains a numpy job, and hands over to its
+successor before the wall-time limit. Launcher mode: NVFlare's parent job stays up and each
+FL job runs as its own Slurm job with the site's GPU request."""
 
 from __future__ import annotations
 
