@@ -37,16 +37,7 @@ from tests.integration.hub_harness import Hub, wait_for  # noqa: E402
 from tests.integration.jobs import numpy_job  # noqa: E402
 from tests.integration.provision import ADMIN, provision  # noqa: E402
 from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
-from tests.integration.test_slurm_site import REGISTERED, job_log, site_files, watchdog  # noqa: E402
-
-FAKE_NVIDIA_SMI = """#!/bin/sh
-case "$*" in
-  *--query-gpu=name,memory.total*) echo "NVIDIA A40, 49140" ;;
-  *index*) printf 'index\\n0\\n1\\n' ;;
-  *memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n' ;;
-  *) echo "GPU (fake device for the benchmark)" ;;
-esac
-"""
+from tests.integration.test_slurm_site import FAKE_NVIDIA_SMI, REGISTERED, job_log, site_files, watchdog  # noqa: E402
 
 
 @dataclass

@@ -31,6 +31,15 @@ from tests.integration.slurm_cluster import SlurmCluster
 
 FIGURES: dict[str, float] = {}
 REGISTERED = "Successfully registered client:{site}"
+# Answers like nvidia-smi on a node with two 48 GiB GPUs (NVFlare queries index and memory).
+FAKE_NVIDIA_SMI = """#!/bin/sh
+case "$*" in
+  *--query-gpu=name,memory.total*) echo "NVIDIA A40, 49140" ;;  # the site doctor; a job sees its one GPU
+  *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
+  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n' ;;
+  *) echo "GPU ${CUDA_VISIBLE_DEVICES:-?}: NVIDIA A40 (fake device for tests)" ;;
+esac
+"""
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +78,7 @@ def site_files(root: Path, prod: Path, name: str, **fields) -> Path:
 def submit_env(cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The login node's environment: Slurm's config, and an nvidia-smi for the fake GPUs."""
     fake = tmp_path_factory.mktemp("bin")
-    # Answers like nvidia-smi on a node with two 48 GiB GPUs (NVFlare queries index and memory).
-    (fake / "nvidia-smi").write_text("""#!/bin/sh
-case "$*" in
-  *--query-gpu=name,memory.total*) echo "NVIDIA A40, 49140" ;;  # the site doctor; a job sees its one GPU
-  *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
-  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n' ;;
-  *) echo "GPU ${CUDA_VISIBLE_DEVICES:-?}: NVIDIA A40 (fake device for tests)" ;;
-esac
-""")
+    (fake / "nvidia-smi").write_text(FAKE_NVIDIA_SMI)
     (fake / "nvidia-smi").chmod(0o755)
     return {**cluster.env, "PATH": f"{fake}:{os.environ['PATH']}"}
 
