@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from importlib import resources
 from pathlib import Path
 
@@ -45,6 +46,30 @@ def assignments(settings: dict[str, str]) -> list[str]:
             raise ValueError(f"setting name {name!r} is not an upper-case shell variable name")
         lines.append(f"{name}={shlex.quote(value)}")
     return lines
+
+
+# A CDK token in a rendered string stands for a name AWS makes at deploy (a bucket, the region):
+# letters, digits, '-', '.' and '/', nothing to escape. CloudFormation puts the name in its place.
+CDK_TOKEN = re.compile(r"(\$\{Token\[[A-Za-z0-9_.-]+\]\})")
+# What a backslash escapes inside double quotes, for bash and for systemd's EnvironmentFile=
+# alike (systemd: src/basic/env-file.c, SHELL_NEED_ESCAPE; bash: QUOTING, Double Quotes).
+DOUBLE_QUOTE_SPECIAL = re.compile(r'(["\\`$])')
+
+
+def render_env_file(settings: dict[str, str], *, about: str) -> str:
+    r"""An environment file that systemd's EnvironmentFile= and bash's `source` read the same:
+    NAME="value" lines, with only \\ \" \` \$ escaped. A value with a control character
+    (a line break, say) is refused: neither format can carry it the same way."""
+    lines = [f"# {about}", '# Written by flarectl from the federation file; NAME="value" lines.']
+    for name, value in settings.items():
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise ValueError(f"setting name {name!r} is not an upper-case shell variable name")
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError(f"setting {name}: {value!r} has a control character; an environment file cannot carry it")
+        parts = CDK_TOKEN.split(value)
+        escaped = "".join(part if index % 2 else DOUBLE_QUOTE_SPECIAL.sub(r"\\\1", part) for index, part in enumerate(parts))
+        lines.append(f'{name}="{escaped}"')
+    return "\n".join(lines) + "\n"
 
 
 def render_settings_file(settings: dict[str, str], *, about: str) -> str:

@@ -18,6 +18,7 @@ from flare_constructs.network import FlareNetwork
 from flare_constructs.provided_certificate import ProvidedCertificate
 from flarectl.client_runtime import UV_VERSION
 from flarectl.config.federation import Federation
+from flarectl.hub_env import hub_env
 from flarectl.vpc_choice import VpcChoice
 
 SERVER_KIT_PREFIX = "server/"
@@ -64,22 +65,12 @@ class FlareServerStack(Stack):
                 "NVFLARE_VERSION": federation.nvflare_version,
                 "CERTBOT_VERSION": CERTBOT_VERSION,
                 "SERVER_REQUIREMENTS": "\n".join(hub.server_requirements),
-                "FL_PORT": str(hub.fl_port),
-                "KIT_BUCKET": kits.bucket.bucket_name,
-                "ADMIN_SECRET_NAME": admin.secret_name,
-                "ADMIN_EMAIL": federation.project_admin_email,
                 "AWS_REGION": Aws.REGION,
-                "DASHBOARD_NAME": dns.dashboard_name if dns else "",
                 "CERTIFICATE_MODE": federation.certificate_mode,
-                "CERT_SECRET_NAME": certificate.secret_name or "",
-                "ACME_SERVER": certificate.acme_server,
                 "DATA_VOLUME_ID": data.volume.volume_id,
-                "SERVER_NAME": dns.server_name if dns else "",  # empty: the hub reads its Elastic IP at boot
-                "PROJECT_TITLE": federation.dashboard_title,
-                "PROJECT_DESCRIPTION": federation.dashboard.description,
-                "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
                 "UV_VERSION": UV_VERSION,
                 "LOG_GROUP_PREFIX": audit_logs.prefix,
+                "HUB_ENV": hub_env(federation, kit_bucket=kits.bucket.bucket_name, admin_secret_name=admin.secret_name, region=Aws.REGION),
             },
         )
         host = HubHost(

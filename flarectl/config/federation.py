@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
-from flarectl.config.fields import EmailAddress, Model, ProjectName, check_site_name
+from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName, check_site_name
 from flarectl.config.hub import Alerts, Audit, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
 from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
@@ -25,7 +24,7 @@ else:
 
 class Federation(Model):
     project: ProjectName
-    nvflare_version: str = "2.9.0"
+    nvflare_version: NvflareVersion = "2.9.0"
     project_admin_email: EmailAddress
     aws: AwsTarget = AwsTarget()
     network: Network = Network()
@@ -36,16 +35,6 @@ class Federation(Model):
     alerts: Alerts = Alerts()
     audit: Audit = Audit()
     sites: list[AnySite] = []
-
-    @field_validator("nvflare_version")
-    @classmethod
-    def _nvflare_version(cls, value: str) -> str:
-        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)((rc|a|b)\d+)?", value)
-        if not match:
-            raise ValueError(f'{value!r} is not an exact NVFlare release; pin one like "2.9.0" (quoted)')
-        if (int(match[1]), int(match[2])) < (2, 7):
-            raise ValueError(f"{value!r} is too old; use NVFlare 2.7 or newer (one port for FL and admin)")
-        return value
 
     @field_validator("sites", mode="before")
     @classmethod
@@ -110,6 +99,9 @@ def load_federation(path: str | Path) -> Federation:
     data = read_federation_file(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{label}: the file must be a YAML mapping with at least 'project' and 'project_admin_email'"])
+    # Top-level x-... keys hold YAML anchors for merge keys (`x-gpu-site: &gpu-site`, then
+    # `<<: *gpu-site` in a site), as in Compose files; they are not settings.
+    data = {key: value for key, value in data.items() if not (isinstance(key, str) and key.startswith("x-"))}
     try:
         return Federation.model_validate(data)
     except ValidationError as error:

@@ -8,15 +8,21 @@ import math
 import re
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-SITE_NAME_PATTERN = re.compile(r"[A-Za-z]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?")
-DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-PATH_PATTERN = re.compile(r"/[A-Za-z0-9_./@+-]*")
+# Every pattern is matched in full (`fullmatch`) with ASCII classes: `\d` is 0-9 only, and no
+# `$` lets a trailing line break through.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*", re.ASCII)
+SITE_NAME_PATTERN = re.compile(r"[A-Za-z]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?", re.ASCII)
+DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.ASCII)
+MAX_DNS_NAME = 253  # RFC 1035 2.3.4: 255 octets on the wire, 253 characters written
+INSTANCE_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+", re.ASCII)
+PATH_PATTERN = re.compile(r"/[A-Za-z0-9_./@+-]*", re.ASCII)
+# Linux's PATH_MAX and NAME_MAX (limits.h): longer paths cannot be opened at all.
+PATH_MAX, NAME_MAX = 4095, 255
 MAX_GPU_MEMORY_GIB = 192  # B200: 180 GiB; nothing larger exists
 
 
@@ -30,9 +36,11 @@ def matching(pattern: str, message: str, *, each: bool = False) -> AfterValidato
     """A building block for a kind of text value: it (or, with `each`, every item of a list)
     must match `pattern` in full; `message` gets the offending value as {value!r}."""
 
+    compiled = re.compile(pattern, re.ASCII)
+
     def check(value: Any) -> Any:
         for item in value if each else [value]:
-            if not re.fullmatch(pattern, item):
+            if not compiled.fullmatch(item):
                 raise ValueError(message.format(value=item))
         return value
 
@@ -54,7 +62,7 @@ def within(low: int, high: int, message: str) -> AfterValidator:
 def check_name(value: str, what: str) -> str:
     if " " in value:
         raise ValueError(f"{value!r} has a space; use letters, digits, '-' or '_'")
-    if not NAME_PATTERN.match(value) or len(value) > 40:
+    if not NAME_PATTERN.fullmatch(value) or len(value) > 40:
         raise ValueError(f"{value!r} is not a valid {what}; use 1-40 letters, digits, '-' or '_', starting with a letter or digit")
     return value
 
@@ -102,10 +110,12 @@ def _ssh_cidr(value: str) -> str:
 
 
 def _dns_name(value: str) -> str:
-    name = value.rstrip(".").lower()
+    name = value.removesuffix(".").lower()
     labels = name.split(".")
-    if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
-        raise ValueError(f"{value!r} is not a DNS name; use labels of letters, digits and '-', like flare.example.org")
+    if len(labels) < 2 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{value!r} is not a DNS name; use labels of 1-63 letters, digits and '-', like flare.example.org")
+    if len(name) > MAX_DNS_NAME:
+        raise ValueError(f"{value[:40]!r}... is {len(name)} characters; a DNS name has at most {MAX_DNS_NAME}")
     return name
 
 
@@ -155,8 +165,63 @@ def _finite(value: float) -> float:
 
 
 def _email(value: str) -> str:
-    if len(value) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
-        raise ValueError(f"{value!r} is not an email address")
+    """RFC 5322 addresses as email-validator reads them (no quoted local parts, no IP-literal
+    domains, no special-use domains such as .local), in ASCII; kept exactly as written."""
+    if not value.isascii():
+        raise ValueError(f"{value!r}: write the address in ASCII (an international domain in its xn-- form)")
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=False, test_environment=True)
+    except EmailNotValidError as error:
+        raise ValueError(f"{value!r} is not an email address: {error}") from None
+    return value
+
+
+def _https_url(value: str) -> str:
+    """An https URL of a host (a DNS name, or an IP address for a test server), an optional
+    port and a plain path: what certbot's --server and a browser both read the same way."""
+    match = re.fullmatch(r"https://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:([0-9]{1,5}))?(/[A-Za-z0-9._~%/+-]*)?", value, re.ASCII)
+    host = match.group(1) if match else ""
+    valid_host = bool(match) and (_is_ip(host.strip("[]")) or all(DNS_LABEL.fullmatch(label) for label in host.lower().split(".")))
+    if not match or not valid_host or (match.group(3) and not 1 <= int(match.group(3)) <= 65535) or len(value) > 2048:
+        raise ValueError(f"{value!r} is not an https URL; write it like https://acme-v02.api.letsencrypt.org/directory")
+    return value
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _secret_name(value: str) -> str:
+    """Secrets Manager's rule for names (CreateSecret, Name): 1-512 of ASCII letters, digits and
+    /_+=.@-. An ARN is not a name."""
+    if value.startswith("arn:"):
+        raise ValueError(f"{value!r} is an ARN; give the secret's name (the part after 'secret:', without the 6-character suffix)")
+    if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", value, re.ASCII):
+        raise ValueError(f"{value!r} is not a Secrets Manager secret name; use 1-512 letters, digits and / _ + = . @ -")
+    return value
+
+
+def _nvflare_version(value: str) -> str:
+    match = re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)((rc|a|b)(0|[1-9][0-9]*))?", value, re.ASCII)
+    if not match:
+        raise ValueError(f'{value!r} is not an exact NVFlare release; pin one like "2.9.0" (quoted)')
+    if (int(match[1]), int(match[2])) < (2, 7):
+        raise ValueError(f"{value!r} is too old; use NVFlare 2.7 or newer (one port for FL and admin)")
+    return value
+
+
+def check_local_path(value: str, what: str) -> str:
+    """A path on the machine that runs synth or deploy (a kit folder): one line, and short
+    enough for the operating system to open."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError(f"{value!r} has a control character (a line break?); write the {what} path on one line")
+    encoded = value.encode("utf-8", "surrogateescape")
+    if len(encoded) > PATH_MAX or any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+        raise ValueError(f"{value[:40]!r}... is longer than a path can be (at most {PATH_MAX} bytes, {NAME_MAX} per folder name)")
     return value
 
 
@@ -172,6 +237,9 @@ def _log_retention(value: int) -> int:
 
 ProjectName = Annotated[str, AfterValidator(lambda value: check_name(value, "project name"))]
 EmailAddress = Annotated[str, AfterValidator(_email)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+SecretName = Annotated[str, AfterValidator(_secret_name)]
+NvflareVersion = Annotated[str, AfterValidator(_nvflare_version)]
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 SiteName = Annotated[str, AfterValidator(check_site_name)]
 Cidr = Annotated[str, AfterValidator(check_cidr)]

@@ -17,10 +17,12 @@ from flarectl.config.fields import (
     DisplayText,
     DnsName,
     EmailAddress,
+    HttpsUrl,
     InstanceType,
     LogRetentionDays,
     Model,
     Requirements,
+    SecretName,
     SshCidr,
     SsmParameterName,
     SubnetIds,
@@ -34,9 +36,10 @@ UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/curren
 
 
 def graviton(instance_type: str) -> bool:
-    """t4g.small, m7g.large, c7gn.xlarge: AWS Graviton (arm64) instance families."""
+    """t4g.small, m7g.large, c7gn.xlarge, g5g.xlarge and the first generation's a1.large: AWS
+    Graviton (arm64) instance families."""
     family = instance_type.split(".")[0]
-    return bool(re.match(r"^[a-z]+\d+g[a-z]*$", family))
+    return family == "a1" or bool(re.fullmatch(r"[a-z]+[0-9]+g[a-z0-9]*", family, re.ASCII))
 
 
 class AwsTarget(Model):
@@ -175,8 +178,8 @@ class Dns(Model):
 
 class Certificate(Model):
     mode: Literal["letsencrypt", "provided", "self-signed"] | None = None
-    secret_name: str | None = None
-    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    secret_name: SecretName | None = None
+    acme_server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"
 
     @model_validator(mode="after")
     def _provided_needs_secret(self) -> Certificate:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import field_validator
 
-from flarectl.config.fields import MAX_GPU_MEMORY_GIB, AbsolutePath, GiB, Interpreter, Model, Requirements, SiteName
+from flarectl.config.fields import MAX_GPU_MEMORY_GIB, AbsolutePath, GiB, Interpreter, Model, Requirements, SiteName, check_local_path
 
 if TYPE_CHECKING:
     from flarectl.config.federation import Federation
@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 
 def kit_present(kit: str | None) -> bool:
     """An unzipped client startup kit is at `kit`."""
-    return kit is not None and (Path(kit) / "startup" / "fed_client.json").exists()
+    return kit is not None and _exists(Path(kit) / "startup" / "fed_client.json")
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists() without the errors it raises for a path the system cannot look up."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 class Site(Model):
@@ -70,9 +78,9 @@ class CloudSite(ClientSite):
     @field_validator("kit")
     @classmethod
     def _kit(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(char) < 32 or ord(char) == 127 for char in value):
-            raise ValueError(f"{value!r} has a control character (a line break?); write the folder's path on one line")
-        if value is not None and Path(value).exists() and not kit_present(value):
+        if value is not None:
+            check_local_path(value, "kit folder's")
+        if value is not None and _exists(Path(value)) and not kit_present(value):
             raise ValueError(
                 f"{value!r} is not an unzipped client startup kit (no startup/fed_client.json); unzip the kit from the dashboard there"
             )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import USERDATA_DIR, render_env_file, render_script
 from tests.conftest import needs
 from tests.integration.conftest import emulator_client
 from tests.integration.imds import serve_imds
@@ -63,15 +63,18 @@ class Sandbox(HostSandbox):
         return [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]]
 
     def run(self, runtime_key: str = "runtime-1.zip") -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        hub_env = render_env_file({
+            "PROJECT": "cancer-fl", "FL_PORT": "8002", "KIT_BUCKET": "kits", "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
+            "ADMIN_EMAIL": "it@hospital.test", "AWS_DEFAULT_REGION": "us-east-1", "DASHBOARD_NAME": "flareboard.hospital.test",
+            "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
+            "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
+            "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true",
+        }, about="test")  # fmt: skip
         settings = {
             "PROJECT": "cancer-fl", "NVFLARE_VERSION": "2.9.0", "CERTBOT_VERSION": "5.8.0", "SERVER_REQUIREMENTS": "",
-            "FL_PORT": "8002", "KIT_BUCKET": "kits", "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
-            "ADMIN_EMAIL": "it@hospital.test", "AWS_REGION": "us-east-1", "DASHBOARD_NAME": "flareboard.hospital.test",
-            "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": "https://acme.test/dir",
+            "AWS_REGION": "us-east-1", "CERTIFICATE_MODE": "letsencrypt",
             "DATA_VOLUME_ID": self.volume_id, "RUNTIME_BUCKET": "bootstrap-assets", "RUNTIME_KEY": runtime_key,
-            "SERVER_NAME": "flareserver.hospital.test", "PROJECT_TITLE": "NVFlare federation cancer-fl",
-            "PROJECT_DESCRIPTION": "Breast cancer histology", "FREEZE_PROJECT": "true", "UV_VERSION": "0.13.8",
-            "LOG_GROUP_PREFIX": "/nvflare/cancer-fl/1a2b3c4d",
+            "UV_VERSION": "0.13.8", "LOG_GROUP_PREFIX": "/nvflare/cancer-fl/1a2b3c4d", "HUB_ENV": hub_env,
         }  # fmt: skip
         return self.run_script(render_script("hub/bootstrap.sh", settings))
 
@@ -126,10 +129,10 @@ def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_ru
     for unit in (p for p in units.rglob("*") if p.is_file()):  # the sandbox drop-in folder too
         assert (installed / unit.relative_to(units)).read_text() == unit.read_text()
     settings = (sandbox.host / "etc" / "nvflare" / "hub.env").read_text().splitlines()
-    assert "CERTIFICATE_MODE=letsencrypt" in settings and "DASHBOARD_NAME=flareboard.hospital.test" in settings
-    assert "AWS_DEFAULT_REGION=us-east-1" in settings
-    assert {"SERVER_NAME=flareserver.hospital.test", "PROJECT_TITLE=NVFlare federation cancer-fl",
-            "PROJECT_DESCRIPTION=Breast cancer histology", "FREEZE_PROJECT=true"} <= set(settings)  # fmt: skip
+    assert 'CERTIFICATE_MODE="letsencrypt"' in settings and 'DASHBOARD_NAME="flareboard.hospital.test"' in settings
+    assert 'AWS_DEFAULT_REGION="us-east-1"' in settings
+    assert {'SERVER_NAME="flareserver.hospital.test"', 'PROJECT_TITLE="NVFlare federation cancer-fl"',
+            'PROJECT_DESCRIPTION="Breast cancer histology"', 'FREEZE_PROJECT="true"'} <= set(settings)  # fmt: skip
     assert not [line for line in settings if "password" in line.lower()]
     assert (sandbox.host / "opt" / "nvflare" / "hub" / "hubctl.py").read_text() == (USERDATA_DIR / "hub" / "hubctl.py").read_text()
     assert (sandbox.host / "opt" / "nvflare" / "venv").readlink() == sandbox.host / "opt" / "nvflare" / "venv-2.9.0"

@@ -129,16 +129,20 @@ def test_host_certbot_pin_matches_the_tested_one() -> None:
 
 def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None:
     import importlib.util
-    import re
     import sys
+
+    from flarectl.config.federation import load_federation
+    from flarectl.hub_env import hub_settings
+    from tests.synth_fixtures import DEFAULT_FEDERATION
 
     spec = importlib.util.spec_from_file_location("hubctl", USERDATA_DIR / "hub" / "hubctl.py")
     assert spec and spec.loader
     hubctl = importlib.util.module_from_spec(spec)
     sys.modules["hubctl"] = hubctl  # dataclasses look their module up
     spec.loader.exec_module(hubctl)
-    bootstrap = (USERDATA_DIR / "hub" / "bootstrap.sh").read_text()
-    written = re.findall(r"^([A-Z][A-Z0-9_]*)=\$\{", bootstrap.split("<<SETTINGS", 1)[1].split("\nSETTINGS", 1)[0], re.M)
+    written = hub_settings(
+        load_federation(DEFAULT_FEDERATION), kit_bucket="kits", admin_secret_name="p/dashboard-admin", region="us-east-1"
+    )
     assert set(hubctl.HUB_ENV) == set(written) - {"AWS_DEFAULT_REGION"}  # that one is boto3's
     for unit in (USERDATA_DIR / "hub" / "units").glob("*.service"):
         environment = " ".join(line for line in unit.read_text().splitlines() if line.startswith("Environment="))

@@ -185,7 +185,7 @@ class TestHost:
         assert "# @SETTINGS@" not in text
         dns_text = bootstrap_part(dns_template)
         assert "readonly SERVER_REQUIREMENTS=torch==2.5.1" in dns_text
-        assert "readonly DASHBOARD_NAME=flareboard.mydomain.edu" in dns_text
+        assert '\nDASHBOARD_NAME="flareboard.mydomain.edu"\n' in dns_text  # in HUB_ENV, the text of hub.env
         assert "readonly CERTIFICATE_MODE=letsencrypt" in dns_text
 
 
@@ -442,7 +442,7 @@ class TestRuntime:
         template = synth_hub(federation(certificate={"mode": "provided", "secret_name": "it/flareboard-cert"}))
         statements = json.dumps(hub_policy(template))
         assert ":secret:it/flareboard-cert-??????" in statements
-        assert "readonly CERT_SECRET_NAME=it/flareboard-cert" in bootstrap_part(template)
+        assert '\nCERT_SECRET_NAME="it/flareboard-cert"\n' in bootstrap_part(template)
         template.has_output("CertificateMode", {"Value": "provided"})
 
 
@@ -507,7 +507,7 @@ def test_restore_adopts_the_kept_admin_secret() -> None:
     policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
     assert ":secret:cancer-fl/dashboard-admin-??????" in policies and "secretsmanager:GetSecretValue" in policies
     template.has_output("AdminSecretName", {"Value": "cancer-fl/dashboard-admin"})
-    assert "readonly ADMIN_SECRET_NAME=cancer-fl/dashboard-admin" in bootstrap_part(template)
+    assert '\nADMIN_SECRET_NAME="cancer-fl/dashboard-admin"\n' in bootstrap_part(template)
 
 
 def test_a_new_hub_creates_the_secret_and_a_vault_whose_name_does_not_repeat() -> None:

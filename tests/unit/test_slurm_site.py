@@ -242,7 +242,7 @@ def load(tmp_path: Path, nvflare_version: str = "2.9.0", **fields) -> list[str]:
         ({"extra_directives": ["--job-name=other"]}, "--job-name is set from the site's own fields"),
         ({"extra_directives": ["--array=0-9"]}, "--array is set from the site's own fields"),
         ({"extra_directives": ["--gres=gpu:2"]}, "--gres is set from the site's own fields"),
-        ({"gres": "gpu:1\n#SBATCH --uid=0"}, "sites[0].gres: 'gpu:1\\n#SBATCH --uid=0' is not a GPU gres"),
+        ({"gres": "gpu:1\n#SBATCH --uid=0"}, "sites[0].gres: has the character U+000A, a line break"),
         ({"mode": "launcher", "nvflare_version": "2.8.0"}, "sites[0].mode: launcher needs NVFlare 2.9 or newer (nvflare_version is 2.8.0)"),
         ({"parent": {"cpus": 1}}, "sites[0].parent: only launcher mode reads it; set mode: launcher or remove parent"),
         ({"launcher_port": 9000}, "sites[0].launcher_port: only launcher mode reads it; set mode: launcher or remove launcher_port"),
