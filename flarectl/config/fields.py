@@ -82,12 +82,18 @@ def check_site_name(value: str) -> str:
 
 
 def check_cidr(value: str) -> str:
+    """An IPv4 block written address/prefix, as security groups take it (a bare address is
+    read as /32 by Python but refused by CDK's Peer.ipv4 and by EC2)."""
+    if "/" not in value and _is_ip(value):
+        raise ValueError(f"{value!r} is one address, not a CIDR block; write {value}/32")
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError:
         raise ValueError(f"{value!r} is not a CIDR block; write it like 203.0.113.0/24 or 198.51.100.7/32") from None
     if network.version != 4:
         raise ValueError(f"{value!r} is IPv6; only IPv4 CIDR blocks are supported")
+    if not re.fullmatch(r"[0-9.]+/(0|[1-9][0-9]?)", value, re.ASCII):
+        raise ValueError(f"{value!r} is not written as a CIDR block; write it like 203.0.113.0/24 or 198.51.100.7/32")
     return value
 
 

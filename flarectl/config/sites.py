@@ -5,10 +5,11 @@ their messages live here once."""
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from flarectl.config.fields import MAX_GPU_MEMORY_GIB, AbsolutePath, GiB, Interpreter, Model, Requirements, SiteName, check_local_path
 
@@ -99,3 +100,25 @@ class FolderSite(ClientSite):
     workdir: AbsolutePath
     venv: AbsolutePath | None = None
     python: Interpreter = "python3"
+
+    @model_validator(mode="after")
+    def _paths_apart(self) -> FolderSite:
+        """The runtime copies the kit into <workdir>/kit and keeps its venv beside it: a kit that
+        is the workdir, the installed kit or a folder holding the workdir would be copied into
+        itself or overwritten."""
+        kit, workdir = posixpath.normpath(self.kit), posixpath.normpath(self.workdir)
+        installed = posixpath.join(workdir, "kit")
+        if kit == workdir or _within(kit, installed) or _within(workdir, kit):
+            raise ValueError(
+                f"kit {self.kit} and workdir {self.workdir} overlap; the runtime installs the kit into {installed}: "
+                "keep the downloaded kit in a folder of its own, outside the workdir (e.g. <workdir>-kit)"
+            )
+        venv = posixpath.normpath(self.venv) if self.venv else None
+        if venv and (venv == workdir or _within(venv, kit) or _within(kit, venv) or _within(venv, installed)):
+            raise ValueError(f"venv {self.venv} overlaps the kit or the workdir; give it a folder of its own")
+        return self
+
+
+def _within(path: str, folder: str) -> bool:
+    """`path` is `folder` or inside it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

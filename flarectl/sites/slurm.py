@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import yaml
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from flarectl.client_runtime import folder_layout
 from flarectl.config.fields import Model, matching, within
@@ -30,6 +30,22 @@ SBATCH_DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9_.,:@%+/=&|-]+)?")
 RESERVED_OPTIONS = {"job-name", "partition", "account", "qos", "time", "gres", "gpus", "gpus-per-node", "gpus-per-task", "cpus-per-task",
                     "mem", "mem-per-cpu", "mem-per-gpu", "signal", "output", "error", "open-mode", "array", "dependency", "wrap",
                     "uid", "gid", "chdir", "parsable", "hold", "test-only", "wait"}  # fmt: skip
+# Every long option of sbatch (Slurm 22.05's getopt table, read off its own answers to each
+# one- and two-letter prefix). sbatch, like getopt_long, takes any unambiguous prefix of an
+# option as the option (`--job=x` is --job-name), so an abbreviation could slip a reserved
+# option past the list above: prefixes of these are refused, the full names are not.
+SBATCH_OPTIONS = frozenset(
+    """account acctg-freq array batch bb bbf begin chdir cluster cluster-constraint clusters comment constraint
+    container context contiguous core-spec cores-per-socket cpu-freq cpus-per-gpu cpus-per-task deadline delay-boot
+    dependency distribution error exclude exclusive export export-file extra-node-info get-user-env gid gpu-bind
+    gpu-freq gpus gpus-per-node gpus-per-socket gpus-per-task gres gres-flags help hint hold ignore-pbs input job-name
+    kill-on-invalid-dep licenses mail-type mail-user mcs-label mem mem-bind mem-per-cpu mem-per-gpu mincpus network
+    nice no-kill no-requeue nodefile nodelist nodes ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node
+    ntasks-per-socket ntasks-per-tres open-mode output overcommit oversubscribe parsable partition power prefer
+    priority profile propagate qos quiet reboot requeue reservation signal sockets-per-node spread-job switches
+    tasks-per-node test-only thread-spec threads-per-core time time-min tmp uid usage use-min-nodes verbose version
+    wait wait-all-nodes wckey wrap""".split()
+)
 LAUNCHER_SINCE = (2, 9)  # NVFlare's Slurm job launcher first ships in 2.9
 
 
@@ -117,7 +133,18 @@ class SlurmSite(FolderSite):
                 raise ValueError(
                     f"{directive!r}: --{option} is set from the site's own fields (or would change what the job is); remove it"
                 )
+            expansions = sorted(known for known in SBATCH_OPTIONS if known.startswith(option) and known != option)
+            if option not in SBATCH_OPTIONS and expansions:
+                reads_as = f"--{expansions[0]}" if len(expansions) == 1 else "one of " + ", ".join(f"--{e}" for e in expansions)
+                raise ValueError(f"{directive!r}: sbatch reads --{option} as {reads_as}; write the option in full")
         return value
+
+    @model_validator(mode="after")
+    def _gres_count_is_the_gpus(self) -> SlurmSite:
+        count = int(self.gres.rsplit(":", 1)[1]) if self.gres else None
+        if count is not None and count != self.gpus:
+            raise ValueError(f"gres {self.gres} asks Slurm for {count} GPU(s), but gpus is {self.gpus}; register what the job gets")
+        return self
 
     @property
     def job_name(self) -> str:

@@ -27,7 +27,27 @@ def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]
 
 
 def check(site: AzureSite, federation: Federation) -> list[str]:
-    return location_problems(site.location) + size_problems(site.vm_size, site.gpus, site.gpu_memory_gib)
+    return location_problems(site.location) + size_problems(site.vm_size, site.gpus, site.gpu_memory_gib) + _shared_group(site, federation)
+
+
+def _shared_group(site: AzureSite, federation: Federation) -> list[str]:
+    """`flarectl azure destroy` deletes a site's resource group: two sites in one group (Azure's
+    names ignore case) would destroy each other. Only sites in two named, different
+    subscriptions are apart (an unnamed one is chosen at deploy, and may be the same)."""
+    group = site.resource_group_for(federation.project).lower()
+    for other in federation.sites:
+        if other is site:
+            return []
+        if (
+            isinstance(other, AzureSite)
+            and other.resource_group_for(federation.project).lower() == group
+            and (not other.subscription_id or not site.subscription_id or other.subscription_id.lower() == site.subscription_id.lower())
+        ):
+            return [
+                f"resource_group: {site.resource_group_for(federation.project)!r} is also site {other.name}'s "
+                "(Azure ignores case); each site needs a resource group of its own"
+            ]
+    return []
 
 
 KIND = SiteKind(
