@@ -200,6 +200,13 @@ class Dashboard(Model):
     title: DisplayText | None = None  # default: "NVFlare federation <project>"
     description: DisplayText = ""
 
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value == "":
+            raise ValueError("is empty; write a title, or remove the key for the default (NVFlare federation <project>)")
+        return value
+
 
 class Alerts(Model):
     """Where the hub's alarms (status checks, health check, certificate, disk, backups) are sent."""

@@ -199,10 +199,11 @@ def _read_regular_file(path: Path) -> bytes:
         raise ConfigError(
             [f"{_shown(path)}: cannot read the federation file ({error.strerror}); pass an existing file with -c config=PATH"]
         ) from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise ConfigError([f"{label}: not a regular file; pass the federation file itself (a .yaml file)"])
     with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError([f"{label}: not a regular file; pass the federation file itself (a .yaml file)"])
         if info.st_size > MAX_FILE_BYTES:
             raise ConfigError([f"{label}: {info.st_size} bytes; a federation file is at most {MAX_FILE_BYTES} bytes (1 MiB)"])
         raw = handle.read(MAX_FILE_BYTES + 1)

@@ -1,0 +1,86 @@
+"""Values for the property tests: Hypothesis strategies that mix what a federation file may
+hold (valid values of each kind) with what it must refuse (line breaks, quotes, escapes, shell
+syntax, look-alike digits, control and format characters), and the sinks' real parsers.
+
+Shared by the unit tier (bash, YAML, JSON) and the integration tier (systemd, sbatch)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from flarectl.config.errors import ConfigError
+from flarectl.config.federation import Federation, load_federation
+
+# Deterministic in CI (the same examples every run), no example database in the checkout.
+settings.register_profile(
+    "flarectl", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile("flarectl")
+
+# Pieces that break one parser or another when a value carries them.
+HOSTILE_PIECES = [
+    "\n", "\r", "\t", "\x00", "\x1a", "\x7f", "\x85", "\u2028", "\u202e", "\ufeff", "\ufffe", "\\", "\\\n", '"', "'", "`",
+    "$", "$(id)", "${HOME}", "#", " ", "=", ";", "&", "|", "%", "@", ":", "/", "..", "-", "_", "０", "٣", "৩", "๓", "é", "ß",
+    "x" * 300,
+]  # fmt: skip
+PLAIN = list("abcXYZ019.-_@/: ")
+
+
+class Text:
+    """A kind of text value: its valid examples, and the hostile variants of them."""
+
+    def __init__(self, *examples: str):
+        self.valid = st.sampled_from(examples)
+        pieces = st.lists(st.sampled_from(HOSTILE_PIECES + PLAIN), max_size=12).map("".join)
+        spliced = st.tuples(self.valid, st.integers(0, 60), st.sampled_from(HOSTILE_PIECES)).map(
+            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
+        )
+        self.hostile = st.one_of(spliced, spliced, pieces, st.text(max_size=40))
+        self.any = st.one_of(self.valid, self.hostile)
+
+
+def text_like(*examples: str) -> st.SearchStrategy[str]:
+    """Valid examples as they are, with a hostile piece put somewhere in them, and free text."""
+    return Text(*examples).any
+
+
+@st.composite
+def one_field_hostile(draw: st.DrawFn, fields: dict[str, Text]) -> dict[str, str]:
+    """Every field valid but at most one, which gets a hostile value: a whole file is refused
+    for one bad field, so most examples must be valid elsewhere to reach the sinks."""
+    chosen = draw(st.sampled_from([None, *fields]))
+    return {name: draw(kind.hostile if name == chosen else kind.valid) for name, kind in fields.items()}
+
+
+def write_federation(directory: Path, data: dict[str, Any]) -> Path:
+    """The file as JSON, which YAML 1.2 reads as it is: every string arrives through YAML's own
+    double-quoted escapes, so the loader sees exactly these values."""
+    path = directory / "federation.yaml"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def load_or_problems(path: Path) -> Federation | list[str]:
+    """The federation, or the refusal's lines; anything else (a traceback) fails the test."""
+    try:
+        return load_federation(path)
+    except ConfigError as error:
+        assert error.problems and all(line.startswith(f"{path.name}: ") and "\n" not in line for line in error.problems), error.problems
+        return error.problems
+
+
+def bash_reads(env_file: str, names: list[str], directory: Path) -> dict[str, str]:
+    """What bash has in each variable after sourcing the file (NUL-separated, so any text
+    comes back intact)."""
+    path = directory / "settings.env"
+    path.write_text(env_file, encoding="utf-8")
+    script = 'set -eu; source "$1"; shift; for name in "$@"; do printf "%s\\0" "${!name}"; done'
+    result = subprocess.run(["bash", "-c", script, "bash", str(path), *names], capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return dict(zip(names, result.stdout.decode("utf-8").split("\0")[:-1], strict=True))
