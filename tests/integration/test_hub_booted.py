@@ -42,6 +42,20 @@ def test_no_unit_failed_and_cloud_init_finished_cleanly(hub: BootedHub) -> None:
     assert hub.host.run("cloud-init", "status").stdout.split() == ["status:", "done"]
 
 
+def test_the_running_dashboard_holds_hub_env_as_the_federation_file_wrote_it(hub: BootedHub) -> None:
+    """systemd's EnvironmentFile= parser on the deployed hub.env, read from the running process."""
+    pid = hub.host.main_pid("flare-dashboard.service")
+    environ = hub.host.run("cat", f"/proc/{pid}/environ", check=True).stdout
+    environment = dict(item.split("=", 1) for item in environ.split("\0") if "=" in item)
+    outputs = hub.outputs
+    assert {name: environment.get(name) for name in ("PROJECT", "ADMIN_EMAIL", "DASHBOARD_NAME", "SERVER_NAME", "CERTIFICATE_MODE",
+                                                     "ACME_SERVER", "PROJECT_TITLE", "ADMIN_SECRET_NAME", "FL_PORT")} == {
+        "PROJECT": "bootfl", "ADMIN_EMAIL": "admin@flare.test", "DASHBOARD_NAME": f"dashboard.{ZONE}", "SERVER_NAME": f"server.{ZONE}",
+        "CERTIFICATE_MODE": "letsencrypt", "ACME_SERVER": hub.acme_server, "PROJECT_TITLE": "NVFlare federation bootfl",
+        "ADMIN_SECRET_NAME": outputs["AdminSecretName"], "FL_PORT": "8002",
+    }  # fmt: skip
+
+
 def test_an_upgrade_installs_the_new_release_beside_the_old_and_keeps_the_volume(hub: BootedHub) -> None:
     """nvflare_version changed and deployed: the next boot installs the new release into its
     own venv, switches the link, and the dashboard and FL server run it on the same volume."""

@@ -11,16 +11,21 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from flarectl import lead
 from flarectl.config.federation import Federation
-from flarectl.sites.slurm import emit
+from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS, emit
+from tests import values  # noqa: F401  (the Hypothesis profile)
 from tests.conftest import needs
 from tests.integration import slurm_cluster
 from tests.integration.conftest import free_port
@@ -198,3 +203,78 @@ def test_launcher_mode_runs_each_fl_job_as_its_own_gpu_job_while_the_parent_stay
     assert "gres/gpu" not in parent_record["AllocTRES"] and "cpu=1" in parent_record["AllocTRES"].split(",")
     assert [j for j, _ in cluster.jobs("flare-hpc-3")] == [parent]
     subprocess.run(["scancel", "--name", "flare-hpc-3"], env=cluster.env, check=True)
+
+
+# --- every accepted #SBATCH directive is the option it says, as the local sbatch reads it -----
+
+# What a job's own fields decide, as scontrol reports them: an extra directive must change none.
+OWN_FIELDS = ("JobName", "TimeLimit", "Partition", "Account", "QOS", "UserId", "GroupId", "WorkDir", "StdOut", "StdErr",
+              "Dependency", "TresPerNode", "NumCPUs", "MinMemoryNode", "ArrayJobId")  # fmt: skip
+HARMLESS = [
+    "--comment=fl",
+    "--nice=10",
+    "--requeue",
+    "--no-requeue",
+    "--mail-type=END",
+    "--begin=now",
+    "--exclusive",
+    "--hint=nomultithread",
+]
+
+
+def directives() -> st.SearchStrategy[str]:
+    """Harmless options in full, every prefix of every sbatch option (reserved ones included),
+    and made-up ones, with a value or without."""
+    prefixes = st.sampled_from(sorted(SBATCH_OPTIONS)).flatmap(lambda option: st.integers(1, len(option)).map(lambda n: option[:n]))
+    values = st.one_of(st.just(""), st.sampled_from(["=x", "=1", "=0", "=/tmp/x", "=afterok:1", "=B:USR1@5", "=evil-name"]))
+    made_up = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(lambda t: t[0] != "-")
+    return st.one_of(st.sampled_from(HARMLESS), st.sampled_from(HARMLESS), st.tuples(prefixes, values).map(lambda t: f"--{t[0]}{t[1]}"),
+                     st.tuples(made_up, values).map(lambda t: f"--{t[0]}{t[1]}"))  # fmt: skip
+
+
+def job_fields(cluster: SlurmCluster, job_id: str) -> dict[str, str]:
+    shown = cluster.slurm("scontrol", "show", "job", "-o", job_id)
+    fields = dict(word.split("=", 1) for word in shown.split() if "=" in word)
+    return {name: fields.get(name, "") for name in OWN_FIELDS}
+
+
+def submit_held(cluster: SlurmCluster, submit_env: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sbatch", "--parsable", "--hold", str(workdir / "flare-client.sbatch")], env=submit_env,
+                          capture_output=True, text=True, cwd=workdir, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def baseline_job(cluster: SlurmCluster, federation, submit_env, tmp_path_factory) -> dict[str, str]:
+    workdir = site_files(tmp_path_factory.mktemp("baseline"), federation["prod"], "hpc-1")
+    submitted = submit_held(cluster, submit_env, workdir)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    fields = job_fields(cluster, job_id)
+    cluster.slurm("scancel", job_id)
+    return {name: value.replace(str(workdir), "<workdir>").replace(f"-{job_id}.", "-<id>.") for name, value in fields.items()}
+
+
+@settings(max_examples=60)
+@given(directive=directives())
+def test_sbatch_reads_each_accepted_directive_as_the_option_written(cluster, federation, submit_env, baseline_job, directive: str) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            workdir = site_files(Path(directory), federation["prod"], "hpc-1", extra_directives=[directive])
+        except ValidationError as error:
+            event("refused by the federation file")
+            assert all(item["loc"][-1] == "extra_directives" for item in error.errors()), error
+            return
+        option = directive[2:].split("=", 1)[0]
+        assert option not in RESERVED_OPTIONS
+        submitted = submit_held(cluster, submit_env, workdir)
+        if submitted.returncode != 0:  # sbatch's own refusal, said out loud: never a reserved option, never an abbreviation
+            event("refused by sbatch")
+            assert "ambiguous" not in submitted.stderr, submitted.stderr
+            return
+        event("submitted")
+        job_id = submitted.stdout.strip()
+        fields = job_fields(cluster, job_id)
+        cluster.slurm("scancel", job_id)
+        assert {
+            name: value.replace(f"{directory}/hpc-1", "<workdir>").replace(f"-{job_id}.", "-<id>.") for name, value in fields.items()
+        } == {name: value for name, value in baseline_job.items()}
