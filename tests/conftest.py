@@ -11,6 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: the same examples every run (CI is reproducible), no example database in the
+# checkout, no per-example deadline (the shared machines are noisy; real parsers run per example).
+settings.register_profile(
+    "flarectl", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile("flarectl")
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

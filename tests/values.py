@@ -11,17 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
-
-# Deterministic in CI (the same examples every run), no example database in the checkout.
-settings.register_profile(
-    "flarectl", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-settings.load_profile("flarectl")
 
 # Pieces that break one parser or another when a value carries them.
 HOSTILE_PIECES = [

@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from flarectl import lead
 from flarectl.config.federation import Federation
 from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS, emit
-from tests import values  # noqa: F401  (the Hypothesis profile)
 from tests.conftest import needs
 from tests.integration import slurm_cluster
 from tests.integration.conftest import free_port
