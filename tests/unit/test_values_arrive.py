@@ -354,3 +354,37 @@ def test_other_options_are_written_in_full(tmp_path: Path, directive: str, ok: b
 
 def test_ascii_letters_only_in_names() -> None:
     assert string.ascii_letters.isascii()
+
+
+# --- emitted YAML, read by the loader its reader uses ------------------------------------------
+
+SLURM_TEXT = {
+    "partition": Text("gpu", "a100.q"),
+    "account": Text("onc_lab", "p-123"),
+    "qos": Text("normal", "long"),
+    "time": Text("1-00:00:00", "10:00", "90", "2-12", "08:00:00"),
+    "parent_time": Text("7-00:00:00", "12:00:00", "600"),
+}
+
+
+@settings(max_examples=200)
+@given(v=one_field_hostile(SLURM_TEXT))
+def test_slurm_yaml_reads_back_in_nvflare_s_loader_as_the_file_wrote_it(v: dict[str, str]) -> None:
+    """NVFlare's `deploy prepare` reads slurm.yaml with PyYAML's safe_load (YAML 1.1, where an
+    unquoted 10:00 is the number 600): every value must come back as the text written."""
+    import yaml
+
+    from flarectl.sites.slurm import emit
+
+    site = {"name": "hpc", "kind": "slurm", "kit": "/s/k", "workdir": "/s/w", "mode": "launcher", "partition": v["partition"],
+            "account": v["account"], "qos": v["qos"], "time": v["time"], "parent": {"time": v["parent_time"]}}  # fmt: skip
+    with tempfile.TemporaryDirectory() as directory:
+        loaded = load_or_problems(write_federation(Path(directory), {"project": "p", "project_admin_email": "a@b.org", "sites": [site]}))
+        event("refused" if isinstance(loaded, list) else "accepted")
+        if isinstance(loaded, list):
+            return
+        emit(loaded.sites[0], loaded, Path(directory) / "out")
+        config = yaml.safe_load((Path(directory) / "out" / "slurm.yaml").read_text())
+    job = {"partition": v["partition"], "account": v["account"], "qos": v["qos"], "time": v["time"]}
+    assert config["job_launcher"]["sbatch_directives"] == job
+    assert config["parent"]["sbatch_directives"] == {"account": v["account"], "time": v["parent_time"]}
