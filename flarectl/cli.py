@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flarectl import lead, server_kit
+from flarectl.client_runtime import exact
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
@@ -217,7 +218,7 @@ def _site_doctor(args: argparse.Namespace) -> int:
         if found is None:
             return 2
         federation, _, site = found
-        command += ["--gpus", str(site.gpus), "--gpu-memory-gib", f"{site.gpu_memory_gib:g}"]
+        command += ["--gpus", str(site.gpus), "--gpu-memory-gib", exact(site.gpu_memory_gib)]
         if args.venv:
             command += ["--venv", args.venv, "--nvflare-version", federation.nvflare_version]
     elif args.venv:

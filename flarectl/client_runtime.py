@@ -77,7 +77,7 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
         "NVFLARE_VERSION": nvflare_version,
         "REQUIREMENTS": "\n".join(site.requirements),  # one per line: the runtime installs them from a file
         "GPUS": str(site.gpus),
-        "GPU_MEMORY_GIB": f"{site.gpu_memory_gib:g}",
+        "GPU_MEMORY_GIB": exact(site.gpu_memory_gib),
         "SITE_ROOT": layout.site_root,
         "KIT_SOURCE": layout.kit_source,
         "VENV": layout.venv,
@@ -85,6 +85,13 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
         "PYTHON": layout.python,
         "UV_VERSION": UV_VERSION,
     }
+
+
+def exact(value: float) -> str:
+    """A number as short as it can be written and still read back the same (`:g` alone would
+    round 22.48828125, an A10G's usable GiB, up to 22.4883, which NVFlare then refuses)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def client_env(site: ClientSite, nvflare_version: str, layout: HostLayout) -> str:

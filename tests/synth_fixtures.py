@@ -154,7 +154,7 @@ def client_federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
                 "kind": "aws",
                 "kit": str(kit),
                 "gpus": 4,
-                "gpu_memory_gib": 24,
+                "gpu_memory_gib": 22,
                 "requirements": ["torch==2.5.1"],
                 "spot": True,
             },

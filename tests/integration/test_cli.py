@@ -103,7 +103,7 @@ project_admin_email: admin@mydomain.edu
 aws: {account: "123456789012", region: us-west-2}
 network: {vpc: new}
 sites:
-  - {name: lab-1, kind: aws, gpus: 1, gpu_memory_gib: 16}
+  - {name: lab-1, kind: aws, gpus: 1, gpu_memory_gib: 15}
   - {name: hpc-1, kind: slurm, kit: /shared/kits/hpc-1, workdir: /shared/hpc-1}
 """
 

@@ -283,3 +283,24 @@ def test_a_venv_from_before_is_kept_under_its_version_and_a_sites_own_is_used_in
     own = runtime(site_settings(tmp_path, "site-o", tmp_path / "no-kit"), "install")  # VENV=sys.prefix, not managed
     assert "kept the venv" not in own.stdout and not Path(f"{sys.prefix}-2.9.0").exists()  # not moved
     assert (Path(sys.prefix) / "bin" / "python").exists()
+
+
+def test_run_refuses_in_one_line_a_registration_nvflare_would_refuse(federation: dict, tmp_path: Path) -> None:
+    """A T4 reports 15360 MiB; 16 GiB registered would make NVFlare's GPUResourceManager raise at
+    every start. The runtime says so once and exits 3, which its units do not restart."""
+    from tests.fake_nvidia_smi import fake_nvidia_smi, nvflare_accepts
+
+    settings = site_settings(tmp_path, "site-a", federation["prod"] / "site-a", GPUS="1", GPU_MEMORY_GIB="16")
+    assert runtime(settings, "install").returncode == 0
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "nvidia-smi").write_text(fake_nvidia_smi("T4", 1))
+    (fake_bin / "nvidia-smi").chmod(0o755)
+    result = subprocess.run(["bash", str(RUNTIME), str(settings), "run"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"})  # fmt: skip
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1] == (
+        "flare-client: gpu_memory_gib 16 is more than nvidia-smi reports for a GPU here (15360 MiB); "
+        "NVFlare would refuse to start: register at most 15 in the federation file"
+    )
+    assert not nvflare_accepts("T4", 1, 1, 16)  # NVFlare agrees

@@ -282,7 +282,7 @@ sites:
     kind: aws
     kit: {kit}
     gpus: 1
-    gpu_memory_gib: 24
+    gpu_memory_gib: 22
     ami_ssm_parameter: {SITE_AMI_PARAMETER}
 """
     deployment.outputs = deployment.deploy(config, "site", stack="FlareClient-lab-1")

@@ -34,7 +34,7 @@ def test_a_kit_is_copied_only_into_its_sites_bundle_and_asset(tmp_path: Path) ->
     (kit / "startup" / "client.key").write_bytes(canary)
     config = tmp_path / "federation.yaml"
     config.write_text("project: canary\nproject_admin_email: it@hospital.test\n"
-                      f"sites:\n  - {{name: gpu-site-1, kind: aws, kit: {kit}, gpus: 1, gpu_memory_gib: 16}}\n")  # fmt: skip
+                      f"sites:\n  - {{name: gpu-site-1, kind: aws, kit: {kit}, gpus: 1, gpu_memory_gib: 15}}\n")  # fmt: skip
     out, temporary, home = tmp_path / "cdk.out", tmp_path / "tmp", tmp_path / "home"
     temporary.mkdir()
     home.mkdir()

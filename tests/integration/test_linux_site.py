@@ -19,20 +19,17 @@ import pytest
 from flarectl.config.federation import Federation
 from flarectl.sites.linux import emit
 from tests.conftest import needs
+from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.provision import provision
 
 REGISTERED = "Successfully registered client:path-lab"
-# The driver comes up late: nvidia-smi fails until the counter file says it was called once.
+# The driver comes up late: nvidia-smi fails until the counter file says it was called once;
+# then it answers as an L4 does (tests/fake_nvidia_smi.py).
 FAKE_NVIDIA_SMI = """n=$(cat "{bin}/n" 2>/dev/null || echo 0); echo $((n+1)) >"{bin}/n"
 [ "$n" -ge 1 ] || exit 9
-case "$*" in
-  *--query-gpu=name,memory.total*) echo "NVIDIA L4, 23034" ;;
-  *--query-gpu=index*) printf 'index\\n0\\n' ;;
-  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n23034 MiB\\n' ;;
-  *) echo "GPU 0: NVIDIA L4 (fake device for tests)" ;;
-esac"""
+exec "{bin}/nvidia-smi-l4" "$@""""
 
 
 def stub(directory: Path, name: str, body: str) -> None:
@@ -59,6 +56,8 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     stub(bin_dir, "sudo", 'exec "$@"')
     stub(bin_dir, "systemctl", f'echo "systemctl $*" >>"{log}"')
     stub(bin_dir, "nvidia-smi", FAKE_NVIDIA_SMI.format(bin=bin_dir))
+    (bin_dir / "nvidia-smi-l4").write_text(fake_nvidia_smi("L4", 1))
+    (bin_dir / "nvidia-smi-l4").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FLARE_ROOT": str(root), "CUDA_VISIBLE_DEVICES": "0"}
     yield {"root": root, "workdir": workdir, "env": env, "log": log, "bin": bin_dir}
     subprocess.run(["pkill", "-f", "client_train.*path-lab"], capture_output=True)

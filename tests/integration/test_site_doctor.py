@@ -23,6 +23,8 @@ import pytest
 
 from flarectl.host_scripts import USERDATA_DIR, render_settings_file
 from tests.conftest import needs
+from tests.fake_nvidia_smi import fake_nvidia_smi as stand_in_nvidia_smi
+from tests.fake_nvidia_smi import nvflare_accepts
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub
 from tests.integration.provision import provision
@@ -184,11 +186,10 @@ def test_a_client_certificate_about_to_expire_is_a_warning(federation: dict, tmp
     assert report.problems() == {"certificate": "the client certificate expires in 10 days; get a new kit from the dashboard before then"}
 
 
-def fake_nvidia_smi(tmp_path: Path, *gpus: str) -> str:
+def fake_nvidia_smi(tmp_path: Path, model: str, count: int) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    lines = "\n".join(gpus)
-    (bin_dir / "nvidia-smi").write_text(f'#!/bin/sh\n[ "$1" = --query-gpu=name,memory.total ] || exit 9\nprintf "%s\\n" "{lines}"\n')
+    (bin_dir / "nvidia-smi").write_text(stand_in_nvidia_smi(model, count))
     (bin_dir / "nvidia-smi").chmod(0o755)
     return f"{bin_dir}:"
 
@@ -196,16 +197,28 @@ def fake_nvidia_smi(tmp_path: Path, *gpus: str) -> str:
 @pytest.mark.parametrize(
     ("registered", "found", "message"),
     [
-        ({"GPUS": "2", "GPU_MEMORY_GIB": "16"}, ["Tesla T4, 15360"], "nvidia-smi shows 1 GPU(s), the site registered 2"),
-        ({"GPUS": "1", "GPU_MEMORY_GIB": "24"}, ["Tesla T4, 15360"], "the smallest GPU has 15.0 GiB, the site registered 24 GiB per GPU"),
-        ({"GPUS": "1", "GPU_MEMORY_GIB": "16"}, ["Tesla T4, 15360"], None),  # a T4 reports 15 GiB of its 16
-        ({"GPUS": "2", "GPU_MEMORY_GIB": "40"}, ["NVIDIA A100-SXM4-40GB, 40960", "NVIDIA A100-SXM4-40GB, 40960"], None),
+        ({"GPUS": "2", "GPU_MEMORY_GIB": "15"}, ("T4", 1), "nvidia-smi shows 1 GPU(s), the site registered 2"),
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "16"}, ("T4", 1), "the smallest GPU reports 15360 MiB, the site registered 16 GiB per GPU (16384 MiB), "
+                                                           "which NVFlare refuses: set gpu_memory_gib to at most 15"),
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "15"}, ("T4", 1), None),  # a T4 reports 15360 MiB: 15 GiB exactly
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "22.5"}, ("A10G", 1), "the smallest GPU reports 23028 MiB"),
+        ({"GPUS": "1", "GPU_MEMORY_GIB": "22.4"}, ("L4", 1), None),
+        ({"GPUS": "2", "GPU_MEMORY_GIB": "40"}, ("A100-40GB", 2), None),
     ],
-)
+)  # fmt: skip
+def assert_nvflare_agrees(found: tuple[str, int], registered: dict, fits: bool) -> None:
+    """The doctor's rule is NVFlare's: its GPUResourceManager on the same stand-in agrees."""
+    model, count = found
+    if int(registered["GPUS"]) > count:
+        return
+    assert nvflare_accepts(model, count, int(registered["GPUS"]), float(registered["GPU_MEMORY_GIB"])) is fits
+
+
 def test_gpus_are_checked_against_what_the_site_registered(
     federation: dict, tmp_path: Path, registered: dict, found: list[str], message: str | None
 ) -> None:
     report = doctor(tmp_path, federation["prod"] / "site-a", path_prefix=fake_nvidia_smi(tmp_path, *found), **registered)
+    assert_nvflare_agrees(found, registered, message is None)
     if message is None:
         assert report.code == 0 and report.problems() == {}, report.out
     else:
@@ -242,7 +255,7 @@ def test_flarectl_site_doctor_takes_the_registered_gpus_and_version_from_the_fed
     )
     command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(federation["prod"] / "site-a"), "--workdir", str(tmp_path)]
     result = subprocess.run([*command, "-c", str(config), "--site", "site-a", "--venv", sys.prefix], capture_output=True, text=True,
-                            env={**os.environ, "PATH": fake_nvidia_smi(tmp_path, "Tesla T4, 15360") + os.environ["PATH"]})  # fmt: skip
+                            env={**os.environ, "PATH": fake_nvidia_smi(tmp_path, "T4", 1) + os.environ["PATH"]})  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     report = Report(result.returncode, result.stdout)
     assert list(report.problems()) == ["gpus"] and report.problems()["gpus"].startswith("nvidia-smi shows 1 GPU(s), the site registered 2")

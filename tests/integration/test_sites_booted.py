@@ -24,6 +24,7 @@ import yaml
 from flarectl.config.federation import Federation
 from flarectl.sites import linux, wsl
 from flarectl.sites.azure import custom_data as azure_custom_data
+from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration.booted_host import BootedHost
 from tests.integration.booted_hub import CURRENT_NVFLARE, FIGURES, BootedHub, download_caches
 from tests.integration.emulated_deploy import AMI_PARAMETER, user_data
@@ -31,14 +32,7 @@ from tests.integration.hub_harness import wait_for
 from tests.integration.provision import ADMIN, provision
 
 SITES = {"site-aws": "aws", "site-azure": "azure", "site-linux": "linux", "site-wsl": "wsl"}
-FAKE_NVIDIA_SMI = """#!/bin/sh
-case "$*" in
-  *--query-gpu=name,memory.total*) echo "NVIDIA L4, 23034" ;;
-  *--query-gpu=index*) printf 'index\\n0\\n' ;;
-  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n23034 MiB\\n' ;;
-  *) echo "GPU 0: NVIDIA L4 (fake device for tests)" ;;
-esac
-"""
+FAKE_NVIDIA_SMI = fake_nvidia_smi("L4", 1)  # what the table says an L4 reports
 
 
 def site_entry(name: str, prod: Path, **extra: object) -> dict:

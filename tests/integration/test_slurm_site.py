@@ -26,6 +26,7 @@ from flarectl import lead
 from flarectl.config.federation import Federation
 from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS, emit
 from tests.conftest import needs
+from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration import slurm_cluster
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
@@ -35,15 +36,8 @@ from tests.integration.slurm_cluster import SlurmCluster
 
 FIGURES: dict[str, float] = {}
 REGISTERED = "Successfully registered client:{site}"
-# Answers like nvidia-smi on a node with two 48 GiB GPUs (NVFlare queries index and memory).
-FAKE_NVIDIA_SMI = """#!/bin/sh
-case "$*" in
-  *--query-gpu=name,memory.total*) echo "NVIDIA A40, 49140" ;;  # the site doctor; a job sees its one GPU
-  *--query-gpu=index*) printf 'index\\n0\\n1\\n' ;;
-  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n49140 MiB\\n49140 MiB\\n' ;;
-  *) echo "GPU ${CUDA_VISIBLE_DEVICES:-?}: NVIDIA A40 (fake device for tests)" ;;
-esac
-"""
+# Answers like nvidia-smi on a node with two A40s (what the table says an A40 reports).
+FAKE_NVIDIA_SMI = fake_nvidia_smi("A40", 2)
 
 
 @pytest.fixture(scope="module")

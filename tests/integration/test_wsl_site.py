@@ -15,6 +15,7 @@ import pytest
 
 from flarectl.config.federation import Federation
 from flarectl.sites.wsl import emit
+from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.provision import provision
@@ -34,13 +35,7 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     federation = Federation.model_validate({"project": "wslfed", "project_admin_email": "it@hospital.test", "sites": [site]})
     emit(federation.sites[0], federation, workdir)
     gpu = tmp_path_factory.mktemp("gpu")
-    (gpu / "nvidia-smi").write_text("""#!/bin/sh
-case "$*" in
-  *--query-gpu=index*) printf 'index\\n0\\n' ;;
-  *--query-gpu=memory.total*) printf 'memory.total [MiB]\\n8188 MiB\\n' ;;
-  *) echo "GPU 0: NVIDIA RTX 4060 Laptop GPU (fake device for tests)" ;;
-esac
-""")
+    (gpu / "nvidia-smi").write_text(fake_nvidia_smi("RTX 4060 Laptop", 1))
     (gpu / "nvidia-smi").chmod(0o755)
     env = {**os.environ, "PATH": f"{gpu}:{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": "0"}
     yield {"workdir": workdir, "env": env}

@@ -21,9 +21,9 @@ INSTANCE = "AWS::EC2::Instance"
 
 
 def test_instance_type_is_chosen_for_the_gpus_and_explained(client_template: Template, client_template_without_kit: Template) -> None:
-    client_template.has_resource_properties(INSTANCE, {"InstanceType": "g6.12xlarge"})  # 4 x L4: cheapest 4-GPU type with ~24 GiB
+    client_template.has_resource_properties(INSTANCE, {"InstanceType": "g6.12xlarge"})  # 4 x L4: cheapest 4-GPU type with 22 GiB
     reason = client_template.to_json()["Outputs"]["InstanceTypeReason"]["Value"]
-    assert reason.startswith("g6.12xlarge (4 x L4 22 GiB, 48 vCPUs): cheapest of")
+    assert reason.startswith("g6.12xlarge (4 x L4 22.4 GiB, 48 vCPUs): cheapest of")
     client_template_without_kit.has_resource_properties(INSTANCE, {"InstanceType": "g4dn.xlarge"})
 
 
@@ -89,7 +89,7 @@ def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_templat
     # client.env is rendered at synth (flarectl/client_runtime.py) and written as it is.
     header = script.split("readonly ROOT=")[0]
     result = subprocess.run(["bash", "-c", header + '\nprintf %s "$CLIENT_SETTINGS"'], capture_output=True, text=True, check=True)
-    for line in ("SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "GPUS=4", "GPU_MEMORY_GIB=24", "REQUIREMENTS=torch==2.5.1",
+    for line in ("SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "GPUS=4", "GPU_MEMORY_GIB=22", "REQUIREMENTS=torch==2.5.1",
                  "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit", "VENV=/opt/nvflare-client/venv"):  # fmt: skip
         assert line in result.stdout.splitlines()
     assert 'bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}"' in script

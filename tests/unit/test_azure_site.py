@@ -428,7 +428,10 @@ def test_default_federation_azure_template_snapshot(tmp_path: Path, snapshot: Sn
             "sites[0].vm_size: Standard_NV36ads_A10_v5 is not a GPU size whose driver setup flarectl knows",
         ),
         ({"vm_size": "Standard_NC64as_T4_v3"}, "sites[0].gpus: Standard_NC64as_T4_v3 has 4 GPU(s) (T4), not 1; register what the VM has"),
-        ({"gpu_memory_gib": 40}, "sites[0].gpu_memory_gib: Standard_NC4as_T4_v3 has 15 GiB per GPU (T4), less than 40"),
+        (
+            {"gpu_memory_gib": 40},
+            "sites[0].gpu_memory_gib: Standard_NC4as_T4_v3 has Tesla T4 GPUs, which nvidia-smi reports as 15360 MiB (15.00 GiB); NVFlare refuses more than that: register gpu_memory_gib: 15",
+        ),
         (
             {"vm_sise": "Standard_NC4as_T4_v3"},
             "sites[0].vm_sise: unknown key; allowed keys: name, kind, kit, gpus, gpu_memory_gib, requirements, subscription_id, location, vm_size",

@@ -328,7 +328,7 @@ def test_no_instance_type_for_the_gpus_is_refused_when_the_file_is_loaded(tmp_pa
     found = problems(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 3, "gpu_memory_gib": 16}]))
     assert found == [
         "federation.yaml: sites[0].gpu_memory_gib: no x86_64 NVIDIA instance type in the built-in table has exactly 3 GPU(s) with 16 GiB each; "
-        "nearest: g4dn.12xlarge (4 x T4 16 GiB, 48 vCPUs), g6.12xlarge (4 x L4 22 GiB, 48 vCPUs), g5.12xlarge (4 x A10G 22.35 GiB, 48 vCPUs). "
+        "nearest: g4dn.12xlarge (4 x T4 15 GiB, 48 vCPUs), g5.12xlarge (4 x A10G 22.4 GiB, 48 vCPUs), g6.12xlarge (4 x L4 22.4 GiB, 48 vCPUs). "
         "Set instance_type explicitly or adjust gpus/gpu_memory_gib"
     ]
 
@@ -346,7 +346,8 @@ def test_no_instance_type_for_the_gpus_is_refused_when_the_file_is_loaded(tmp_pa
         ({"instance_type": "g4dn.xlarge", "gpus": 4}, "sites[0].gpus: g4dn.xlarge has 1 GPU(s), not 4"),
         (
             {"instance_type": "g4dn.xlarge", "gpu_memory_gib": 40},
-            "sites[0].gpu_memory_gib: g4dn.xlarge has 16 GiB per GPU (T4), less than 40",
+            "sites[0].gpu_memory_gib: g4dn.xlarge has Tesla T4 GPUs, which nvidia-smi reports as 15360 MiB (15.00 GiB); "
+            "NVFlare refuses more than that: register gpu_memory_gib: 15",
         ),
         ({"aws": {"account": "123456789012", "region": "us-gov-west-1"}}, "sites[0].instance_type: us-gov-west-1 offers fewer GPU types"),
         ({"name": "onc_lab"}, "sites[0].name: 'onc_lab' is not a valid site name; use 1-40 letters, digits or '-', starting with a letter"),
@@ -355,7 +356,7 @@ def test_no_instance_type_for_the_gpus_is_refused_when_the_file_is_loaded(tmp_pa
     ],
 )
 def test_aws_fields_that_interact(tmp_path: Path, fields: dict[str, Any], expected: str) -> None:
-    found = problems(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 16, **fields}]))
+    found = problems(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 15, **fields}]))
     assert any(problem.startswith(f"federation.yaml: {expected}") for problem in found), found
 
 
@@ -368,7 +369,7 @@ def test_aws_fields_that_interact(tmp_path: Path, fields: dict[str, Any], expect
     ],
 )
 def test_aws_instance_types_the_ami_runs_are_accepted(tmp_path: Path, fields: dict[str, Any], ok: bool) -> None:
-    federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 16, **fields}])))
+    federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 15, **fields}])))
     assert (federation.sites[0].instance_type == fields["instance_type"]) is ok
 
 

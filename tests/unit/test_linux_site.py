@@ -52,7 +52,7 @@ def test_the_unit_starts_at_boot_restarts_always_and_runs_the_shared_runtime(emi
     script = (emitted / "flare-site.sh").read_text()
     assert "readonly PLATFORM=linux" in script and "readonly SITE_DIR=/srv/nvflare/path-lab" in script
     unit = script.split("<<UNIT\n", 1)[1].split("\nUNIT\n", 1)[0]
-    assert "Restart=always" in unit.splitlines() and "WantedBy=multi-user.target" in unit.splitlines()
+    assert {"Restart=always", "RestartPreventExitStatus=3", "WantedBy=multi-user.target"} <= set(unit.splitlines())
     assert "ExecStart=/bin/bash ${SITE_DIR}/flare-client.sh ${SITE_DIR}/client.env run" in unit.splitlines()
 
 

@@ -50,7 +50,7 @@ def test_the_default_federation_shows_the_hub_every_site_and_who_dials_whom() ->
         "inbound 8002 from 0.0.0.0/0",
     ]
     assert sites == [
-        ["gpu-site-1", "kind: aws", "AWS (deploy's account and region), type chosen at synth", "1 GPU(s), 16 GiB each"],
+        ["gpu-site-1", "kind: aws", "AWS (deploy's account and region), type chosen at synth", "1 GPU(s), 15 GiB each"],
         ["azure-site-1", "kind: azure", "Azure eastus, Standard_NC4as_T4_v3, subscription at deploy", "1 GPU(s), 15 GiB each"],
         ["hpc-lab", "kind: slurm", "Slurm cluster, partition gpu (allocation): /shared/nvflar…", "1 GPU(s), 44 GiB each"],
         ["path-lab", "kind: linux", "Linux GPU server: /srv/nvflare/path-lab", "2 GPU(s), 22 GiB each"],

@@ -155,9 +155,27 @@ wait_for_gpus() {
   log "GPUs: $(nvidia-smi -L | tr '\n' ';')"
 }
 
+check_gpu_memory() {
+  # NVFlare's GPUResourceManager refuses to start when GPU_MEMORY_GIB * 1024 exceeds what
+  # nvidia-smi reports (MiB) for a GPU: say so once, in one line, and exit 3 (a unit with
+  # RestartPreventExitStatus=3 stays failed) instead of a restart loop of its tracebacks.
+  [ "${GPUS}" -gt 0 ] || return 0
+  local smallest
+  smallest="$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | sort -n | head -n 1 | tr -d ' ')" || true
+  case "${smallest}" in
+    '' | *[!0-9]*) log "nvidia-smi did not report GPU memory (${smallest:-nothing}); NVFlare checks it at start"; return 0 ;;
+  esac
+  if awk -v gib="${GPU_MEMORY_GIB}" -v mib="${smallest}" 'BEGIN { exit !(gib * 1024 > mib) }'; then
+    echo "flare-client: gpu_memory_gib ${GPU_MEMORY_GIB} is more than nvidia-smi reports for a GPU here (${smallest} MiB);" \
+      "NVFlare would refuse to start: register at most $(awk -v mib="${smallest}" 'BEGIN { printf "%g", int(mib / 102.4) / 10 }') in the federation file" >&2
+    exit 3
+  fi
+}
+
 run_client() {
   [ -f "${KIT_DIR}/startup/fed_client.json" ] || die "no startup kit in ${KIT_DIR}; run: flare-client.sh ${SETTINGS_FILE} install"
   wait_for_gpus
+  check_gpu_memory
   local org
   org="$(grep -o 'org=[^ ]*' "${KIT_DIR}/startup/sub_start.sh" | head -n 1 | cut -d= -f2)"
   # Job processes run `python3`: it must be this venv's, with NVFlare and the site's requirements.

@@ -32,7 +32,6 @@ from typing import Any
 KIT_FILES = ("fed_client.json", "client.crt", "client.key", "rootCA.pem")
 CERT_WARN_DAYS = 30
 CLOCK_TOLERANCE_SECONDS = 5
-GPU_MEMORY_TOLERANCE = 0.93  # nvidia-smi reports a little less than the marketed size (a T4: 15360 MiB)
 TIMEOUT = 5.0
 
 
@@ -236,10 +235,15 @@ def check_gpus(gpus: int, memory_gib: float) -> tuple[None, str]:
         raise Problem(
             f"nvidia-smi shows {len(found)} GPU(s), the site registered {gpus}: change gpus in the federation file or fix the machine"
         )
-    smallest = min(float(mib) for _, mib in found) / 1024
-    if smallest < memory_gib * GPU_MEMORY_TOLERANCE:
-        raise Problem(f"the smallest GPU has {smallest:.1f} GiB, the site registered {memory_gib:g} GiB per GPU: change gpu_memory_gib")
-    return None, f"{len(found)} GPU(s) ({', '.join(name.strip() for name, _ in found)}), {smallest:.1f} GiB or more each"
+    smallest_mib = min(int(mib) for _, mib in found)
+    # NVFlare's own rule (GPUResourceManager): the registration times 1024 may not exceed what
+    # nvidia-smi reports in MiB for any GPU, or the client does not start.
+    if memory_gib * 1024 > smallest_mib:
+        raise Problem(
+            f"the smallest GPU reports {smallest_mib} MiB, the site registered {memory_gib:g} GiB per GPU ({memory_gib * 1024:g} MiB), "
+            f"which NVFlare refuses: set gpu_memory_gib to at most {int(smallest_mib / 102.4) / 10:g}"
+        )
+    return None, f"{len(found)} GPU(s) ({', '.join(name.strip() for name, _ in found)}), {smallest_mib / 1024:.1f} GiB or more each"
 
 
 def check_nvflare(venv: Path, version: str) -> tuple[None, str]:

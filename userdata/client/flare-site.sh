@@ -54,6 +54,7 @@ User=$(id -un)
 ExecStart=/bin/bash ${SITE_DIR}/flare-client.sh ${SITE_DIR}/client.env run
 Restart=always
 RestartSec=30
+RestartPreventExitStatus=3
 
 [Install]
 WantedBy=multi-user.target
@@ -75,6 +76,10 @@ supervise() {
     child=$!
     status=0
     wait "${child}" || status=$?
+    if [ "${status}" -eq 3 ]; then  # a registration this machine can never run: flare-client.sh said why
+      log "$(date -u +%Y-%m-%dT%H:%M:%SZ) client cannot run here (status 3, above); not restarting"
+      exit 3
+    fi
     log "$(date -u +%Y-%m-%dT%H:%M:%SZ) client exited (status ${status}); restarting in 10 s"
     sleep 10
   done

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flarectl.config.hub import graviton
+from flarectl.gpu_models import GPU_MODELS, registration_problem
 from flarectl.sites.aws.instance_types import (
     BUILTIN,
+    CATALOGUE,
     DLAMI_FAMILIES,
-    MEMORY_TOLERANCE,
+    UNCATALOGUED_FAMILIES,
     NoInstanceType,
     choose,
     choose_instance_type,
@@ -63,13 +65,16 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
         families = ", ".join(DLAMI_FAMILIES[arch])
         return [f"instance_type: {chosen} is not an NVIDIA GPU type the Deep Learning Base AMI supports ({arch}: {families})"]
     entry = table_entry(chosen)
-    if entry and entry.gpus != site.gpus:
+    if entry is None:
+        family = chosen.split(".")[0]
+        if family in UNCATALOGUED_FAMILIES:
+            return []  # checked against EC2 at synth, with credentials
+        sizes = ", ".join(sorted(name.split(".", 1)[1] for name in CATALOGUE if name.split(".")[0] == family))
+        return [f"instance_type: {chosen} is not an EC2 instance type ({family} comes in {sizes})"]
+    if entry.gpus != site.gpus:
         return [f"gpus: {chosen} has {entry.gpus} GPU(s), not {site.gpus}; register what the instance has"]
-    if entry and site.gpu_memory_gib > entry.gpu_memory_gib / MEMORY_TOLERANCE:
-        return [
-            f"gpu_memory_gib: {chosen} has {round(entry.gpu_memory_gib, 2):g} GiB per GPU ({entry.gpu_model}), less than {site.gpu_memory_gib:g}"
-        ]
-    return []
+    problem = registration_problem(GPU_MODELS[entry.gpu_model], site.gpu_memory_gib, chosen)
+    return [f"gpu_memory_gib: {problem}"] if problem else []
 
 
 def preflight(app: cdk.App, site: AwsSite, federation: Federation) -> list[str]:

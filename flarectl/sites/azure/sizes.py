@@ -7,47 +7,65 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flarectl.gpu_models import GPU_MODELS, registration_problem
+
 
 @dataclass(frozen=True)
 class GpuSize:
     gpus: int
-    gpu_memory_gib: float  # per GPU, as nvidia-smi reports it
-    gpu_model: str
+    gpu_model: str  # a key of flarectl.gpu_models.GPU_MODELS
+
+    @property
+    def gpu_memory_gib(self) -> float:
+        """Per GPU, as nvidia-smi reports it: the most a site may register."""
+        return GPU_MODELS[self.gpu_model].usable_gib
 
 
 GPU_SIZES: dict[str, GpuSize] = {
-    "Standard_NC4as_T4_v3": GpuSize(1, 15, "T4"),
-    "Standard_NC8as_T4_v3": GpuSize(1, 15, "T4"),
-    "Standard_NC16as_T4_v3": GpuSize(1, 15, "T4"),
-    "Standard_NC64as_T4_v3": GpuSize(4, 15, "T4"),
-    "Standard_NC6s_v3": GpuSize(1, 16, "V100"),
-    "Standard_NC12s_v3": GpuSize(2, 16, "V100"),
-    "Standard_NC24s_v3": GpuSize(4, 16, "V100"),
-    "Standard_NC24rs_v3": GpuSize(4, 16, "V100"),
-    "Standard_NC24ads_A100_v4": GpuSize(1, 80, "A100"),
-    "Standard_NC48ads_A100_v4": GpuSize(2, 80, "A100"),
-    "Standard_NC96ads_A100_v4": GpuSize(4, 80, "A100"),
-    "Standard_ND96asr_v4": GpuSize(8, 40, "A100"),
-    "Standard_ND96amsr_A100_v4": GpuSize(8, 80, "A100"),
-    "Standard_NC40ads_H100_v5": GpuSize(1, 94, "H100 NVL"),
-    "Standard_NC80adis_H100_v5": GpuSize(2, 94, "H100 NVL"),
-    "Standard_ND96isr_H100_v5": GpuSize(8, 80, "H100"),
-    "Standard_ND96isr_H200_v5": GpuSize(8, 141, "H200"),
+    "Standard_NC4as_T4_v3": GpuSize(1, "T4"),
+    "Standard_NC8as_T4_v3": GpuSize(1, "T4"),
+    "Standard_NC16as_T4_v3": GpuSize(1, "T4"),
+    "Standard_NC64as_T4_v3": GpuSize(4, "T4"),
+    "Standard_NC24ads_A100_v4": GpuSize(1, "A100-80GB"),
+    "Standard_NC48ads_A100_v4": GpuSize(2, "A100-80GB"),
+    "Standard_NC96ads_A100_v4": GpuSize(4, "A100-80GB"),
+    "Standard_NC40ads_H100_v5": GpuSize(1, "H100 NVL"),
+    "Standard_NC80adis_H100_v5": GpuSize(2, "H100 NVL"),
+}
+# Sizes refused with their reason (Azure's size pages and retirement notices).
+NVSWITCH = (
+    "an NVSwitch system: CUDA needs NVIDIA Fabric Manager at exactly the driver's version, which the site "
+    "setup does not install; use an NC A100 v4 or NC H100 v5 size"
+)
+REFUSED_SIZES: dict[str, str] = {
+    "Standard_NC6s_v3": "NC v3 (V100) was retired on 2025-09-30; use Standard_NC4as_T4_v3 or an NC A100 v4 size",
+    "Standard_NC12s_v3": "NC v3 (V100) was retired on 2025-09-30; use Standard_NC4as_T4_v3 or an NC A100 v4 size",
+    "Standard_NC24s_v3": "NC v3 (V100) was retired on 2025-09-30; use Standard_NC64as_T4_v3 or an NC A100 v4 size",
+    "Standard_NC24rs_v3": "NC v3 (V100) was retired on 2025-09-30; use Standard_NC64as_T4_v3 or an NC A100 v4 size",
+    "Standard_ND96asr_v4": NVSWITCH,
+    "Standard_ND96amsr_A100_v4": NVSWITCH,
+    "Standard_ND96isr_H100_v5": NVSWITCH,
+    "Standard_ND96isr_H200_v5": NVSWITCH,
 }
 
 
 def size_problems(vm_size: str, gpus: int, gpu_memory_gib: float) -> list[str]:
+    if vm_size in REFUSED_SIZES:
+        return [
+            f"vm_size: {vm_size} is {REFUSED_SIZES[vm_size]}"
+            if "NVSwitch" in REFUSED_SIZES[vm_size]
+            else f"vm_size: {REFUSED_SIZES[vm_size]}"
+        ]
     size = GPU_SIZES.get(vm_size)
     if size is None:
         return [f"vm_size: {vm_size} is not a GPU size whose driver setup flarectl knows; use one of {', '.join(GPU_SIZES)}"]
     if size.gpus != gpus:
         return [f"gpus: {vm_size} has {size.gpus} GPU(s) ({size.gpu_model}), not {gpus}; register what the VM has"]
-    if gpu_memory_gib > size.gpu_memory_gib:
-        return [f"gpu_memory_gib: {vm_size} has {size.gpu_memory_gib:g} GiB per GPU ({size.gpu_model}), less than {gpu_memory_gib:g}"]
-    return []
+    problem = registration_problem(GPU_MODELS[size.gpu_model], gpu_memory_gib, vm_size)
+    return [f"gpu_memory_gib: {problem}"] if problem else []
 
 
-# `az account list-locations --query "[].name"` for the public cloud and US Government, Nov 2026.
+# `az account list-locations --query "[].name"` for the public cloud, Nov 2026.
 LOCATIONS = frozenset(
     """australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
     brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral denmarkeast eastasia eastus eastus2
@@ -55,12 +73,19 @@ LOCATIONS = frozenset(
     japanwest jioindiacentral jioindiawest koreacentral koreasouth malaysiawest mexicocentral newzealandnorth
     northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral southafricanorth southafricawest
     southcentralus southindia southeastasia spaincentral swedencentral swedensouth switzerlandnorth switzerlandwest
-    uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus westus2 westus3
-    usgovarizona usgovtexas usgovvirginia""".split()
+    uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus westus2 westus3""".split()
 )
+# Azure Government is another cloud (its own ARM endpoint and login authority), which the
+# deploy's clients never select: its regions are refused rather than failing at deploy.
+GOVERNMENT_LOCATIONS = frozenset({"usgovarizona", "usgovtexas", "usgovvirginia", "usdodcentral", "usdodeast"})
 
 
 def location_problems(location: str) -> list[str]:
+    if location in GOVERNMENT_LOCATIONS:
+        return [
+            f"location: {location} is in Azure Government, whose own ARM endpoint flarectl does not use; "
+            "use a public-cloud region (e.g. eastus, westeurope)"
+        ]
     if location not in LOCATIONS:
         return [
             f"location: {location} is not an Azure region flarectl knows; use a name from `az account list-locations -o table` (e.g. eastus, westeurope)"
