@@ -29,7 +29,8 @@ REGISTERED = "Successfully registered client:path-lab"
 # then it answers as an L4 does (tests/fake_nvidia_smi.py).
 FAKE_NVIDIA_SMI = """n=$(cat "{bin}/n" 2>/dev/null || echo 0); echo $((n+1)) >"{bin}/n"
 [ "$n" -ge 1 ] || exit 9
-exec "{bin}/nvidia-smi-l4" "$@""""
+exec "{bin}/nvidia-smi-l4" "$@"
+"""
 
 
 def stub(directory: Path, name: str, body: str) -> None:
