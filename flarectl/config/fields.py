@@ -23,6 +23,8 @@ INSTANCE_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+", re.ASCII)
 PATH_PATTERN = re.compile(r"/[A-Za-z0-9_./@+-]*", re.ASCII)
 # Linux's PATH_MAX and NAME_MAX (limits.h): longer paths cannot be opened at all.
 PATH_MAX, NAME_MAX = 4095, 255
+# NVFlare's pattern for admin (user) names, which are email addresses (format_check.py, "admin").
+NVFLARE_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", re.ASCII)
 MAX_GPU_MEMORY_GIB = 192  # B200: 180 GiB; nothing larger exists
 
 
@@ -179,6 +181,11 @@ def _email(value: str) -> str:
         validate_email(value, check_deliverability=False, allow_smtputf8=False, test_environment=True)
     except EmailNotValidError as error:
         raise ValueError(f"{value!r} is not an email address: {error}") from None
+    if not NVFLARE_EMAIL.fullmatch(value):
+        raise ValueError(
+            f"{value!r}: NVFlare takes only letters, digits and . _ % + - before the @ (its admin names, "
+            "nvflare/apis/utils/format_check.py); use another address"
+        )
     return value
 
 
@@ -241,7 +248,22 @@ def _log_retention(value: int) -> int:
     return value
 
 
-ProjectName = Annotated[str, AfterValidator(lambda value: check_name(value, "project name"))]
+# NVFlare 2.9's dashboard keeps the first 16 characters of a project's short_name
+# (dashboard/application/store.py, Store.set_project): a longer name would come back changed.
+MAX_PROJECT_NAME = 16
+
+
+def _project_name(value: str) -> str:
+    check_name(value, "project name")
+    if len(value) > MAX_PROJECT_NAME:
+        raise ValueError(
+            f"{value!r} is {len(value)} characters; NVFlare's dashboard keeps only the first {MAX_PROJECT_NAME} of a project name, "
+            f"so use at most {MAX_PROJECT_NAME} (e.g. {value[:MAX_PROJECT_NAME].rstrip('-_')!r})"
+        )
+    return value
+
+
+ProjectName = Annotated[str, AfterValidator(_project_name)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 SecretName = Annotated[str, AfterValidator(_secret_name)]

@@ -30,7 +30,7 @@ DEPLOY_NAMES = {"kit_bucket": "cancer-fl-kits-1a2b", "admin_secret_name": "cance
 
 HUB_TEXT = {
     "project": Text("cancer-fl", "Onco_2026", "a"),
-    "email": Text("flare-admin@example.org", "o'brien+it@hospital.example.org", "a$b@x.org", "x`y`@example.org"),
+    "email": Text("flare-admin@example.org", "obrien+it@hospital.example.org", "first.last%lab@x.org"),
     "acme_server": Text("https://acme-v02.api.letsencrypt.org/directory", "https://127.0.0.1:14000/dir"),
     "secret_name": Text("it/flareboard-cert", "a+b=c.d@e_f-g"),
     "title": Text("Onco FL (3 sites)", "A & B: 2026", "Lab/Site @ 3"),
@@ -275,11 +275,12 @@ def test_nvflare_version_is_an_exact_release_without_leading_zeros(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("value", "ok"), [
-    ("it@hospital.example.org", True), ("o'brien+fl@hospital.example.org", True), ("first.last@sub.example.co.uk", True),
+    ("it@hospital.example.org", True), ("obrien+fl@hospital.example.org", True), ("first.last@sub.example.co.uk", True),
+    ("o'brien@hospital.example.org", False), ("a$b@x.org", False),  # RFC 5322 allows them; NVFlare's admin names do not
     ("a\\b@x.org", False), ("$(reboot)@x.org", False), ('"a b"@x.org', False), ("a@x.local", False), ("a@bücher.ch", False),
     ("a@[127.0.0.1]", False), ("no-at-sign", False), ("a@b", False),
 ])  # fmt: skip
-def test_emails_are_what_email_validator_accepts_in_ascii(tmp_path: Path, value: str, ok: bool) -> None:
+def test_emails_are_what_email_validator_and_nvflare_accept(tmp_path: Path, value: str, ok: bool) -> None:
     found = load_or_problems(write_federation(tmp_path, {"project": "p", "project_admin_email": value}))
     assert isinstance(found, list) != ok, found
     if not ok:
@@ -388,3 +389,24 @@ def test_slurm_yaml_reads_back_in_nvflare_s_loader_as_the_file_wrote_it(v: dict[
     job = {"partition": v["partition"], "account": v["account"], "qos": v["qos"], "time": v["time"]}
     assert config["job_launcher"]["sbatch_directives"] == job
     assert config["parent"]["sbatch_directives"] == {"account": v["account"], "time": v["parent_time"]}
+
+
+@pytest.mark.parametrize(("name", "ok"), [("cancer-fl", True), ("a" * 16, True), ("a" * 17, False), ("breast-cancer-histology", False)])
+def test_a_project_name_is_what_the_dashboard_keeps(tmp_path: Path, name: str, ok: bool) -> None:
+    """NVFlare's dashboard cuts short_name to 16 (Store.set_project): a longer name would never
+    match the frozen project the hub compares it with."""
+    found = load_or_problems(write_federation(tmp_path, {"project": name, "project_admin_email": "a@b.org"}))
+    assert isinstance(found, list) != ok, found
+    if not ok:
+        assert found == [f"federation.yaml: project: {name!r} is {len(name)} characters; NVFlare's dashboard keeps only the first 16 "
+                         f"of a project name, so use at most 16 (e.g. {name[:16].rstrip('-_')!r})"]  # fmt: skip
+
+
+def test_the_dashboard_really_cuts_a_project_name_at_16() -> None:
+    """The rule's source, read from the pinned NVFlare: set_project keeps short_name[:16]."""
+    import inspect
+
+    from nvflare.dashboard.application.store import Store
+
+    source = inspect.getsource(Store.set_project)
+    assert "len(short_name) > 16" in source and "short_name = short_name[:16]" in source
