@@ -83,7 +83,14 @@ class KitStore(Construct):
                  "this host's own prefix; kit file names are not known in advance."},
             )  # fmt: skip
             return
-        self.encryption_key.grant_decrypt(role)
+        # The kits' key, only as S3 uses it for this bucket (the README's "only through S3").
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
         stack = Stack.of(self)
         bucket_id = stack.resolve(stack.get_logical_id(cast(CfnElement, self.bucket.node.default_child)))
         acknowledge(

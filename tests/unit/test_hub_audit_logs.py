@@ -123,14 +123,37 @@ def test_the_account_trail_is_made_only_when_asked(default_template: Template) -
         "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True, "EnableLogFileValidation": True, "IsLogging": True,
         "KMSKeyId": {"Fn::GetAtt": [key, "Arn"]},
     }  # fmt: skip
-    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::Join": ["", [{"Fn::GetAtt": [group, "Arn"]}, ":*"]]}
+    # CloudTrail takes a log group ARN ending in exactly one ":*" (CreateTrail, CloudWatchLogsLogGroupArn).
+    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":log-group:", {"Ref": group}, ":*"]]}  # fmt: skip
+    assert trail["TrailName"] == "FlareServerStack-account-trail"
     bucket = template.to_json()["Resources"][trail["S3BucketName"]["Ref"]]
     assert bucket["DeletionPolicy"] == "Retain" and bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["Properties"]["LoggingConfiguration"]["LogFilePrefix"] == "cloudtrail/"
+    this_trail = {"aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudtrail:", {"Ref": "AWS::Region"}, ":",
+                                                      {"Ref": "AWS::AccountId"}, ":trail/FlareServerStack-account-trail"]]}}  # fmt: skip
+    # AWS's CloudTrail KMS guide ("Configure AWS KMS key policies for CloudTrail"): encrypt for this
+    # account's trails, describe, and decrypt where the bucket uses an S3 Bucket Key; each with aws:SourceArn.
     statements = template.to_json()["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
     cloudtrail = [s for s in statements if s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}]
     assert [(s["Action"], s.get("Condition")) for s in cloudtrail] == [
-        ("kms:GenerateDataKey*", {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": {"Fn::Join": ["", [
+        ("kms:GenerateDataKey*", {"StringEquals": this_trail, "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": {"Fn::Join": ["", [
             "arn:", {"Ref": "AWS::Partition"}, ":cloudtrail:*:", {"Ref": "AWS::AccountId"}, ":trail/*"]]}}}),
-        ("kms:DescribeKey", None),
+        ("kms:DescribeKey", {"StringEquals": this_trail}),
+        ("kms:Decrypt", {"StringEquals": this_trail}),
     ]  # fmt: skip
+    assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] is True
+    # AWS's bucket policy for CloudTrail ("Amazon S3 bucket policy for CloudTrail"): the ACL check and
+    # the writes, each only for this trail.
+    policy = next(
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": trail["S3BucketName"]["Ref"]}
+    )
+    for_trail = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    assert [(s["Action"], s["Condition"]) for s in for_trail] == [
+        ("s3:GetBucketAcl", {"StringEquals": this_trail}),
+        ("s3:PutObject", {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **this_trail}}),
+    ]

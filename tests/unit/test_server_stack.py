@@ -6,6 +6,7 @@ import json
 import tempfile
 
 import aws_cdk as cdk
+import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
 
@@ -546,3 +547,26 @@ def test_every_retained_resource_with_a_fixed_name_has_an_adoption_path() -> Non
         if isinstance(resource.get("Properties", {}).get(key), str)
     }
     assert fixed == {("AWS::SecretsManager::Secret", "Name")}  # adopted with hub.admin_secret: existing
+
+
+@pytest.mark.parametrize("restore", [False, True], ids=["new", "restore"])
+def test_the_hub_role_uses_the_project_key_only_through_a_service(restore: bool) -> None:
+    """The README: the hub may decrypt with the project key only through Secrets Manager, S3 or
+    EC2 (kms:ViaService), in IAM policies and in the key's own policy alike."""
+    from tests.synth_fixtures import federation, synth_hub
+
+    restored = {"hub": {"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing", "kit_bucket": "kept-kits-bucket"}}
+    template = synth_hub(federation(**(restored if restore else {})))
+    role = {"Fn::GetAtt": [hub_role(template), "Arn"]}
+    granted = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": hub_role(template)} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    granted += [s for k in template.find_resources("AWS::KMS::Key").values()
+                for s in k["Properties"]["KeyPolicy"]["Statement"] if s.get("Principal") == {"AWS": role}]  # fmt: skip
+    kms = [s for s in granted if any(a.startswith("kms:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+    assert kms and all("kms:ViaService" in s.get("Condition", {}).get("StringEquals", {}) for s in kms), kms
+    services = {s["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0].rstrip(".") for s in kms}
+    assert services == {"secretsmanager", "s3", "ec2"}
