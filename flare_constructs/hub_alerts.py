@@ -92,7 +92,7 @@ class HubAlerts(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 alarm_id,
-                alarm_description=f"NVFlare {project}: {description}",
+                alarm_description=f"NVFlare {project}: {description}. INSUFFICIENT_DATA: the figure stopped arriving (hub stopped, or its health check is not running)",
                 metric=metric,
                 comparison_operator=comparison,
                 threshold=threshold,
@@ -102,6 +102,9 @@ class HubAlerts(Construct):
             )
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
+            # A metric that stops (a dead health timer, a failing PutMetricData, a stopped hub)
+            # leaves the alarm in INSUFFICIENT_DATA: that is news too, not silence.
+            alarm.add_insufficient_data_action(action)
 
         events.Rule(
             self,
