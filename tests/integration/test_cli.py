@@ -22,7 +22,7 @@ def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = cdk("synth", "--quiet", "-o", str(out), env=cli_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FlareServerStack: new VPC, because offline synth" in result.stderr
-    assert "FlareClient-gpu-site-1: g4dn.xlarge (1 x T4 16 GiB, 4 vCPUs): cheapest of" in result.stderr
+    assert "FlareClient-gpu-site-1: g4dn.xlarge (1 x T4 15 GiB, 4 vCPUs): cheapest of" in result.stderr
     assert "FlareClient-gpu-site-1: no startup kit at kits/gpu-site-1: synthesized for review; deploy will refuse" in result.stderr
     return out
 
@@ -59,7 +59,7 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     )
     client = text[text.index("FlareClient-gpu-site-1  (") :]
     assert "instance type: g4dn.xlarge" in client
-    assert "InstanceTypeReason: g4dn.xlarge (1 x T4 16 GiB, 4 vCPUs): cheapest of" in client
+    assert "InstanceTypeReason: g4dn.xlarge (1 x T4 15 GiB, 4 vCPUs): cheapest of" in client
     assert "DEPLOY REFUSED until fixed: Site gpu-site-1: no startup kit at kits/gpu-site-1." in client
 
 
