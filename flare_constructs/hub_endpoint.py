@@ -39,6 +39,20 @@ class HubEndpoint(Construct):
         if dns is None:
             self.dashboard_url = f"https://{address}"
             self.server_address = f"{address}:{fl_port}"
+            # Without DNS the FL server's name is this address: the hub reads it from EC2 (not
+            # the instance metadata, which shows the launch address until the association is
+            # done), so it never freezes a project on an address it is about to lose.
+            lookup = iam.Policy(
+                self, "AddressLookupPolicy", statements=[iam.PolicyStatement(actions=["ec2:DescribeAddresses"], resources=["*"])]
+            )
+            lookup.attach_to_role(role)
+            acknowledge(
+                lookup,
+                {
+                    "AwsSolutions-IAM5[Resource::*]": "ec2:DescribeAddresses has no resource-level permissions; read-only, the hub's own address.",
+                    **in_compliance_packs("IAMNoInlinePolicy", "One read-only action; it lives and dies with the hub role."),
+                },
+            )
             return
 
         zone = route53.HostedZone.from_hosted_zone_attributes(self, "Zone", hosted_zone_id=dns.hosted_zone_id, zone_name=dns.zone_name)

@@ -228,15 +228,25 @@ def test_a_frozen_project_with_other_values_is_refused_plainly(hub: Hub, port: i
     assert (hub.data / "kits" / "current").resolve() == kit
 
 
-def test_without_dns_the_server_name_is_the_hubs_public_ip_from_imdsv2(hub: Hub, port: int) -> None:
-    """An IMDSv2 stand-in (token PUT, then the address with the token) serves 203.0.113.7."""
-    with imds({"public-ipv4": "203.0.113.7"}) as endpoint:
+def test_without_dns_the_server_name_is_the_elastic_ip_ec2_associated(hub: Hub, port: int, aws_emulator: dict[str, str]) -> None:
+    """The instance (IMDSv2 stand-in: its id, and its launch address as public-ipv4) has no
+    Elastic IP yet: the project waits rather than freeze on the launch address. Once EC2 has
+    the Elastic IP associated, that address is the one compared with the frozen project."""
+    ec2 = emulator_client(aws_emulator, "ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    with imds({"instance-id": instance_id, "public-ipv4": "198.51.100.23"}) as endpoint:
+        waiting = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=endpoint)
+        assert waiting.returncode == 1
+        assert f"hubctl: project: no Elastic IP is associated with {instance_id} yet; the project waits for it" in project_log(waiting)
+        allocation = ec2.allocate_address(Domain="vpc")
+        ec2.associate_address(AllocationId=allocation["AllocationId"], InstanceId=instance_id)
         result = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=endpoint)
-    assert result.returncode == 2  # the test project is frozen for localhost: the address reached the comparison
-    assert "server1 is 'localhost', the federation file says '203.0.113.7'" in project_log(result)
+    assert result.returncode == 2  # the test project is frozen for localhost: the Elastic IP reached the comparison
+    assert f"server1 is 'localhost', the federation file says '{allocation['PublicIp']}'" in project_log(result)
     unreachable = hub.run("flare-project.service", SERVER_NAME="", AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{free_port()}")
     assert unreachable.returncode == 1
-    assert "hubctl: project: cannot read the hub's public address: cannot read public-ipv4 from the instance metadata" in project_log(
+    assert "hubctl: project: cannot read the hub's public address: cannot read instance-id from the instance metadata" in project_log(
         unreachable
     )
 

@@ -38,7 +38,9 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
             # treated as missing, the alarm goes there, and nothing is sent without this action).
             assert (properties["InsufficientDataActions"], properties["TreatMissingData"]) == ([topic], "missing")
             assert properties["AlarmDescription"].startswith("NVFlare cancer-fl: ")
-            assert properties["AlarmDescription"].endswith("INSUFFICIENT_DATA: the figure stopped arriving (hub stopped, or its health check is not running)")
+            assert properties["AlarmDescription"].endswith(
+                "INSUFFICIENT_DATA: the figure stopped arriving (hub stopped, or its health check is not running)"
+            )
 
 
 def test_the_topic_is_encrypted_with_the_project_key_ssl_only_and_mails_the_admin(default_template: Template) -> None:

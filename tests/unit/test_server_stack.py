@@ -570,3 +570,12 @@ def test_the_hub_role_uses_the_project_key_only_through_a_service(restore: bool)
     assert kms and all("kms:ViaService" in s.get("Condition", {}).get("StringEquals", {}) for s in kms), kms
     services = {s["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0].rstrip(".") for s in kms}
     assert services == {"secretsmanager", "s3", "ec2"}
+
+
+def test_without_dns_the_hub_may_read_its_own_elastic_ip_and_nothing_more(default_template: Template, dns_template: Template) -> None:
+    """It freezes the project on the Elastic IP EC2 associated, not on the metadata's launch address."""
+    lookups = [p for name, p in default_template.find_resources("AWS::IAM::Policy").items() if "AddressLookupPolicy" in name]
+    assert [p["Properties"]["PolicyDocument"]["Statement"] for p in lookups] == [
+        [{"Action": "ec2:DescribeAddresses", "Effect": "Allow", "Resource": "*"}]
+    ]
+    assert [name for name in dns_template.find_resources("AWS::IAM::Policy") if "AddressLookupPolicy" in name] == []

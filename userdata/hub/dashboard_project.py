@@ -80,14 +80,23 @@ def wanted_settings(*, project: str, title: str, description: str, server_name: 
 
 
 def public_address() -> str:
-    """The hub's public IPv4 (its Elastic IP) from the instance metadata: the FL server's name
-    when the federation has no DNS."""
-    from instance import MetadataError, metadata  # beside this file
+    """The hub's Elastic IP, as EC2 has it associated with this instance: the FL server's name
+    when the federation has no DNS. The metadata's public-ipv4 can still be the launch address
+    before the association is done; freezing a project on it would strand every kit."""
+    import boto3  # in the hub's venv
+    from botocore.exceptions import BotoCoreError, ClientError
+    from instance import MetadataError, elastic_ip, metadata  # beside this file
 
     try:
-        return metadata("public-ipv4")
+        instance_id = metadata("instance-id")
+        address = elastic_ip(boto3.client("ec2"), instance_id)
     except MetadataError as error:
         raise DashboardError(f"cannot read the hub's public address: {error}") from None
+    except (BotoCoreError, ClientError) as error:
+        raise DashboardError(f"cannot ask EC2 for the hub's Elastic IP: {error}") from None
+    if address is None:
+        raise DashboardError(f"no Elastic IP is associated with {instance_id} yet; the project waits for it")
+    return address
 
 
 def as_dict(value: Any) -> Any:
@@ -105,10 +114,11 @@ def differences(project: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return found
 
 
-def fingerprint(wanted: dict[str, Any], project: dict[str, Any]) -> str:
-    """Changes when the settings or the project's root CA change: then a new kit is needed."""
-    material = json.dumps({"wanted": wanted, "root": project.get("root_cert", "")}, sort_keys=True)
-    return hashlib.sha256(material.encode()).hexdigest()
+def fingerprint(wanted: dict[str, Any]) -> str:
+    """Changes when the settings the federation file gives the project change: then a new kit is
+    needed. (NVFlare 2.9's project JSON has no root CA to key on: Project.asdict leaves it out.
+    The state file lives on the data volume beside the dashboard database whose CA it is.)"""
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
 
 
 def configure(dashboard: Dashboard, wanted: dict[str, Any], freeze: bool, log: Callable[[str], None]) -> dict[str, Any]:

@@ -541,7 +541,7 @@ def project(hub: Hub) -> int:
             log("project: the server kit the Project Admin published is in use; the hub does not replace it with its own")
             return 0
         state = hub.kits / dp.STATE_FILE
-        mark = dp.fingerprint(wanted, settings)
+        mark = dp.fingerprint(wanted)
         if state.exists() and json.loads(state.read_text()).get("fingerprint") == mark:
             log("project: as the federation file says; the hub's server kit for it is installed")
             return 0

@@ -42,6 +42,12 @@ def metadata(path: str) -> str:
         raise MetadataError(f"cannot read {path} from the instance metadata ({error})") from None
 
 
+def elastic_ip(ec2, instance_id: str) -> str | None:
+    """The Elastic IP associated with `instance_id`, from EC2 itself; None until it is."""
+    addresses = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["Addresses"]
+    return addresses[0]["PublicIp"] if addresses else None
+
+
 def log(message: str) -> None:
     print(f"flare-bootstrap: {message}", flush=True)
 
