@@ -68,9 +68,14 @@ class FlareNetwork(Construct):
                 },
             )
             vpc = new_vpc
-            # What a public address or a public instance must wait for (AWS::EC2::EIP requires
-            # DependsOn the gateway attachment when the VPC is in the same template).
+            # What a public address or a public instance must wait for: the gateway attachment
+            # (AWS::EC2::EIP requires it as DependsOn when the VPC is in the same template) and
+            # the public subnets' default routes, without which a booting host cannot reach the
+            # package indexes or the hub. A public subnet's internetConnectivityEstablished is
+            # its route (which waits for the attachment); the VPC's own is only the gateway.
             self.gateway_attached.add(new_vpc.node.find_child("VPCGW"))
+            for subnet in new_vpc.public_subnets:
+                self.gateway_attached.add(subnet.internet_connectivity_established)
         else:
             # The default VPC too by the id synth just found, not by isDefault=true: CDK caches a
             # lookup in cdk.context.json, and a cached "default VPC" outlives a recreated one.

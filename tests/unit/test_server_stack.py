@@ -485,12 +485,15 @@ class TestCloudRequirements:
             (audit,) = [statements for statements in policies if any(s in delivery for s in statements)]
             assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in audit)  # SSL-only kept beside them
 
-    def test_the_public_address_and_instances_wait_for_the_internet_gateway(self, default_template, client_template) -> None:
+    def test_the_public_address_and_instances_wait_for_the_internet_gateway_and_the_routes(self, default_template, client_template) -> None:
+        """A host that boots before its subnet's default route cannot reach the package indexes."""
         for template, kinds in ((default_template, ("AWS::EC2::EIP", "AWS::EC2::Instance")), (client_template, ("AWS::EC2::Instance",))):
             attachment = logical_id(template, "AWS::EC2::VPCGatewayAttachment")
+            routes = {name for name, r in template.find_resources("AWS::EC2::Route").items() if "GatewayId" in r["Properties"]}
+            assert len(routes) == 2
             for kind in kinds:
                 resource = only(template, kind)
-                assert attachment in resource.get("DependsOn", []), kind
+                assert {attachment, *routes} <= set(resource.get("DependsOn", [])), kind
 
     def test_a_looked_up_vpc_adds_no_gateway_dependency(self, existing_vpc_template) -> None:
         assert existing_vpc_template.find_resources("AWS::EC2::VPCGatewayAttachment") == {}
