@@ -118,9 +118,12 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         "systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
         "systemctl start --no-block flare-cert-renew.service flare-project.service flare-kit-sync.service flare-server.service",
     ]
-    # Then the CloudWatch agent, whose bucket the sandbox cannot reach: the hub runs regardless.
-    assert first_run[-1].startswith("curl -fsS --retry 3 --max-time 300 -o ")
-    assert first_run[-1].endswith(" https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb")
+    # The CloudWatch agent comes before the services start (its journal input starts at the end of
+    # the journal), whose bucket the sandbox cannot reach: the hub runs regardless.
+    agent = next(i for i, c in enumerate(first_run) if c.endswith("/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb"))
+    assert first_run[agent].startswith("curl -fsS --retry 3 --max-time 300 -o ")
+    assert first_run[agent].endswith(" https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb")
+    assert agent < first_run.index("systemctl restart flare-dashboard.service")
 
 
 def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:

@@ -225,8 +225,10 @@ main() {
   create_service_user
   install_certbot
   write_settings
-  install_units
+  # The agent's journal input starts at the journal's end: running it before the services
+  # start keeps the first boot's zero-touch, certificate and kit lines, the boot most worth auditing.
   ship_logs
+  install_units
   log "done"
 }
 
