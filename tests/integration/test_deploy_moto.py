@@ -51,12 +51,13 @@ def deployment(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFa
 
 def bootstrap_settings(deployment: Deployment, instance_id: str) -> dict[str, str]:
     """The settings rendered into the bootstrap (its `# @SETTINGS@` line), and those of the
-    client.env it carries (CLIENT_SETTINGS), as bash reads them."""
+    client.env (CLIENT_SETTINGS) or hub.env (HUB_ENV) it carries, as bash reads them."""
     script = user_data_parts(deployment, instance_id)["text/x-shellscript"]
     header = script.split("\nreadonly ROOT=")[0]
     settings = read_settings(header, re.findall(r"^readonly ([A-Z][A-Z0-9_]*)=", header, re.M))
-    if "CLIENT_SETTINGS" in settings:
-        settings |= read_settings(settings["CLIENT_SETTINGS"], re.findall(r"^([A-Z][A-Z0-9_]*)=", settings["CLIENT_SETTINGS"], re.M))
+    for carried in ("CLIENT_SETTINGS", "HUB_ENV"):
+        if carried in settings:
+            settings |= read_settings(settings[carried], re.findall(r"^([A-Z][A-Z0-9_]*)=", settings[carried], re.M))
     return settings
 
 
@@ -299,7 +300,7 @@ def test_site_instance_runs_the_chosen_type_and_image(site: Deployment) -> None:
 
 def test_site_bundle_was_uploaded_and_is_what_the_bootstrap_fetches(site: Deployment) -> None:
     settings = bootstrap_settings(site, site.outputs["InstanceId"])
-    assert settings["SITE_NAME"] == "lab-1" and settings["GPUS"] == "1" and settings["GPU_MEMORY_GIB"] == "24"
+    assert settings["SITE_NAME"] == "lab-1" and settings["GPUS"] == "1" and settings["GPU_MEMORY_GIB"] == "22"
     archive = site.client("s3").get_object(Bucket=settings["BUNDLE_BUCKET"], Key=settings["BUNDLE_KEY"])["Body"].read()
     names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
     assert "kit/startup/fed_client.json" in names and "runtime/flare-client.sh" in names and "runtime/flare-client.service" in names
