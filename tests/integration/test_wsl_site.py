@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +40,7 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (gpu / "nvidia-smi").write_text(fake_nvidia_smi("RTX 4060 Laptop", 1))
     (gpu / "nvidia-smi").chmod(0o755)
     env = {**os.environ, "PATH": f"{gpu}:{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": "0"}
-    yield {"workdir": workdir, "env": env}
+    yield {"workdir": workdir, "env": env, "prod": prod}
     subprocess.run(["bash", str(workdir / "flare-site.sh"), "stop"], env=env, capture_output=True, timeout=60)
     hub.stop_all()
 
@@ -80,8 +82,45 @@ def test_supervisor_restarts_a_client_that_died(laptop: dict) -> None:
     wait_for(lambda: log.read_text().count(REGISTERED) > before, timeout=120, interval=0.5)
 
 
+def test_status_calls_a_client_that_keeps_exiting_failing(laptop: dict) -> None:
+    """Two more exits within ten minutes (as the supervisor logs them) beside the real one above."""
+    log = laptop["workdir"] / "client.log"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with log.open("a") as output:
+        output.write("flare-client: cannot reach the hub (Error: connection refused)\n")
+        for _ in range(2):
+            output.write(f"flare-site: {now} client exited (status 1); restarting in 10 s\n")
+    status = site(laptop, "status")
+    assert status.returncode == 1
+    assert status.stdout.strip() == (
+        "flare-site: failing: the client exited 3 time(s) in the last 10 minutes; "
+        "last error: flare-client: cannot reach the hub (Error: connection refused)"
+    )
+
+
 def test_stop_leaves_nothing_running(laptop: dict) -> None:
     stopped = site(laptop, "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     wait_for(lambda: subprocess.run(["pgrep", "-f", "client_train.*laptop-1"], capture_output=True).returncode == 1, timeout=30)
     assert site(laptop, "status").returncode == 3
+
+
+def test_a_registration_the_gpu_cannot_hold_stops_the_client_and_status_says_why(laptop: dict, tmp_path: Path) -> None:
+    """8 GiB registered on a laptop GPU that reports 8188 MiB: NVFlare would refuse it at every
+    start, so the runtime says so once, the supervisor does not restart it, status says failing."""
+    workdir = tmp_path / "laptop-1"
+    site_entry = {"name": "laptop-1", "kind": "wsl", "kit": str(laptop["prod"] / "laptop-1"), "workdir": str(workdir),
+                  "venv": sys.prefix, "gpus": 1, "gpu_memory_gib": 8}  # fmt: skip
+    federation = Federation.model_validate({"project": "wslfed", "project_admin_email": "it@hospital.test", "sites": [site_entry]})
+    emit(federation.sites[0], federation, workdir)
+    run = {**laptop, "workdir": workdir}
+    assert site(run, "setup").returncode == 0
+    assert site(run, "start").returncode == 0
+    log = workdir / "client.log"
+    wait_for(lambda: "client cannot run here" in log.read_text(), timeout=120, interval=0.5)
+    status = site(run, "status")
+    assert status.returncode == 1
+    assert status.stdout.strip() == (
+        "flare-site: failing: the client cannot run on this machine; last error: flare-client: gpu_memory_gib 8 is more than "
+        "nvidia-smi reports for a GPU here (8188 MiB); NVFlare would refuse to start: register at most 7.9 in the federation file"
+    )

@@ -114,16 +114,47 @@ stop() {
   log "stopped"
 }
 
+# A client that keeps exiting is failing, not running: this many restarts within the window.
+readonly CRASH_LOOP_RESTARTS=3 CRASH_LOOP_MINUTES=10
+
+last_error() { # the last line of the client's output that says what went wrong
+  grep -E 'flare-client: |Error|Exception|refuse' | tail -n 1
+}
+
 status() {
   if unit_installed; then
+    local restarts state
+    restarts="$(systemctl show "${UNIT}" -p NRestarts --value 2>/dev/null || echo 0)"
+    state="$(systemctl show "${UNIT}" -p ActiveState --value 2>/dev/null || true)"
+    if [ "${state}" = failed ] || { [ "${restarts:-0}" -ge "${CRASH_LOOP_RESTARTS}" ] && restarted_recently_unit; }; then
+      log "failing: ${UNIT} is ${state} after ${restarts:-0} restart(s); last error: $(journalctl -u "${UNIT}" -n 200 -o cat --no-pager 2>/dev/null | last_error)"
+      return 1
+    fi
     systemctl is-active --quiet "${UNIT}" && { log "running (${UNIT})"; return 0; }
+  elif tail -n 1 "${LOG}" 2>/dev/null | grep -q 'client cannot run here'; then  # the supervisor's last word
+    log "failing: the client cannot run on this machine; last error: $(last_error <"${LOG}")"
+    return 1
   elif [ -n "$(supervisor_pid)" ]; then
+    local since recent
+    since="$(date -u -d "-${CRASH_LOOP_MINUTES} minutes" +%Y-%m-%dT%H:%M:%SZ)"
+    recent="$(awk -v since="${since}" '/client exited \(status/ && $2 >= since' "${LOG}" 2>/dev/null | wc -l)"
+    if [ "${recent}" -ge "${CRASH_LOOP_RESTARTS}" ]; then
+      log "failing: the client exited ${recent} time(s) in the last ${CRASH_LOOP_MINUTES} minutes; last error: $(last_error <"${LOG}")"
+      return 1
+    fi
     log "running (pid $(supervisor_pid)); last log lines:"
     tail -n 5 "${LOG}" || true
     return 0
   fi
   log "not running"
   return 3
+}
+
+restarted_recently_unit() { # the unit's current run began within the window
+  local started now
+  started="$(systemctl show "${UNIT}" -p ExecMainStartTimestampMonotonic --value 2>/dev/null || echo 0)"
+  now="$(awk '{ printf "%d", $1 * 1000000 }' /proc/uptime)"
+  [ $((now - ${started:-0})) -lt $((CRASH_LOOP_MINUTES * 60 * 1000000)) ]
 }
 
 doctor() {
