@@ -83,6 +83,7 @@ class FakeArm(HttpTransport):
         self.encryption_feature = "Registered"
         self.size_capabilities: dict[str, str] = {"EncryptionAtHostSupported": "True"}
         self.sizes_not_offered: set[str] = set()
+        self.sizes_not_in_zone_1: set[str] = set()  # a Zone restriction: offered in the location, not in zone 1
 
     # HttpTransport
     def __enter__(self) -> FakeArm:
@@ -138,8 +139,11 @@ class FakeArm(HttpTransport):
             {
                 "resourceType": "virtualMachines", "name": size, "locations": [location],
                 "capabilities": [{"name": name, "value": value} for name, value in self.size_capabilities.items()],
-                "restrictions": [{"type": "Location", "values": [location], "reasonCode": "NotAvailableForSubscription"}]
-                if size in self.sizes_not_offered else [],
+                # ResourceSkuRestrictions as ARM writes them: type Location, or type Zone with the zones.
+                "restrictions": ([{"type": "Location", "values": [location], "reasonCode": "NotAvailableForSubscription"}]
+                                 if size in self.sizes_not_offered else [])
+                + ([{"type": "Zone", "values": [location], "restrictionInfo": {"locations": [location], "zones": ["1"]},
+                     "reasonCode": "NotAvailableForSubscription"}] if size in self.sizes_not_in_zone_1 else []),
             }
             for size in GPU_SIZES
         ]  # fmt: skip

@@ -516,6 +516,9 @@ def test_cli_deploy_then_plan_then_destroy(
         (lambda arm: setattr(arm, "size_capabilities", {"EncryptionAtHostSupported": "False"}), {},
          "Standard_NC4as_T4_v3 does not support encryption at host in westeurope: choose a vm_size that does, "
          "or set encryption_at_host: false for site onc-az"),
+        (lambda arm: setattr(arm, "size_capabilities", {"EncryptionAtHostSupported": "True", "TrustedLaunchDisabled": "True"}), {},
+         "Standard_NC4as_T4_v3 does not support Trusted Launch (Secure Boot, vTPM) in westeurope, which every site VM uses: "
+         "choose another vm_size for site onc-az"),
         (lambda arm: arm.sizes_not_offered.add("Standard_NC4as_T4_v3"), {"encryption_at_host": False},
          f"Standard_NC4as_T4_v3 is not offered in westeurope to subscription {SUBSCRIPTION}: choose another location or vm_size "
          "for site onc-az, or ask Azure for access"),
@@ -528,6 +531,14 @@ def test_preflight_refuses_before_anything_is_created(tmp_path: Path, arm: FakeA
         with pytest.raises(azure_deploy.AzureDeployError) as refused:
             action(plan(federation), clients(arm), out=lambda _: None)
         assert str(refused.value) == f"site onc-az cannot be deployed as configured; nothing was created:\n  - {problem}"
+    assert arm.changing == []
+
+
+def test_a_size_restricted_in_some_zones_is_still_offered(tmp_path: Path, arm: FakeArm) -> None:
+    """The VM names no zone: a Zone restriction does not stop it (only a Location one does)."""
+    arm.sizes_not_in_zone_1.add("Standard_NC4as_T4_v3")
+    federation = azure_federation(kit_for(tmp_path, "onc-az"))
+    azure_deploy.describe(plan(federation), clients(arm), out=lambda _: None)
     assert arm.changing == []
 
 

@@ -1,7 +1,7 @@
 """Checks `flarectl azure plan|deploy` makes through the SDK before anything is created: with
 `encryption_at_host` (the default) the subscription has the EncryptionAtHost feature
-registered, and the VM size supports it in the site's location and is offered there to this
-subscription. Each problem says exactly what to run or which setting to change."""
+registered, and the VM size supports it in the site's location, supports Trusted Launch, and is
+offered there to this subscription. Each problem says exactly what to run or which setting to change."""
 
 from __future__ import annotations
 
@@ -43,16 +43,21 @@ def problems(plan: SitePlan, clients: AzureClients) -> list[str]:
     found: list[str] = []
     try:
         sku = size_sku(clients, site.location, site.vm_size)
-        if sku is None or any(r.reason_code == "NotAvailableForSubscription" for r in (sku.restrictions or [])):
+        # A restriction of type Zone only rules out some zones (the VM names none); only a
+        # Location restriction means the size is not offered here (ResourceSkuRestrictions).
+        if sku is None or any(r.reason_code == "NotAvailableForSubscription" and r.type == "Location" for r in (sku.restrictions or [])):
             found.append(f"{site.vm_size} is not offered in {site.location} to subscription {plan.subscription_id}: "
                          f"choose another location or vm_size for site {site.name}, or ask Azure for access")  # fmt: skip
+        capabilities = {c.name: c.value for c in (sku.capabilities or [])} if sku else {}
+        if capabilities.get("TrustedLaunchDisabled", "False") == "True":
+            found.append(f"{site.vm_size} does not support Trusted Launch (Secure Boot, vTPM) in {site.location}, which every site VM "
+                         f"uses: choose another vm_size for site {site.name}")  # fmt: skip
         if not site.encryption_at_host:
             return found
         state = feature_state(clients, plan.subscription_id)
         if state != "Registered":
             found.append(f"encryption at host is {state} in subscription {plan.subscription_id}: run {REGISTER} "
                          f"(once per subscription; it takes a few minutes), or set encryption_at_host: false for site {site.name}")  # fmt: skip
-        capabilities = {c.name: c.value for c in (sku.capabilities or [])} if sku else {}
         if sku is not None and capabilities.get("EncryptionAtHostSupported", "False") != "True":
             found.append(f"{site.vm_size} does not support encryption at host in {site.location}: "
                          f"choose a vm_size that does, or set encryption_at_host: false for site {site.name}")  # fmt: skip
