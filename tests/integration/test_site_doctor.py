@@ -194,6 +194,14 @@ def fake_nvidia_smi(tmp_path: Path, model: str, count: int) -> str:
     return f"{bin_dir}:"
 
 
+def assert_nvflare_agrees(found: tuple[str, int], registered: dict, fits: bool) -> None:
+    """The doctor's rule is NVFlare's: its GPUResourceManager on the same stand-in agrees."""
+    model, count = found
+    if int(registered["GPUS"]) > count:
+        return
+    assert nvflare_accepts(model, count, int(registered["GPUS"]), float(registered["GPU_MEMORY_GIB"])) is fits
+
+
 @pytest.mark.parametrize(
     ("registered", "found", "message"),
     [
@@ -206,14 +214,6 @@ def fake_nvidia_smi(tmp_path: Path, model: str, count: int) -> str:
         ({"GPUS": "2", "GPU_MEMORY_GIB": "40"}, ("A100-40GB", 2), None),
     ],
 )  # fmt: skip
-def assert_nvflare_agrees(found: tuple[str, int], registered: dict, fits: bool) -> None:
-    """The doctor's rule is NVFlare's: its GPUResourceManager on the same stand-in agrees."""
-    model, count = found
-    if int(registered["GPUS"]) > count:
-        return
-    assert nvflare_accepts(model, count, int(registered["GPUS"]), float(registered["GPU_MEMORY_GIB"])) is fits
-
-
 def test_gpus_are_checked_against_what_the_site_registered(
     federation: dict, tmp_path: Path, registered: dict, found: list[str], message: str | None
 ) -> None:
