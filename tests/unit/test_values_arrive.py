@@ -410,3 +410,13 @@ def test_the_dashboard_really_cuts_a_project_name_at_16() -> None:
 
     source = inspect.getsource(Store.set_project)
     assert "len(short_name) > 16" in source and "short_name = short_name[:16]" in source
+
+
+@pytest.mark.parametrize(("instance_type", "arch"), [("a1.large", "arm64"), ("t4g.small", "arm64"), ("c7gn.xlarge", "arm64"),
+                                                     ("t3.medium", "amd64"), ("g6f.xlarge", "amd64"), ("m7i.large", "amd64")])  # fmt: skip
+def test_the_hub_image_matches_the_graviton_generation_too(tmp_path: Path, instance_type: str, arch: str) -> None:
+    """a1 (the first Graviton) has no 'g' in its family name but is arm64 all the same."""
+    federation = load_or_problems(write_federation(tmp_path, {"project": "p", "project_admin_email": "a@b.org",
+                                                              "hub": {"instance_type": instance_type}}))  # fmt: skip
+    assert isinstance(federation, Federation)
+    assert (federation.hub.arch, federation.hub.ami_parameter.split("/")[-4]) == (arch, arch)
