@@ -68,6 +68,16 @@ def load_or_problems(path: Path) -> Federation | list[str]:
         return error.problems
 
 
+def accepted(directory: Path, data: dict[str, Any]) -> Federation | None:
+    """The federation the file makes, or None when it is refused (cleanly: load_or_problems);
+    Hypothesis counts both, so a test shows how many examples reached the sinks."""
+    from hypothesis import event
+
+    loaded = load_or_problems(write_federation(directory, data))
+    event("refused" if isinstance(loaded, list) else "accepted")
+    return None if isinstance(loaded, list) else loaded
+
+
 def bash_reads(env_file: str, names: list[str], directory: Path) -> dict[str, str]:
     """What bash has in each variable after sourcing the file (NUL-separated, so any text
     comes back intact)."""
