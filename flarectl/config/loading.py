@@ -229,6 +229,14 @@ def read_federation_file(path: Path) -> Any:
         raise ConfigError(
             [f"{label}: byte {error.start} is not UTF-8 ({raw[error.start : error.start + 1]!r}); save the file as UTF-8"]
         ) from None
+    # PyYAML reads NEL, LS and PS as line breaks (YAML 1.1) and folds them inside quoted text, so a
+    # value would arrive changed; no field takes them anyway.
+    stray = re.search("[\x85\u2028\u2029]", text)
+    if stray:
+        raise ConfigError(
+            [f"{label}: line {text.count(chr(10), 0, stray.start()) + 1}: the character U+{ord(stray.group()):04X} (a Unicode line break) "
+             "is not allowed; remove it"]
+        )  # fmt: skip
     loader = None
     try:
         loader = _StrictLoader(text)

@@ -211,6 +211,9 @@ def test_a_key_written_twice_is_still_refused_beside_a_merge(tmp_path: Path) -> 
     (HEAD.replace("cancer-fl", '"cancer\\uFFFEfl"'), "federation.yaml: project: has the character U+FFFE, a line break or control character no field takes; write the value on one line, in plain text"),
     (HEAD.replace("cancer-fl", '"cancer-fl\\n"'), "federation.yaml: project: has the character U+000A, a line break or control character no field takes; write the value on one line, in plain text"),
     (HEAD + '"bad\\u202ekey": 1\n', "federation.yaml: top level: the key 'bad\\u202ekey' has the character U+202E, a line break or control character no field takes; write the value on one line, in plain text"),
+    # Found by the systemd property test: PyYAML folds a raw NEL inside quoted text into a space.
+    (HEAD + 'dashboard: {description: "B\x85reast"}\n', "federation.yaml: line 3: the character U+0085 (a Unicode line break) is not allowed; remove it"),
+    (HEAD + "dashboard: {description: B\u2029reast}\n", "federation.yaml: line 3: the character U+2029 (a Unicode line break) is not allowed; remove it"),
     (HEAD + "hub: !!binary aGk=\n", "federation.yaml: line 3: the YAML tag 'tag:yaml.org,2002:binary' is not supported here; write a plain value"),
 ])  # fmt: skip
 def test_what_no_federation_file_holds_is_refused_in_one_line(tmp_path: Path, text: str, problem: str) -> None:
