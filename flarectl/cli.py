@@ -11,7 +11,7 @@ from typing import Any
 
 from flarectl import lead, server_kit
 from flarectl.client_runtime import exact
-from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.choice import chosen
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation, load_federation
 from flarectl.host_scripts import USERDATA_DIR
@@ -29,26 +29,40 @@ def load_or_report(config: str) -> Federation | None:
         return None
 
 
+CONFIG_HELP = "federation file (default: the one this checkout remembers from cdk -c config=, else the embedded federation.yaml)"
+
+
+def federation_file(named: str | None) -> Path:
+    """The file a command reads: the one named, else the one this checkout remembers, else the
+    embedded default (flarectl/config/choice.py); says which when none was named."""
+    choice = chosen(named)
+    if not named:
+        print(f"flarectl: federation file {choice.path} ({choice.why})", file=sys.stderr)
+    return choice.path
+
+
 def load_site(
-    config: str, name: str, model: type | None = None, known: str = "sites", none: str = "none"
+    config: str | None, name: str, model: type | None = None, known: str = "sites", none: str = "none"
 ) -> tuple[Federation, int, Any] | None:
     """The federation, the index and the site called `name` (of `model`, when given), or None
     after printing why not."""
-    federation = load_or_report(config)
+    path = federation_file(config)
+    federation = load_or_report(str(path))
     if federation is None:
         return None
     sites = {site.name: (index, site) for index, site in enumerate(federation.sites) if model is None or isinstance(site, model)}
     if name not in sites:
-        print(f"flarectl: no {known[:-1]} {name!r} in {config}; {known}: {', '.join(sites) or none}", file=sys.stderr)
+        print(f"flarectl: no {known[:-1]} {name!r} in {path}; {known}: {', '.join(sites) or none}", file=sys.stderr)
         return None
     return (federation, *sites[name])
 
 
 def _validate(args: argparse.Namespace) -> int:
-    federation = load_or_report(args.config)
+    path = federation_file(args.config)
+    federation = load_or_report(str(path))
     if federation is None:
         return 2
-    print(f"{args.config}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} site(s))")
+    print(f"{path}: OK (project {federation.project}, NVFlare {federation.nvflare_version}, {len(federation.sites)} site(s))")
     return 0
 
 
@@ -138,7 +152,7 @@ def _site_kit(args: argparse.Namespace) -> int:
     federation, index, site = found
     target = Path(args.output or site.kit or "")
     if not (args.output or site.kit):
-        print(f"flarectl: sites[{index}].kit is not set; set it in {args.config} or pass -o DIR", file=sys.stderr)
+        print(f"flarectl: sites[{index}].kit is not set; set it in the federation file or pass -o DIR", file=sys.stderr)
         return 2
     dashboard = args.dashboard or (f"https://{federation.dns.dashboard_name}" if federation.dns else None)
     if not dashboard:
@@ -183,7 +197,7 @@ def _restore_plan(args: argparse.Namespace) -> int:
 def _picture(args: argparse.Namespace) -> int:
     from flarectl.picture import render_svg
 
-    federation = load_or_report(args.config)
+    federation = load_or_report(str(federation_file(args.config)))
     if federation is None:
         return 2
     Path(args.output).write_text(render_svg(federation), encoding="utf-8")
@@ -235,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flarectl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check a federation file; one line per problem")
-    validate.add_argument("config", nargs="?", default=str(DEFAULT_FEDERATION))
+    validate.add_argument("config", nargs="?", help=CONFIG_HELP)
     validate.set_defaults(run=_validate)
     summary = commands.add_parser("summary", help="describe what `cdk synth` produced")
     summary.add_argument("cdk_out", nargs="?", default="cdk.out")
@@ -264,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
         command.set_defaults(run=_lead(run))
     picture = commands.add_parser("picture", help="draw the federation as SVG (what `make synth` writes to cdk.out/federation.svg)")
-    picture.add_argument("config", nargs="?", default=str(DEFAULT_FEDERATION))
+    picture.add_argument("config", nargs="?", help=CONFIG_HELP)
     picture.add_argument("-o", "--output", default="federation.svg", help="the SVG file to write (default: federation.svg)")
     picture.set_defaults(run=_picture)
     federation = commands.add_parser("federation", help="the Project Admin's view of the federation").add_subparsers(
@@ -291,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     restore.set_defaults(run=_restore_plan)
     files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
     files.add_argument("site", help="the site's name in the federation file")
-    files.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    files.add_argument("-c", "--config", help=CONFIG_HELP)
     files.add_argument("-o", "--output", help="directory to write to (default: cdk.out/sites/<site>)")
     files.set_defaults(run=_site_files)
     kit_fetch = commands.add_parser("site-kit", help="an Org Admin's site startup kit").add_subparsers(
@@ -299,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fetch = kit_fetch.add_parser("fetch", help="download the site's kit from the dashboard into its kit: folder (no browser)")
     fetch.add_argument("--site", required=True, help="the site's name in the federation file and on the dashboard")
-    fetch.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    fetch.add_argument("-c", "--config", help=CONFIG_HELP)
     fetch.add_argument("--dashboard", help="the dashboard's URL (default: https://<dns.dashboard_name>)")
     fetch.add_argument("--email", help="your dashboard login (default: $FLARE_DASHBOARD_EMAIL, else asked)")
     fetch.add_argument("-o", "--output", help="folder to unzip into (default: the site's kit: in the federation file)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Session-scoped synthesized templates, shared by unit and integration tests.
 pytest_plugins = ["tests.synth_fixtures"]
+
+# Commands the tests run never remember a federation file in the checkout (choice.py): a
+# session-wide memory of their own, in a temporary folder.
+os.environ.setdefault("FLARECTL_REMEMBERED_FEDERATION", str(Path(tempfile.mkdtemp(prefix="flarectl-memory-")) / "federation"))

@@ -69,15 +69,16 @@ def vpc_context(vpc_id: str, filter_key: str, subnets: list[str] | None = None) 
 CDK_JSON_CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
-def synth_stack(federation: Federation, stack: str, context: dict[str, Any] | None = None) -> Template:
-    """Synthesize like `cdk synth` does: with cdk.json's context (feature flags) applied."""
+def synth_stack(federation: Federation, stack: str, context: dict[str, Any] | None = None, *, review_only: bool = False) -> Template:
+    """Synthesize like `cdk synth` does: with cdk.json's context (feature flags) applied;
+    review_only as for the embedded default."""
     app = cdk.App(outdir=tempfile.mkdtemp(prefix="cdk-test-"), context={**CDK_JSON_CONTEXT, **(context or {})})
-    build_app(federation, app=app)
+    build_app(federation, app=app, review_only=review_only)
     return Template.from_stack(app.node.find_child(stack))
 
 
-def synth_hub(federation: Federation, context: dict[str, Any] | None = None) -> Template:
-    return synth_stack(federation, "FlareServerStack", context)
+def synth_hub(federation: Federation, context: dict[str, Any] | None = None, *, review_only: bool = False) -> Template:
+    return synth_stack(federation, "FlareServerStack", context, review_only=review_only)
 
 
 def fake_client_kit(root: Path, site: str) -> Path:
@@ -104,7 +105,8 @@ def default_federation() -> Federation:
 
 @pytest.fixture(scope="session")
 def default_template(default_federation: Federation) -> Template:
-    return synth_hub(default_federation)
+    """The embedded default as `cdk synth` makes it: review-only."""
+    return synth_hub(default_federation, review_only=True)
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +143,7 @@ def existing_vpc_template() -> Template:
 @pytest.fixture(scope="session")
 def client_template_without_kit(default_federation: Federation) -> Template:
     """The default federation's AWS site: its kit is not there, so deploy must refuse."""
-    return synth_stack(default_federation, "FlareClient-gpu-site-1")
+    return synth_stack(default_federation, "FlareClient-gpu-site-1", review_only=True)
 
 
 @pytest.fixture(scope="session")

@@ -267,7 +267,16 @@ ProjectName = Annotated[str, AfterValidator(_project_name)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 SecretName = Annotated[str, AfterValidator(_secret_name)]
-NvflareVersion = Annotated[str, AfterValidator(_nvflare_version)]
+
+
+def _quoted_version(value: Any) -> Any:
+    """`nvflare_version: 2.9` is the number 2.9 in YAML (and 2.10 would be 2.1): say so."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f'{value!r} is a number in YAML, not a release; quote the exact release, like nvflare_version: "2.9.0"')
+    return value
+
+
+NvflareVersion = Annotated[str, BeforeValidator(_quoted_version), AfterValidator(_nvflare_version)]
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 SiteName = Annotated[str, AfterValidator(check_site_name)]
 Cidr = Annotated[str, AfterValidator(check_cidr)]

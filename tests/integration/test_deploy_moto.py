@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from flarectl.host_scripts import USERDATA_DIR
+from tests.integration.conftest import cdk
 from tests.integration.emulated_deploy import AMI_PARAMETER, REGION, Deployment, bootstrap, user_data_parts
 from tests.integration.imds import imds
 
@@ -220,6 +221,22 @@ def test_the_audit_trail_groups_exist_where_the_bootstrap_ships_them(deployment:
     assert {g["logGroupName"] for g in groups} == {f"{prefix}/{name}" for name in
                                                    ("fl-server-audit", "fl-server", "dashboard", "health", "certificates", "kits", "bootstrap")}  # fmt: skip
     assert {g["retentionInDays"] for g in groups} == {400}  # moto ignores KmsKeyId: asserted on the template
+
+
+def test_a_deploy_that_forgets_the_config_flag_changes_nothing(deployment: Deployment, tmp_path: Path) -> None:
+    """The README's deploy, then the same command without `-c config=`: the checkout remembers
+    the file, so the deployed hub is untouched and the real federation's files stay in cdk.out."""
+    env = {**deployment.env, "FLARECTL_REMEMBERED_FEDERATION": str(tmp_path / "remembered")}
+    cloudformation = deployment.client("cloudformation")
+    before = cloudformation.get_template(StackName="FlareServerStack")["TemplateBody"]
+    out = str(deployment.workdir / "first.out")
+    named = cdk("synth", "--quiet", "-c", f"config={deployment.workdir / 'first.yaml'}", "-o", out, env=env)
+    assert named.returncode == 0, named.stderr
+    forgot = cdk("deploy", "FlareServerStack", "-o", out, "--require-approval", "never", "--method=direct", env=env)
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert f"Federation file: {(deployment.workdir / 'first.yaml').resolve()} (remembered in" in forgot.stderr
+    assert "(no changes)" in forgot.stdout + forgot.stderr
+    assert cloudformation.get_template(StackName="FlareServerStack")["TemplateBody"] == before
 
 
 def test_redeploy_with_another_instance_type_keeps_address_and_names(deployment: Deployment) -> None:

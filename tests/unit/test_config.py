@@ -167,7 +167,11 @@ INVALID = [
         with_(nvflare_version=">=2.4"),
         "federation.yaml: nvflare_version: '>=2.4' is not an exact NVFlare release; pin one like \"2.9.0\"",
     ),
-    ("nvflare version as float", with_(nvflare_version=2.9), "federation.yaml: nvflare_version: 2.9: input should be a valid string"),
+    (
+        "nvflare version as float",
+        with_(nvflare_version=2.9),
+        'federation.yaml: nvflare_version: 2.9 is a number in YAML, not a release; quote the exact release, like nvflare_version: "2.9.0"',
+    ),
     ("nvflare too old", with_(nvflare_version="2.4.0"), "federation.yaml: nvflare_version: '2.4.0' is too old; use NVFlare 2.7 or newer"),
     ("bad vpc", with_(network={"vpc": "default"}), "federation.yaml: network.vpc: 'default' is not allowed; use 'auto', 'new' or a VPC id"),
     (

@@ -158,11 +158,11 @@ def test_the_cloud_unit_runs_the_runtime_where_client_runtime_puts_it() -> None:
         assert f"ExecStart=/bin/bash {layout.runtime_dir}/flare-client.sh {layout.settings_file} run" in unit
 
 
-def test_make_synth_defaults_to_the_embedded_federation() -> None:
-    import re
-
-    from flarectl.config import DEFAULT_FEDERATION
-
-    makefile = (USERDATA_DIR.parent / "Makefile").read_text()
-    match = re.search(r"^CONFIG \?= (\S+)$", makefile, re.M)
-    assert match and (USERDATA_DIR.parent / match.group(1)).resolve() == DEFAULT_FEDERATION.resolve()
+@pytest.mark.parametrize("config", [None, "my-federation.yaml"])
+def test_make_synth_names_a_file_only_when_given_one(config: str | None) -> None:
+    """Without CONFIG=, `make synth` names no file, so cdk uses the remembered one (choice.py)."""
+    root = USERDATA_DIR.parent
+    command = ["make", "-n", "synth", *([f"CONFIG={config}"] if config else [])]
+    planned = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
+    synth = [line for line in planned if line.startswith("cdk synth")]
+    assert synth == ([f"cdk synth --quiet -c config={root / config}"] if config else ["cdk synth --quiet "])

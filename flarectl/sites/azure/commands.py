@@ -6,14 +6,16 @@ import argparse
 import os
 import sys
 
-from flarectl.config import DEFAULT_FEDERATION
-
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     azure = commands.add_parser("azure", help="plan, deploy or destroy an Azure GPU site (kind: azure)")
     azure.add_argument("action", choices=["plan", "deploy", "destroy"])
     azure.add_argument("site", help="the site's name in the federation file")
-    azure.add_argument("-c", "--config", default=str(DEFAULT_FEDERATION), help="federation file (default: the embedded federation.yaml)")
+    azure.add_argument(
+        "-c",
+        "--config",
+        help="federation file (default: the one this checkout remembers from cdk -c config=, else the embedded federation.yaml)",
+    )
     azure.add_argument("--subscription", help="Azure subscription id (default: the site's subscription_id, then AZURE_SUBSCRIPTION_ID)")
     azure.add_argument("--yes", action="store_true", help="destroy without asking")
     azure.set_defaults(run=run)

@@ -1,0 +1,69 @@
+"""Which federation file a command reads when none is named (flarectl/config/choice.py), and the
+embedded default's stacks refusing to deploy (flare_constructs/review_only.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.choice import MEMORY_VARIABLE, chosen, remember
+
+
+@pytest.fixture
+def memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "remembered"
+    monkeypatch.setenv(MEMORY_VARIABLE, str(path))
+    return path
+
+
+def test_nothing_named_or_remembered_is_the_embedded_default_for_review(memory: Path) -> None:
+    choice = chosen(None)
+    assert (choice.path, choice.embedded_default) == (DEFAULT_FEDERATION, True)
+    assert "review only" in choice.why
+
+
+def test_a_named_file_is_remembered_for_the_next_command_that_names_none(memory: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("project: p\n")
+    assert chosen(str(mine)).path == mine
+    remember(mine)
+    again = chosen(None)
+    assert (again.path, again.embedded_default) == (mine.resolve(), False)
+    assert again.why.startswith(f"remembered in {memory}")
+
+
+def test_the_embedded_default_is_never_remembered_over_a_real_file(memory: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("project: p\n")
+    remember(mine)
+    remember(DEFAULT_FEDERATION)  # `make synth CONFIG=flarectl/federation.yaml`, say
+    assert chosen(None).path == mine.resolve()
+
+
+def test_a_remembered_file_that_is_gone_falls_back_to_the_default(memory: Path, tmp_path: Path) -> None:
+    memory.write_text(f"{tmp_path / 'deleted.yaml'}\n")
+    assert chosen(None).path == DEFAULT_FEDERATION
+
+
+def rules(template: Template) -> dict:
+    return template.to_json().get("Rules", {})
+
+
+def test_the_embedded_defaults_stacks_refuse_to_deploy(default_template: Template, client_template_without_kit: Template) -> None:
+    for template in (default_template, client_template_without_kit):
+        rule = next(r for name, r in rules(template).items() if name.startswith("ReviewOnly"))
+        (assertion,) = rule["Assertions"]
+        parameter = next(name for name in template.to_json()["Parameters"] if name.startswith("ReviewOnlyFederationFile"))
+        assert assertion["Assert"] == {"Fn::Equals": [{"Ref": parameter}, "yours"]}
+        assert template.to_json()["Parameters"][parameter]["Default"] == "embedded-default"
+        assert assertion["AssertDescription"].startswith(
+            "This template is the embedded default federation (federation.yaml), for review only."
+        )
+
+
+def test_a_real_federations_stacks_have_no_such_rule(dns_template: Template, client_template: Template) -> None:
+    for template in (dns_template, client_template):
+        assert not [name for name in rules(template) if name.startswith("ReviewOnly")]
