@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from flarectl.config.errors import ConfigError, problems_of
 from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName, check_site_name
@@ -35,6 +35,8 @@ class Federation(Model):
     alerts: Alerts = Alerts()
     audit: Audit = Audit()
     sites: list[AnySite] = []
+    # The file's name, for the commands emitted files print (`flarectl ... -c <file>`).
+    _source_file: str = PrivateAttr(default="federation.yaml")
 
     @field_validator("sites", mode="before")
     @classmethod
@@ -78,6 +80,10 @@ class Federation(Model):
         return self
 
     @property
+    def source_file(self) -> str:
+        return self._source_file
+
+    @property
     def dashboard_title(self) -> str:
         return self.dashboard.title or f"NVFlare federation {self.project}"
 
@@ -103,6 +109,8 @@ def load_federation(path: str | Path) -> Federation:
     # `<<: *gpu-site` in a site), as in Compose files; they are not settings.
     data = {key: value for key, value in data.items() if not (isinstance(key, str) and key.startswith("x-"))}
     try:
-        return Federation.model_validate(data)
+        federation = Federation.model_validate(data)
     except ValidationError as error:
         raise ConfigError(problems_of(error, label, Federation, SITE_MODELS)) from None
+    federation._source_file = path.name
+    return federation

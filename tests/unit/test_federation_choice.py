@@ -67,3 +67,18 @@ def test_the_embedded_defaults_stacks_refuse_to_deploy(default_template: Templat
 def test_a_real_federations_stacks_have_no_such_rule(dns_template: Template, client_template: Template) -> None:
     for template in (dns_template, client_template):
         assert not [name for name in rules(template) if name.startswith("ReviewOnly")]
+
+
+def test_the_azure_readme_names_the_federation_file_in_every_command(tmp_path: Path) -> None:
+    """An Org Admin who runs the README's commands word for word reads the site's own file, not
+    the embedded default."""
+    from flarectl.config.federation import load_federation
+    from flarectl.sites.azure import emit
+
+    path = tmp_path / "onc-federation.yaml"
+    path.write_text("project: onc\nproject_admin_email: it@hospital.test\nsites:\n- {name: onc-az, kind: azure, location: westeurope}\n")
+    federation = load_federation(path)
+    emit(federation.sites[0], federation, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if "`flarectl azure " in line]
+    assert len(commands) == 4 and all("-c onc-federation.yaml`" in line for line in commands), commands

@@ -25,7 +25,7 @@ def site_readme(site: AzureSite, federation: Federation) -> str:
     )
     return f"""# Azure GPU site `{site.name}`
 
-`flarectl azure deploy {site.name}` creates, in resource group `{group}` ({site.location}):
+`flarectl azure deploy {site.name} -c {federation.source_file}` creates, in resource group `{group}` ({site.location}):
 a NAT gateway with a static public IP (the only way out), a network security group with no
 inbound rules, a virtual network, a NIC and a `{site.vm_size}` VM (Ubuntu 24.04, SSH key only,
 encryption at host, Trusted Launch with Secure Boot and vTPM). On first boot, cloud-init
@@ -41,9 +41,10 @@ Files here, for review:
 Steps for the Org Admin:
 1. Register the site on the dashboard, download its startup kit, unzip it at `{site.kit or "sites[].kit"}`.
 2. `az login` (or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET).
-3. `flarectl azure plan {site.name}` shows what would be created or changed.
-4. `flarectl azure deploy {site.name}`; run it again any time: it changes only what differs.
-5. `flarectl azure destroy {site.name}` deletes resource group `{group}` (it asks first).
+3. `flarectl azure plan {site.name} -c {federation.source_file}` shows what would be created or changed
+   (`-c`: the federation file this folder was made from; ask the Project Admin for it).
+4. `flarectl azure deploy {site.name} -c {federation.source_file}`; run it again any time: it changes only what differs.
+5. `flarectl azure destroy {site.name} -c {federation.source_file}` deletes resource group `{group}` (it asks first).
 
 Does it connect? Before deploying: `flarectl site doctor --kit {site.kit or "KIT"}`. On the VM:
 `az vm run-command invoke -g {group} -n {site.name}-vm --command-id RunShellScript --scripts
