@@ -78,14 +78,28 @@ def _server_kit(args: argparse.Namespace) -> int:
     try:
         bucket = args.bucket or server_kit.kit_bucket_from_stack(args.stack)
         s3 = boto3.client("s3")
+        if args.action == "list":
+            current = (server_kit.read_pointer(s3, bucket) or {}).get("sha256")
+            for entry in server_kit.read_history(s3, bucket):
+                mark = "*" if entry["sha256"] == current else " "
+                withdrawn = f", rolled back from on {entry['withdrawn']}" if entry.get("withdrawn") else ""
+                print(f"{mark} {entry['sha256'][:16]}  {entry['published']}  {entry['name']}{withdrawn}")
+            return 0
         if args.action == "install":
             if not args.path:
                 raise server_kit.KitError("install needs the kit: flarectl server-kit install PATH (folder or zip)")
-            pointer = server_kit.install(s3, bucket, Path(args.path), args.zip_password)
+            federation = load_or_report(str(federation_file(args.config)))
+            if federation is None:
+                return 2
+            expect = {"project": federation.project, "server_name": federation.dns.server_name if federation.dns else None,
+                      "port": federation.hub.fl_port}  # fmt: skip
+            pointer = server_kit.install(s3, bucket, Path(args.path), args.zip_password, expect=expect)
             print(f"published {pointer['name']} (sha256 {pointer['sha256'][:16]}) to s3://{bucket}/{pointer['key']}")
         else:
+            current = server_kit.read_pointer(s3, bucket)
             pointer = server_kit.rollback(s3, bucket)
-            print(f"rolled back to {pointer['name']} (sha256 {pointer['sha256'][:16]})")
+            away = f"; {current['name']} ({current['sha256'][:16]}) is withdrawn and is not rolled back to again" if current else ""
+            print(f"rolled back to {pointer['name']} (sha256 {pointer['sha256'][:16]}, published {pointer['published']}){away}")
     except server_kit.KitError as error:
         print(f"flarectl: {error}", file=sys.stderr)
         return 2
@@ -255,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("cdk_out", nargs="?", default="cdk.out")
     summary.set_defaults(run=_summary)
     kit = commands.add_parser("server-kit", help="publish the FL server startup kit to the hub, or roll back")
-    kit.add_argument("action", choices=["install", "rollback"])
+    kit.add_argument("action", choices=["install", "rollback", "list"])
+    kit.add_argument("-c", "--config", help=CONFIG_HELP + "; install checks the kit's project, server name and port against it")
     kit.add_argument("path", nargs="?", help="server startup kit: folder or the dashboard's zip")
     kit.add_argument("--zip-password", help="password of the dashboard's zip, if it has one")
     kit.add_argument("--stack", default="FlareServerStack", help="hub stack whose KitBucket output to use")

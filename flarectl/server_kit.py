@@ -4,7 +4,10 @@ The Project Admin downloads the server kit from the dashboard and runs
 `flarectl server-kit install PATH`: the kit goes to the kit store under server/kits/, and
 server/current.json names it. The hub's flare-kit-sync timer (every minute) verifies the
 sha256, unpacks it next to the previous kit, switches to it and restarts the FL server.
-`flarectl server-kit rollback` points current.json back at the kit it replaced.
+The kit must be this federation's: its project, server name (with DNS) and port are checked
+against the federation file before anything is published. `flarectl server-kit rollback`
+points current.json at the newest earlier kit not rolled away from, and says which;
+`flarectl server-kit list` shows the history (server/history.json).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 REQUIRED = ("startup/fed_server.json", "startup/server.crt", "startup/server.key", "startup/rootCA.pem")
 POINTER = "server/current.json"
+HISTORY = "server/history.json"  # every kit published, newest first; withdrawn ones marked
 
 
 class KitError(Exception):
@@ -64,15 +68,62 @@ def check_server_kit(archive: bytes, label: Path) -> None:
         raise KitError(f"{label} is not a server startup kit: missing {', '.join(missing)}")
 
 
+def kit_identity(archive: bytes) -> tuple[str, str, int]:
+    """(project, server host, port) of a server kit, from its startup/fed_server.json."""
+    bundle = zipfile.ZipFile(io.BytesIO(archive))
+    name = next(n for n in bundle.namelist() if n.endswith(REQUIRED[0]))
+    server = json.loads(bundle.read(name))["servers"][0]
+    host, _, port = str(server["service"]["target"]).rpartition(":")
+    return str(server["name"]), host, int(port)
+
+
+def check_identity(archive: bytes, label: Path, *, project: str, server_name: str | None, port: int) -> None:
+    """The kit is for this federation: the project, the server's name (known with DNS) and port."""
+    kit_project, host, kit_port = kit_identity(archive)
+    found = [
+        f"{what} is {have!r}, the federation file says {want!r}"
+        for what, have, want in (("project", kit_project, project), ("server name", host, server_name), ("port", kit_port, port))
+        if want is not None and have != want
+    ]
+    if found:
+        raise KitError(
+            f"{label} is not this federation's server kit: {'; '.join(found)}. Download the server kit of project {project} "
+            "from its dashboard (or check -c names the right federation file); nothing was published"
+        )
+
+
 def read_pointer(s3: Any, bucket: str) -> dict | None:
+    return _read_json(s3, bucket, POINTER)
+
+
+def read_history(s3: Any, bucket: str) -> list[dict]:
+    """Every kit published, newest first. A store from before the history: its pointer chain."""
+    history = _read_json(s3, bucket, HISTORY)
+    if history is not None:
+        return list(history)
+    chain, entry = [], read_pointer(s3, bucket)
+    while entry:
+        chain.append({k: v for k, v in entry.items() if k != "previous"})
+        entry = entry.get("previous")
+    return chain
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> Any:
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=POINTER)["Body"].read())
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
 
 
-def install(s3: Any, bucket: str, path: Path, password: str | None = None) -> dict:
+def _put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(value, indent=2).encode(), ServerSideEncryption="aws:kms")
+
+
+def install(s3: Any, bucket: str, path: Path, password: str | None = None, *, expect: dict[str, Any] | None = None) -> dict:
+    """Publish the kit; `expect` (project, server_name, port) is checked first."""
     archive = kit_archive(path, password)
+    if expect is not None:
+        check_identity(archive, path, **expect)
     digest = hashlib.sha256(archive).hexdigest()
     key = f"server/kits/{digest}.zip"
     s3.put_object(Bucket=bucket, Key=key, Body=archive, ServerSideEncryption="aws:kms")
@@ -81,24 +132,36 @@ def install(s3: Any, bucket: str, path: Path, password: str | None = None) -> di
         previous.pop("previous", None)
         if previous["sha256"] == digest:
             return previous
-    pointer = {
-        "key": key,
-        "sha256": digest,
-        "name": path.name,
-        "published": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "previous": previous,
-    }
-    s3.put_object(Bucket=bucket, Key=POINTER, Body=json.dumps(pointer, indent=2).encode(), ServerSideEncryption="aws:kms")
-    return pointer
+    entry = {"key": key, "sha256": digest, "name": path.name, "published": _now()}
+    history = [entry, *(e for e in read_history(s3, bucket) if e["sha256"] != digest)]
+    _put_json(s3, bucket, HISTORY, history)
+    _put_json(s3, bucket, POINTER, {**entry, "previous": previous})
+    return {**entry, "previous": previous}
 
 
 def rollback(s3: Any, bucket: str) -> dict:
+    """Back to the newest earlier kit not rolled away from; the current one is marked withdrawn,
+    so a second rollback goes further back instead of re-publishing it."""
     current = read_pointer(s3, bucket)
-    if current is None or not current.get("previous"):
-        raise KitError("no earlier server kit to roll back to")
-    pointer = {**current["previous"], "previous": {k: v for k, v in current.items() if k != "previous"}}
-    s3.put_object(Bucket=bucket, Key=POINTER, Body=json.dumps(pointer, indent=2).encode(), ServerSideEncryption="aws:kms")
+    history = read_history(s3, bucket)
+    if current is None:
+        raise KitError("no server kit is published; nothing to roll back")
+    position = next((i for i, e in enumerate(history) if e["sha256"] == current["sha256"]), 0)
+    earlier = [e for e in history[position + 1 :] if not e.get("withdrawn")]
+    if not earlier:
+        raise KitError(f"no earlier server kit to roll back to from {current.get('name', current['sha256'][:16])}")
+    target = earlier[0]
+    for entry in history:
+        if entry["sha256"] == current["sha256"]:
+            entry["withdrawn"] = _now()
+    _put_json(s3, bucket, HISTORY, history)
+    pointer = {k: v for k, v in target.items() if k != "withdrawn"}
+    _put_json(s3, bucket, POINTER, {**pointer, "previous": {k: v for k, v in current.items() if k != "previous"}})
     return pointer
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def kit_bucket_from_stack(stack_name: str) -> str:

@@ -12,9 +12,9 @@ import yaml
 ADMIN = "admin@hospital.test"
 
 
-def provision(workdir: Path, *, project: str, fl_port: int, clients: list[str]) -> Path:
-    """Kits for server `localhost`, the given clients and a project admin; returns prod_00."""
-    participants = [{"name": "localhost", "type": "server", "org": "hospital", "fed_learn_port": fl_port}]
+def provision(workdir: Path, *, project: str, fl_port: int, clients: list[str], server: str = "localhost") -> Path:
+    """Kits for `server`, the given clients and a project admin; returns prod_00."""
+    participants = [{"name": server, "type": "server", "org": "hospital", "fed_learn_port": fl_port}]
     participants += [{"name": name, "type": "client", "org": "hospital"} for name in clients]
     participants.append({"name": ADMIN, "type": "admin", "org": "hospital", "role": "project_admin"})
     project_file = workdir / "project.yml"

@@ -60,10 +60,19 @@ def client(kits: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory) -> 
         process.kill()
 
 
-def publish(monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], *args: str) -> int:
+@pytest.fixture(scope="module")
+def federation_file(kits: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Project Admin's federation file for this hub (no DNS: the server name is not checked)."""
+    _, fl_port = kits
+    path = tmp_path_factory.mktemp("federation") / "hubtest.yaml"
+    path.write_text(f"project: hubtest\nproject_admin_email: it@hospital.test\nhub: {{fl_port: {fl_port}}}\n")
+    return path
+
+
+def publish(monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], *args: str, config: Path | None = None) -> int:
     for key, value in aws_emulator.items():
         monkeypatch.setenv(key, value)
-    return flarectl(["server-kit", *args, "--bucket", BUCKET])
+    return flarectl(["server-kit", *args, "--bucket", BUCKET, *(["-c", str(config)] if config else [])])
 
 
 def connected_clients(prod: Path) -> list[str]:
@@ -89,10 +98,10 @@ def test_server_unit_waits_for_a_kit(hub: Hub) -> None:
 
 
 def test_published_kit_is_installed_and_the_server_serves_clients(
-    hub: Hub, kits: tuple[Path, int], client: Path, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys
+    hub: Hub, kits: tuple[Path, int], client: Path, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys, federation_file
 ) -> None:
     prod, fl_port = kits
-    assert publish(monkeypatch, aws_emulator, "install", str(prod / "localhost")) == 0
+    assert publish(monkeypatch, aws_emulator, "install", str(prod / "localhost"), config=federation_file) == 0
     assert "published localhost" in capsys.readouterr().out
     result = hub.run("flare-kit-sync.service")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,14 +120,21 @@ def test_published_kit_is_installed_and_the_server_serves_clients(
 
 
 def test_new_kit_switches_and_rollback_restores(
-    hub: Hub, kits: tuple[Path, int], client: Path, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], tmp_path: Path
+    hub: Hub,
+    kits: tuple[Path, int],
+    client: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_emulator: dict[str, str],
+    tmp_path: Path,
+    federation_file: Path,
+    capsys,
 ) -> None:
     prod, _ = kits
     first, first_pid = current(hub), hub.pid("flare-server.service")
     renewed = tmp_path / "localhost"
     shutil.copytree(prod / "localhost", renewed)
     (renewed / "local" / "note.txt").write_text("second publication of the same server")
-    assert publish(monkeypatch, aws_emulator, "install", str(renewed)) == 0
+    assert publish(monkeypatch, aws_emulator, "install", str(renewed), config=federation_file) == 0
     assert hub.run("flare-kit-sync.service").returncode == 0
     second = current(hub)
     assert second != first
@@ -127,11 +143,25 @@ def test_new_kit_switches_and_rollback_restores(
     assert hub.run("flare-kit-sync.service").returncode == 0 and current(hub) == second  # idempotent
     wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
 
+    capsys.readouterr()
     assert publish(monkeypatch, aws_emulator, "rollback") == 0
+    said = capsys.readouterr().out
+    assert (
+        said.startswith("rolled back to localhost (sha256 ")
+        and "; localhost (" in said
+        and "is withdrawn and is not rolled back to again" in said
+    )
     assert hub.run("flare-kit-sync.service").returncode == 0
     assert current(hub) == first
     assert (hub.data / "kits" / "previous").readlink().name == second
     wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
+    # A second rollback does not re-publish the kit rolled away from: there is nothing earlier.
+    assert publish(monkeypatch, aws_emulator, "rollback") == 2
+    assert "no earlier server kit to roll back to from localhost" in capsys.readouterr().err
+    assert publish(monkeypatch, aws_emulator, "list") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and "  localhost, rolled back from on " in listed[0] and not listed[0].startswith("*")
+    assert listed[1].startswith("* ") and listed[1].endswith("  localhost")
 
 
 def test_a_tampered_kit_is_refused(hub: Hub, s3, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,11 +175,37 @@ def test_a_tampered_kit_is_refused(hub: Hub, s3, monkeypatch: pytest.MonkeyPatch
 
 
 def test_flarectl_refuses_what_is_not_a_server_kit(
-    kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys
+    kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys, federation_file: Path
 ) -> None:
     prod, _ = kits
-    assert publish(monkeypatch, aws_emulator, "install", str(prod / "site-1")) == 2
+    assert publish(monkeypatch, aws_emulator, "install", str(prod / "site-1"), config=federation_file) == 2
     assert "is not a server startup kit" in capsys.readouterr().err
+
+
+def test_another_projects_kit_is_refused_by_flarectl_and_by_the_hub(
+    hub: Hub, s3, monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], capsys, federation_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:  # fmt: skip
+    """A kit provisioned for another project (server localhost, port 9999) is not published, and
+    a pointer to one put in the store by other means is not installed."""
+    other = provision(tmp_path_factory.mktemp("other"), project="otherfl", fl_port=9999, clients=["x-1"])
+    pointer_before = s3.get_object(Bucket=BUCKET, Key="server/current.json")["Body"].read()
+    assert publish(monkeypatch, aws_emulator, "install", str(other / "localhost"), config=federation_file) == 2
+    err = capsys.readouterr().err
+    assert "is not this federation's server kit: project is 'otherfl', the federation file says 'hubtest'; port is 9999" in err
+    assert "nothing was published" in err
+    assert s3.get_object(Bucket=BUCKET, Key="server/current.json")["Body"].read() == pointer_before
+    before = current(hub)
+    from flarectl import server_kit
+
+    server_kit.install(s3, BUCKET, other / "localhost")  # no federation file: as if written into the store by hand
+    try:
+        result = hub.run("flare-kit-sync.service")
+        assert result.returncode == 1
+        assert "is not this hub's: project is 'otherfl', hub.env says 'hubtest'; port is 9999" in result.stdout
+        assert current(hub) == before
+    finally:
+        s3.put_object(Bucket=BUCKET, Key="server/current.json", Body=pointer_before)
 
 
 def test_health_check_restarts_a_server_whose_port_stopped_answering(hub: Hub, kits: tuple[Path, int], client: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from flarectl.server_kit import read_pointer
-from tests.integration.conftest import cdk, free_port, start_emulator
+from tests.integration.conftest import cdk, start_emulator
 from tests.integration.emulated_deploy import ACCOUNT, AMI_PARAMETER, REGION, Deployment, user_data_parts
 from tests.integration.provision import provision
 
@@ -50,10 +50,12 @@ def test_a_destroyed_hub_is_rebuilt_with_everything_it_kept(deployment: Deployme
                                   "network": {"vpc": vpc}, "hub": {"ami_ssm_parameter": AMI_PARAMETER}}  # fmt: skip
     first = deployment.deploy(yaml.safe_dump(federation), "first")
     secret = secrets.get_secret_value(SecretId=first["AdminSecretName"])["SecretString"]
-    kit = provision(tmp_path, project="restorefl", fl_port=free_port(), clients=[]) / "localhost"
+    kit = provision(tmp_path, project="restorefl", fl_port=8002, clients=[]) / "localhost"  # the federation's port
     renewed = shutil.copytree(kit, tmp_path / "localhost-renewed")  # another archive: a second kit in the history
     for path in (kit, renewed):
-        flarectl(deployment, "server-kit", "install", str(path), "--stack", "FlareServerStack")
+        flarectl(
+            deployment, "server-kit", "install", str(path), "--stack", "FlareServerStack", "-c", str(deployment.workdir / "first.yaml")
+        )
     published = read_pointer(s3, first["KitBucket"])
     kits = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=first["KitBucket"])["Contents"])
 

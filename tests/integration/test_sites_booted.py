@@ -12,6 +12,7 @@ The federation's kits come from `nvflare provision`; its server kit is published
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,12 +27,13 @@ from flarectl.sites import linux, wsl
 from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration.booted_host import BootedHost
-from tests.integration.booted_hub import CURRENT_NVFLARE, FIGURES, BootedHub, download_caches
+from tests.integration.booted_hub import CURRENT_NVFLARE, FIGURES, ZONE, BootedHub, download_caches
 from tests.integration.emulated_deploy import AMI_PARAMETER, user_data
 from tests.integration.hub_harness import wait_for
 from tests.integration.provision import ADMIN, provision
 
 SITES = {"site-aws": "aws", "site-azure": "azure", "site-linux": "linux", "site-wsl": "wsl"}
+SERVER_NAME = f"server.{ZONE}"  # the booted hub's dns.server_name: the name its kit must serve
 FAKE_NVIDIA_SMI = fake_nvidia_smi("L4", 1)  # what the table says an L4 reports
 
 
@@ -45,7 +47,9 @@ def federation_of(*sites: dict) -> Federation:
 
 def client_host(workdir: Path, name: str, user_data: bytes, hub: BootedHub) -> BootedHost:
     environment = {k: v for k, v in hub.emulator.items() if k != "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"}
-    host = BootedHost(workdir / name, name=name, user_data=user_data, environment=environment, binds=download_caches())
+    # The hub's server name (its Route53 record on AWS) resolves to the booted hub, here on loopback.
+    host = BootedHost(workdir / name, name=name, user_data=user_data, environment=environment, binds=download_caches(),
+                      hosts={SERVER_NAME: "127.0.0.1"})  # fmt: skip
     smi = host.root / "usr" / "bin" / "nvidia-smi"  # where the NVIDIA utilities package puts it
     smi.write_text(FAKE_NVIDIA_SMI)
     smi.chmod(0o755)
@@ -75,16 +79,24 @@ def prod(booted_hub: BootedHub, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """The federation's kits; the hub's FL server runs the published server kit (at the current
     NVFlare release: a federation runs one version)."""
     booted_hub.upgrade(CURRENT_NVFLARE)  # nothing to do when test_hub_booted.py ran first
-    prod = provision(tmp_path_factory.mktemp("provision"), project="bootfl", fl_port=8002, clients=list(SITES))
+    prod = provision(tmp_path_factory.mktemp("provision"), project="bootfl", fl_port=8002, clients=list(SITES), server=SERVER_NAME)
+    # This machine has no record for the hub's name: the tests' admin dials loopback (the server's
+    # identity it checks stays the hub's name).
+    admin_config = prod / ADMIN / "startup" / "fed_admin.json"
+    admin = json.loads(admin_config.read_text())
+    admin["admin"]["host"] = "localhost"
+    admin_config.write_text(json.dumps(admin))
     publish = [
         sys.executable,
         "-m",
         "flarectl",
         "server-kit",
         "install",
-        str(prod / "localhost"),
+        str(prod / SERVER_NAME),
         "--bucket",
         booted_hub.outputs["KitBucket"],
+        "-c",
+        str(booted_hub.deployment.workdir / "hub.yaml"),  # the file the hub was deployed from
     ]
     result = subprocess.run(publish, env={**booted_hub.deployment.env}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -156,6 +156,19 @@ def server_kit(dashboard: Dashboard) -> tuple[bytes, str]:
     return archive, pin
 
 
+def kit_mismatch(kit: Path, *, project: str, server_name: str | None, port: int) -> str | None:
+    """How a server kit differs from this hub's project, server name (None: not known here, the
+    Elastic IP) and FL port; None when it is this hub's."""
+    server = json.loads((kit / "startup" / "fed_server.json").read_text())["servers"][0]
+    host, _, kit_port = str(server["service"]["target"]).rpartition(":")
+    found = [
+        f"{what} is {have!r}, hub.env says {want!r}"
+        for what, have, want in (("project", server["name"], project), ("server name", host, server_name), ("port", int(kit_port), port))
+        if want is not None and have != want
+    ]
+    return "; ".join(found) or None
+
+
 def check_kit(kit: Path, wanted: dict[str, Any]) -> None:
     """The kit serves the name and port the federation file says (what every site's kit dials)."""
     server = json.loads((kit / "startup" / "fed_server.json").read_text())["servers"][0]

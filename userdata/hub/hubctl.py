@@ -446,8 +446,10 @@ def health(hub: Hub) -> int:
 
 
 def kit_sync(hub: Hub) -> int:
-    """Install the kit named by s3://KIT_BUCKET/server/current.json (written by flarectl)."""
+    """Install the kit named by s3://KIT_BUCKET/server/current.json (written by flarectl), if it
+    is this hub's: its project, server name and port are hub.env's."""
     import boto3
+    import dashboard_project as dp  # beside this file
     from botocore.exceptions import ClientError
 
     s3 = boto3.client("s3")
@@ -470,6 +472,12 @@ def kit_sync(hub: Hub) -> int:
             log(f"kit {pointer['key']} does not match its sha256; not installed")
             return 1
         unpack_kit(archive, target)
+    mismatch = dp.kit_mismatch(target, project=hub.project, server_name=hub.server_name or None, port=hub.fl_port)
+    if mismatch:
+        shutil.rmtree(target)
+        log(f"server kit {kit_id} ({pointer.get('name', pointer['key'])}) is not this hub's: {mismatch}; not installed "
+            "(publish the server kit of this project: flarectl server-kit install)")  # fmt: skip
+        return 1
     switch_kit(hub, kit_id)
     applied.write_text(pointer["sha256"])
     restart("flare-server.service")
