@@ -28,13 +28,33 @@ from stacks.server_stack import FlareServerStack
 
 
 def preflight(app: cdk.App, federation: Federation) -> None:
-    """Problems that need a lookup, for every site, before anything is written."""
-    problems = []
+    """Problems that need a lookup, for the hub and every site, before anything is written."""
+    problems = hub_preflight(federation)
     for index, site in enumerate(federation.sites):
         check = KINDS[site.kind].preflight
         problems += [f"sites[{index}].{problem}" for problem in (check(app, site, federation) if check else [])]
     if problems:
         raise ConfigError(problems)
+
+
+def hub_preflight(federation: Federation) -> list[str]:
+    """With credentials for the hub's account: an adopted Elastic IP is the address it says."""
+    elastic_ip, aws = federation.hub.elastic_ip, federation.aws
+    if elastic_ip is None or aws.account is None or aws.region is None:
+        return []
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from flarectl.restore_plan import elastic_ip_problem
+
+    try:
+        session = boto3.session.Session(region_name=aws.region)
+        if session.client("sts").get_caller_identity()["Account"] != aws.account:
+            return []
+        problem = elastic_ip_problem(session.client("ec2"), elastic_ip.allocation_id, elastic_ip.address)
+    except (BotoCoreError, ClientError):
+        return []  # no credentials: checked at deploy by EC2 itself (the association fails)
+    return [problem] if problem else []
 
 
 def prune_site_outputs(outdir: Path, federation: Federation) -> None:

@@ -201,8 +201,18 @@ def _restore_plan(args: argparse.Namespace) -> int:
     except restore_plan.RestoreError as error:
         print(f"flarectl: {error}", file=sys.stderr)
         return 2
-    print("# Merge into the federation file's hub: section, then cdk deploy FlareServerStack:")
-    print(yaml.safe_dump(block, sort_keys=False), end="")
+    if args.merge:
+        source = Path(args.merge)
+        target = source.with_name(source.stem + "-restore.yaml")
+        data = restore_plan.merged(source.read_text(encoding="utf-8"), block)
+        target.write_text(f"# {source.name} with the restore plan merged into hub: (comments are not kept)\n"
+                          + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")  # fmt: skip
+        if load_or_report(str(target)) is None:
+            return 2
+        print(f"wrote {target}: review it, then cdk deploy FlareServerStack -c config={target}")
+    else:
+        print("# Merge into the federation file's hub: section (or run again with --merge FILE), then cdk deploy FlareServerStack:")
+        print(yaml.safe_dump(block, sort_keys=False), end="")
     for note in notes:
         print(f"flarectl: {note}", file=sys.stderr)
     return 0 if len(block["hub"]) == 4 else 1
@@ -317,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     restore.add_argument("--stack", default="FlareServerStack", help="the old hub stack's name (default: FlareServerStack)")
     restore.add_argument("--region", help="its region (default: the AWS CLI's)")
+    restore.add_argument(
+        "--merge", metavar="FILE", help="write FILE's content with the plan merged into its hub: section to FILE-restore.yaml"
+    )
     restore.set_defaults(run=_restore_plan)
     files = commands.add_parser("site-files", help="write one site's files (what `cdk synth` writes to cdk.out/sites/<site>/)")
     files.add_argument("site", help="the site's name in the federation file")

@@ -70,7 +70,8 @@ def _volume(ec2: Any, volume_id: str | None, hub: dict[str, Any]) -> str | None:
         holders = ", ".join(a["InstanceId"] for a in volume.get("Attachments", []))
         return f"data volume {volume_id} is {volume['State']} ({holders}): stop that instance first, or it cannot be adopted"
     hub["data_volume_id"] = volume_id
-    return None
+    return (f"data volume {volume_id} is in {volume['AvailabilityZone']}: the rebuilt hub's subnet must be there "
+            "(with vpc: vpc-..., set network.subnet_ids to a subnet in that zone)")  # fmt: skip
 
 
 def _secret(secrets: Any, name: str | None, hub: dict[str, Any]) -> str | None:
@@ -110,3 +111,26 @@ def _address(ec2: Any, address: str | None, hub: dict[str, Any]) -> str | None:
         return f"Elastic IP {address} is still associated ({found[0].get('InstanceId', 'a network interface')}): disassociate it first"
     hub["elastic_ip"] = {"allocation_id": found[0]["AllocationId"], "address": address}
     return None
+
+
+def elastic_ip_problem(ec2: Any, allocation_id: str, address: str) -> str | None:
+    """hub.elastic_ip as EC2 has it: the allocation exists and holds that address."""
+    try:
+        found = ec2.describe_addresses(AllocationIds=[allocation_id])["Addresses"]
+    except ClientError:
+        found = []
+    if not found:
+        return f"hub.elastic_ip.allocation_id: {allocation_id} is not an Elastic IP of this account and region"
+    if found[0]["PublicIp"] != address:
+        return (f"hub.elastic_ip.address: {address} is not the address of {allocation_id} ({found[0]['PublicIp']}); "
+                f"DNS and kits would point at the wrong host: set address: {found[0]['PublicIp']}")  # fmt: skip
+    return None
+
+
+def merged(federation_text: str, block: dict[str, Any]) -> dict[str, Any]:
+    """The federation file's data with the plan's hub keys merged into its hub section."""
+    import yaml
+
+    data = yaml.safe_load(federation_text) or {}
+    data["hub"] = {**(data.get("hub") or {}), **block["hub"]}
+    return data

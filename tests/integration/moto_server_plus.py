@@ -1,4 +1,4 @@
-"""moto_server with eight CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
+"""moto_server with nine CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
@@ -20,6 +20,9 @@
    here it is AssociateAddress, and DisassociateAddress when it is deleted.
 8. EC2 disassociates the Elastic IP of an instance it terminates; moto keeps the association
    (so a kept address looked still in use after `cdk destroy`). Here termination releases it.
+9. moto allocates Elastic IPs from 127.0.0.0/8; AWS's are public addresses, which is what the
+   federation file takes for `hub.elastic_ip.address`. Here they come from 52.95.0.0/16, an
+   AWS range (never reached from here: nothing connects to them).
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -27,13 +30,14 @@ Everything else is the ordinary moto server. Usage: python moto_server_plus.py -
 from __future__ import annotations
 
 import json
+import random
 import sys
 from typing import Any
 
 from moto.cloudformation.models import CloudFormationBackend
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
-from moto.ec2.models import ec2_backends
+from moto.ec2.models import ec2_backends, elastic_ip_addresses
 from moto.ec2.models.instances import Instance
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
@@ -292,6 +296,13 @@ def resolve_update_parameters(self: CloudFormationBackend, instance: Any, incomi
 
 
 CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]
+
+
+def public_elastic_ip() -> str:
+    return f"52.95.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+elastic_ip_addresses.random_ip = public_elastic_ip  # the name the Elastic IP model calls
 
 
 if __name__ == "__main__":

@@ -70,14 +70,18 @@ def test_a_destroyed_hub_is_rebuilt_with_everything_it_kept(deployment: Deployme
     allocation = address["AllocationId"]
     assert plan == {"hub": {"data_volume_id": first["DataVolumeId"], "admin_secret": "existing", "kit_bucket": first["KitBucket"],
                             "elastic_ip": {"allocation_id": allocation, "address": first["ElasticIp"]}}}  # fmt: skip
-    # moto hands out 127.x addresses, which validation rightly refuses: a public one stands in.
-    plan["hub"]["elastic_ip"]["address"] = "52.10.20.30"
-    second = deployment.deploy(yaml.safe_dump({**federation, "hub": {**federation["hub"], **plan["hub"]}}), "second")
+    # The plan merged into the federation file as the README says (--merge), deployed from there.
+    merged = flarectl(deployment, "hub", "restore-plan", "--region", REGION, "--merge", str(deployment.workdir / "first.yaml"))
+    target = deployment.workdir / "first-restore.yaml"
+    assert f"wrote {target}: review it, then cdk deploy FlareServerStack -c config={target}" in merged.stdout
+    assert f"data volume {first['DataVolumeId']} is in us-east-1a" in merged.stderr
+    assert yaml.safe_load(target.read_text()) == {**federation, "hub": {**federation["hub"], **plan["hub"]}}
+    second = deployment.deploy(target.read_text(), "second")
 
     assert {key: second[key] for key in ("DataVolumeId", "AdminSecretName", "KitBucket")} == {
         key: first[key] for key in ("DataVolumeId", "AdminSecretName", "KitBucket")
     }
-    assert second["InstanceId"] != first["InstanceId"] and second["ElasticIp"] == "52.10.20.30"
+    assert second["InstanceId"] != first["InstanceId"] and second["ElasticIp"] == first["ElasticIp"]
     assert secrets.get_secret_value(SecretId=second["AdminSecretName"])["SecretString"] == secret
     assert ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0]["InstanceId"] == second["InstanceId"]
     assert f"readonly DATA_VOLUME_ID={first['DataVolumeId']}\n" in user_data_parts(deployment, second["InstanceId"])["text/x-shellscript"]
@@ -89,3 +93,15 @@ def test_a_destroyed_hub_is_rebuilt_with_everything_it_kept(deployment: Deployme
         "previous": {k: v for k, v in published.items() if k != "previous"},
     }
     assert rolled_back.stdout
+    # An address that is not the allocation's would point DNS and kits at another host: refused at synth.
+    wrong = {
+        **federation,
+        "hub": {**federation["hub"], **plan["hub"], "elastic_ip": {"allocation_id": allocation, "address": "52.10.20.30"}},
+    }
+    (deployment.workdir / "wrong.yaml").write_text(yaml.safe_dump(wrong))
+    refused = cdk(
+        "synth", "-c", f"config={deployment.workdir / 'wrong.yaml'}", "-o", str(deployment.workdir / "wrong.out"), env=deployment.env
+    )
+    assert refused.returncode != 0
+    assert (f"wrong.yaml: hub.elastic_ip.address: 52.10.20.30 is not the address of {allocation} ({first['ElasticIp']}); "
+            f"DNS and kits would point at the wrong host: set address: {first['ElasticIp']}") in refused.stderr  # fmt: skip

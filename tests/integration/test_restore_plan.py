@@ -52,7 +52,11 @@ def restore_plan(stack: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, d
 def test_everything_kept_is_adopted_and_the_rebuilt_template_uses_it(kept: dict[str, Any], aws_emulator, capsys) -> None:
     code, block, notes = restore_plan(kept["stack"], capsys)
     allocation = emulator_client(aws_emulator, "ec2").describe_addresses(PublicIps=[kept["ElasticIp"]])["Addresses"][0]["AllocationId"]
-    assert (code, notes) == (0, "")
+    assert (code, notes) == (
+        0,
+        f"flarectl: data volume {kept['DataVolumeId']} is in us-east-1a: the rebuilt hub's subnet must be there "
+        "(with vpc: vpc-..., set network.subnet_ids to a subnet in that zone)\n",
+    )
     assert block == {
         "hub": {
             "data_volume_id": kept["DataVolumeId"],
@@ -61,9 +65,7 @@ def test_everything_kept_is_adopted_and_the_rebuilt_template_uses_it(kept: dict[
             "elastic_ip": {"allocation_id": allocation, "address": kept["ElasticIp"]},
         }
     }
-    # Pasted into a federation file, it validates and the rebuilt hub creates none of the four
-    # (moto hands out 127.x addresses, which validation rightly refuses: a public one stands in).
-    block["hub"]["elastic_ip"]["address"] = "52.10.20.30"
+    # Pasted into a federation file, it validates and the rebuilt hub creates none of the four.
     federation = Federation.model_validate({"project": "restorefl", "project_admin_email": "it@flare.test", **block})
     template = synth_hub(federation)
     for kind in ("AWS::EC2::Volume", "AWS::SecretsManager::Secret"):
