@@ -218,6 +218,27 @@ def _restore_plan(args: argparse.Namespace) -> int:
     return 0 if len(block["hub"]) == 4 else 1
 
 
+def _kit_install(args: argparse.Namespace) -> int:
+    """The PIN comes from the terminal (getpass), or one line of standard input when that is not a
+    terminal (`flarectl kit install x.zip < pin-file`): never from argv, which `ps` shows."""
+    import getpass
+
+    from flarectl import kit_install
+
+    path = Path(args.zip)
+    try:
+        pin = None
+        if path.is_file() and kit_install.encrypted(path):
+            pin = getpass.getpass("PIN the dashboard showed for this kit: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        target, kind = kit_install.install(path, pin, to=Path(args.to) if args.to else None, home=Path.home())
+    except (kit_install.KitInstallError, OSError) as error:
+        print(f"flarectl: {error}", file=sys.stderr)
+        return 2
+    key = "startup/client.key" if kind != "server" else "startup/server.key"
+    print(f"{target}: your {kind} startup kit; its private key is {key} (mode 600)")
+    return 0
+
+
 def _picture(args: argparse.Namespace) -> int:
     from flarectl.picture import render_svg
 
@@ -347,6 +368,13 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("-o", "--output", help="folder to unzip into (default: the site's kit: in the federation file)")
     fetch.add_argument("--insecure", action="store_true", help="accept a self-signed dashboard certificate (a hub without DNS)")
     fetch.set_defaults(run=_site_kit)
+    kit_commands = commands.add_parser("kit", help="a startup kit zip from the dashboard").add_subparsers(dest="kit_command", required=True)
+    install = kit_commands.add_parser(
+        "install", help="unpack a kit zip where it is used (a Lead's admin kit: ~/.nvflare/<project>/<you>); asks for its PIN"
+    )
+    install.add_argument("zip", help="the zip the dashboard downloaded")
+    install.add_argument("--to", help="folder to unpack into (a site kit: the kit: of the site in the federation file)")
+    install.set_defaults(run=_kit_install)
     site = commands.add_parser("site", help="checks for a client site").add_subparsers(dest="site_command", required=True)
     doctor = site.add_parser(
         "doctor", help="can this machine's client connect, and will jobs run? (exit 0 ok, 1 cannot connect, 2 jobs would fail)"

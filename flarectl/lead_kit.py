@@ -28,16 +28,7 @@ You submit training jobs to the federation and download their results; you never
 the hub or to a site. Everything here runs on your own machine: Linux, a Mac, or Windows
 inside WSL 2 (Ubuntu).
 
-## 1. Your account and admin kit
-
-Sign up on the dashboard, {dashboard}, as a Lead of your organization. Once the Project
-Admin has approved you, log in, download your admin startup kit ("FLARE Console") and note
-its password. Unzip it into `~/.nvflare/{federation.project}/`, so that
-`~/.nvflare/{federation.project}/<your email>/startup/fed_admin.json` exists:
-`unzip -P <password> <your email>.zip -d ~/.nvflare/{federation.project}/`.
-The kit holds your private key: keep it there, readable only by you.
-
-## 2. Your environment, in one command
+## 1. Your environment, in one command
 
 From this folder (it needs `python3` once, to install uv, and the Python package index):
 
@@ -45,9 +36,23 @@ From this folder (it needs `python3` once, to install uv, and the Python package
 bash setup-lead.sh
 ```
 
-It installs Python {PYTHON_VERSION} (uv, from PyPI, uses this machine's or installs its own),
-`flarectl` for Leads and NVFlare {federation.nvflare_version}, the version the whole federation
-runs, into `{venv}`, and activates it in every new login shell.
+It installs Python {PYTHON_VERSION} (uv uses one this machine has; without one, it downloads
+a Python build from its own release mirror besides PyPI), `flarectl` for Leads and NVFlare
+{federation.nvflare_version}, the version the whole federation runs, into `{venv}`, and
+activates it in every new login shell (bash and zsh, the Mac's default).
+
+## 2. Your account and admin kit
+
+Sign up on the dashboard, {dashboard}, as a Lead of your organization. Once the Project
+Admin has approved you, log in, download your admin startup kit ("FLARE Console") and note
+its PIN. Then, with the environment active:
+
+```bash
+flarectl kit install ~/Downloads/<your email>.zip    # asks for the PIN; never put it on the command line
+```
+
+It unpacks the kit into `~/.nvflare/{federation.project}/<your email>/`, where `flarectl`
+looks, with the private key readable only by you.
 
 ## 3. The starter job
 

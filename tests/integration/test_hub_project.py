@@ -274,3 +274,29 @@ def test_a_kit_the_project_admin_published_is_not_replaced(hub: Hub, port: int) 
         (kits / "current").symlink_to(own_kit.name)
         (kits / "published.sha256").unlink()
         state.write_bytes(saved)
+
+
+def test_a_lead_installs_the_dashboards_admin_kit_zip_with_one_command(hub: Hub, port: int, admin: dict[str, str], tmp_path: Path) -> None:
+    """The zip the real dashboard serves (no top folder, PIN-encrypted) lands where flarectl looks,
+    the PIN read from standard input (never argv), the key mode 600; a second install overwrites nothing."""
+    api = Api(port).as_user(admin["email"], admin["password"])
+    pin = secrets.token_hex(8)
+    status, archive = api.client.call("POST", "/users/1/blob", {"pin": pin})
+    assert status == 200 and archive.startswith(b"PK")
+    download = tmp_path / f"{admin['email']}.zip"
+    download.write_bytes(archive)
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home)}
+    command = [sys.executable, "-m", "flarectl", "kit", "install", str(download)]
+    wrong = subprocess.run(command, input="not-the-pin\n", env=env, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "the PIN does not open the zip" in wrong.stderr and not home.exists()
+    result = subprocess.run(command, input=f"{pin}\n", env=env, capture_output=True, text=True, timeout=60)
+    kit = home / ".nvflare" / PROJECT / admin["email"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{kit}: your admin startup kit; its private key is startup/client.key (mode 600)"
+    assert oct((kit / "startup" / "client.key").stat().st_mode & 0o777) == "0o600"
+    found = subprocess.run([sys.executable, "-c", "from flarectl.lead import find_kit; print(find_kit(None, False))"], env=env,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert found.stdout.strip() == str(kit.resolve())  # where `flarectl submit` looks
+    again = subprocess.run(command, input=f"{pin}\n", env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already holds files; move them away first" in again.stderr

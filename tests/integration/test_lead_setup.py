@@ -25,6 +25,7 @@ from tests.integration.hub_harness import Hub
 from tests.integration.provision import ADMIN, client_command, provision
 
 PROJECT = "leadfed"
+PIN = "4e1f0c2a9b7d"
 SITES = ["site-a", "site-b"]
 # Downloads are kept between runs on this machine (uv and pip caches), not between machines.
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flarectl-tests"
@@ -49,8 +50,10 @@ def lead(flarectl_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     write_lead_kit(federation, folder, ROOT / "examples")
     shutil.copy(flarectl_wheel, folder)
     home = tmp_path_factory.mktemp("home")
-    # The README's step 1, done by hand: the Lead's admin kit unzipped into ~/.nvflare/<project>/.
-    shutil.copytree(prod / ADMIN, home / ".nvflare" / PROJECT / ADMIN)
+    # The Lead's download, made as NVFlare's dashboard makes it (`zip -rq -P <pin>` from inside
+    # the participant's folder: no top folder, encrypted with the PIN it shows).
+    (home / "Downloads").mkdir()
+    subprocess.run(["zip", "-rq", "-P", PIN, str(home / "Downloads" / f"{ADMIN}.zip"), "."], cwd=prod / ADMIN, check=True)
     # The machine's own network settings (its CA bundle, a proxy) stay; nothing of the project's.
     network = {key: value for key, value in os.environ.items()
                if key.startswith(("SSL_CERT_", "PIP_", "UV_")) or key.lower() in ("https_proxy", "http_proxy", "no_proxy")}  # fmt: skip
@@ -73,8 +76,9 @@ def lead(flarectl_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         hub.stop_all()
 
 
-def run(lead: dict, command: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-ec", command], cwd=lead["folder"], env=lead["env"], capture_output=True, text=True, timeout=timeout)
+def run(lead: dict, command: str, timeout: int = 900, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-ec", command], cwd=lead["folder"], env=lead["env"], capture_output=True, text=True, timeout=timeout,
+                          input=stdin)  # fmt: skip
 
 
 def test_setup_makes_the_leads_environment_once(lead: dict) -> None:
@@ -94,10 +98,22 @@ def test_setup_makes_the_leads_environment_once(lead: dict) -> None:
     assert "installed uv" not in again.stdout and "made " not in again.stdout and "added to" not in again.stdout
     profile = (lead["home"] / ".profile").read_text().splitlines()
     assert profile == [f"source '{venv}/bin/activate'  # flarectl for federation {PROJECT}"]
+    assert not (lead["home"] / ".zprofile").exists()  # not a zsh user: nothing written there
+    zsh = run({**lead, "env": {**lead["env"], "SHELL": "/bin/zsh"}}, setup)
+    assert zsh.returncode == 0 and f"added to {lead['home'] / '.zprofile'}" in zsh.stdout
+    assert (lead["home"] / ".zprofile").read_text().splitlines() == profile
 
 
 def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:
-    commands = bash_blocks(lead["readme"])[1]
+    if not (lead["home"] / ".local" / f"flare-{PROJECT}" / "venv").exists():  # this test alone (-k)
+        assert run(lead, bash_blocks(lead["readme"])[0][0]).returncode == 0
+    (install,) = bash_blocks(lead["readme"])[1]
+    assert install == "flarectl kit install ~/Downloads/<your email>.zip    # asks for the PIN; never put it on the command line"
+    installed = run(lead, f"source ~/.local/flare-{PROJECT}/venv/bin/activate\n{install.replace('<your email>', ADMIN)}", stdin=f"{PIN}\n")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    kit = lead["home"] / ".nvflare" / PROJECT / ADMIN
+    assert installed.stdout.strip() == f"{kit}: your admin startup kit; its private key is startup/client.key (mode 600)"
+    commands = bash_blocks(lead["readme"])[2]
     assert commands == [
         f"source ~/.local/flare-{PROJECT}/venv/bin/activate",
         "cp -r examples/tabular-fedavg my-study",
@@ -105,8 +121,6 @@ def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:
         "flarectl jobs --state finished",
         "flarectl download <JOB_ID> -o results",
     ]
-    if not (lead["home"] / ".local" / f"flare-{PROJECT}" / "venv").exists():  # this test alone (-k)
-        assert run(lead, bash_blocks(lead["readme"])[0][0]).returncode == 0
     activate, *steps = commands
     job_id = ""
     outputs = []

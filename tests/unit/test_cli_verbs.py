@@ -14,6 +14,7 @@ VERBS = {
     "hub",  # Project Admin: restore-plan
     "site",  # Org Admin: doctor
     "site-kit",  # Org Admin: fetch
+    "kit",  # Lead and Org Admin: install a kit zip from the dashboard
     "azure",  # a kind's own verbs
     "submit", "jobs", "abort", "download", "status",  # Lead
 }  # fmt: skip

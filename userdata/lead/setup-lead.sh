@@ -15,6 +15,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly LEAD_HOME="${FLARE_LEAD_HOME:-${HOME}/.local/flare-${PROJECT}}"
 readonly PROFILE="${FLARE_LEAD_PROFILE:-${HOME}/.profile}"
+# zsh (a Mac's login shell since 2019) reads ~/.zprofile, not ~/.profile.
+readonly ZSH_PROFILE="${FLARE_LEAD_ZSH_PROFILE:-${HOME}/.zprofile}"
 readonly UV="${LEAD_HOME}/uv/bin/uv" VENV="${LEAD_HOME}/venv"
 
 log() { echo "setup-lead: $*"; }
@@ -45,9 +47,15 @@ installed="$("${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.ve
 "${VENV}/bin/flarectl" --help >/dev/null
 
 activate="source '${VENV}/bin/activate'  # flarectl for federation ${PROJECT}"
-if ! grep -qxF "${activate}" "${PROFILE}" 2>/dev/null; then
-  echo "${activate}" >>"${PROFILE}"
-  log "added to ${PROFILE}: ${activate}"
+profiles=("${PROFILE}")
+if [ -f "${ZSH_PROFILE}" ] || [ "$(basename "${SHELL:-}")" = zsh ]; then
+  profiles+=("${ZSH_PROFILE}")
 fi
+for profile in "${profiles[@]}"; do
+  if ! grep -qxF "${activate}" "${profile}" 2>/dev/null; then
+    echo "${activate}" >>"${profile}"
+    log "added to ${profile}: ${activate}"
+  fi
+done
 log "ready: flarectl and NVFlare ${NVFLARE_VERSION} (Python ${PYTHON_VERSION}) in ${VENV}; it is active in every new login shell"
 log "now: source ${VENV}/bin/activate"
