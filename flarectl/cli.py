@@ -145,7 +145,7 @@ def _federation_status(args: argparse.Namespace) -> int:
         if federation.dns and not dashboard:
             dashboard = f"https://{federation.dns.dashboard_name}"
     try:
-        report = federation_status.collect(lead.find_kit(args.kit, args.poc), expected=expected, dashboard=dashboard)
+        report = federation_status.collect(lead.find_kit(args.kit, args.poc), expected=expected, dashboard=dashboard, timeout=args.timeout)
     except lead.LeadError as error:
         print(f"flarectl: {error}", file=sys.stderr)
         return 2
@@ -340,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--dashboard", help="the dashboard's URL (default: https://<the server's name>)")
     status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
     status.add_argument("--debug", action="store_true", help="show NVFlare's own log lines")
+    status.add_argument("--timeout", type=float, default=20, help="seconds to wait for the FL server (default 20)")
     status.set_defaults(run=_federation_status)
     hub = commands.add_parser("hub", help="the Project Admin's hub").add_subparsers(dest="hub_command", required=True)
     restore = hub.add_parser(
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "debug", True):
         import logging
 
-        logging.disable(logging.WARNING)
+        logging.disable(logging.CRITICAL)  # NVFlare's connector errors too: the command says what failed, once
     return args.run(args)
 
 

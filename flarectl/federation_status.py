@@ -54,10 +54,10 @@ def dashboard_certificate_days(url: str, now: float) -> int | str:
     return int((not_after - now) // 86400)
 
 
-def collect(kit: Path, *, expected: list[str], dashboard: str | None, now: float | None = None) -> dict[str, Any]:
+def collect(kit: Path, *, expected: list[str], dashboard: str | None, now: float | None = None, timeout: float = 20) -> dict[str, Any]:
     """Everything the view shows, as plain data (the --json output)."""
     now = time.time() if now is None else now
-    session = session_for(kit)
+    session = session_for(kit, timeout=timeout)
     try:
         info = session.get_system_info()
         try:
@@ -71,13 +71,15 @@ def collect(kit: Path, *, expected: list[str], dashboard: str | None, now: float
     sites = []
     for name in sorted(set(seen) | set(expected)):
         last = seen.get(name)
-        connected = last is not None and now - last <= CONNECTED_WITHIN
+        # The server's clock may run ahead of this machine's: a time "in the future" is just now.
+        since = None if last is None else max(0, round(now - last))
+        connected = since is not None and since <= CONNECTED_WITHIN
         sites.append(
             {
                 "name": name,
                 "connected": connected,
                 "last_seen": last,
-                "seconds_since_seen": None if last is None else round(now - last),
+                "seconds_since_seen": since,
                 "known_to_server": name in seen,
                 "expected": name in expected,
                 "nvflare_version": versions.get(name, {}).get("version") if connected else None,
@@ -115,7 +117,7 @@ def ago(seconds: int | None) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+    return "just now" if seconds == 0 else f"{seconds} s ago"
 
 
 def days(value: int | str) -> str:

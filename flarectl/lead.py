@@ -69,13 +69,28 @@ def check_job_folder(folder: Path) -> None:
 
 
 def session_for(kit: Path, timeout: float = 30) -> Any:
+    """A Flare API session, or LeadError naming the server and how long it was tried. NVFlare's
+    own "Connecting ..." print goes to standard error, and only with --debug (stdout is the report)."""
+    import io
+    import json
+    import logging
+
     from nvflare.fuel.flare_api.flare_api import new_secure_session
 
+    quiet = logging.root.manager.disable >= logging.CRITICAL
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints "Connecting to FLARE ..."; stdout is the report
+        with contextlib.redirect_stdout(io.StringIO() if quiet else sys.stderr):
             return new_secure_session(kit.name, str(kit), timeout=timeout)
     except Exception as error:  # the Flare API raises several kinds; all mean "cannot reach the server"
-        raise LeadError(f"cannot connect to the FL server with the kit in {kit}: {error}") from None
+        try:
+            admin = json.loads((kit / "startup" / "fed_admin.json").read_text())["admin"]
+            where = f" at {admin['host']}:{admin['port']}"
+        except (OSError, ValueError, KeyError):
+            where = ""
+        raise LeadError(
+            f"cannot connect to the FL server{where} within {timeout:g} s with the kit in {kit} ({error}); "
+            "is it running, and is its port open from here?"
+        ) from None
 
 
 def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:

@@ -9,6 +9,7 @@ import http.server
 import json
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -155,3 +156,41 @@ def test_without_a_kit_it_says_where_to_put_one(tmp_path: Path, capsys: pytest.C
     monkeypatch.setenv("HOME", str(tmp_path))
     assert flarectl(["federation", "status"]) == 2
     assert "no admin startup kit found in ~/.nvflare/<project>/<user>" in capsys.readouterr().err
+
+
+def test_a_server_clock_ahead_of_this_machine_never_shows_a_negative_last_seen(federation: dict) -> None:
+    """Asked as if this machine's clock were 10 minutes behind the server's."""
+    from flarectl import federation_status
+
+    report = federation_status.collect(federation["prod"] / ADMIN, expected=[], dashboard=federation["dashboard"], now=time.time() - 600)
+    up = [site for site in report["sites"] if site["name"] in UP]
+    assert [(site["seconds_since_seen"], site["connected"]) for site in up] == [(0, True), (0, True)]
+    rows = [line for line in federation_status.render(report).splitlines() if line.startswith(tuple(UP))]
+    assert len(rows) == 2 and all(" just now " in row for row in rows), rows
+    assert all(site["seconds_since_seen"] is None or site["seconds_since_seen"] >= 0 for site in report["sites"])
+
+
+def test_an_unreachable_server_is_said_in_one_line_within_the_timeout(federation: dict, tmp_path: Path) -> None:
+    """No NVFlare connector lines (they come with --debug), one line naming the server, within --timeout."""
+    import shutil
+
+    kit = tmp_path / ADMIN
+    shutil.copytree(federation["prod"] / ADMIN, kit)
+    config = kit / "startup" / "fed_admin.json"
+    admin = json.loads(config.read_text())
+    admin["admin"]["port"] = free_port()  # nothing listens there
+    config.write_text(json.dumps(admin))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "flarectl", "federation", "status", "--kit", str(kit), "--timeout", "3"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"flarectl: cannot connect to the FL server at localhost:{admin['admin']['port']} within 3 s with the kit in {kit}"
+    )
+    assert line.endswith("is it running, and is its port open from here?")
+    assert elapsed < 60, elapsed  # bounded by --timeout, not NVFlare's own retries (a generous bound: a noisy machine)
+    debug = subprocess.run([sys.executable, "-m", "flarectl", "federation", "status", "--kit", str(kit), "--timeout", "3", "--debug"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "Connecting to FLARE" in debug.stderr and "cannot send to 'server'" in debug.stderr  # NVFlare's own lines, when asked for
