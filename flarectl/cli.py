@@ -266,18 +266,41 @@ def _site_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def kit_site_name(kit: Path, password: str | None) -> str | None:
+    """The site a client kit was made for (its sub_start.sh's uid=), from the folder or the zip."""
+    import re
+    import zipfile
+
+    try:
+        if kit.is_dir():
+            text = (kit / "startup" / "sub_start.sh").read_text()
+        else:
+            with zipfile.ZipFile(kit) as bundle:
+                name = next(n for n in bundle.namelist() if n.endswith("startup/sub_start.sh"))
+                text = bundle.read(name, pwd=password.encode() if password else None).decode()
+    except (OSError, StopIteration, RuntimeError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    match = re.search(r"uid=([A-Za-z0-9_-]+)", text)
+    return match.group(1) if match else None
+
+
 def _site_doctor(args: argparse.Namespace) -> int:
     """The doctor the site's runtime runs (flare-doctor.py), here before setup."""
     command = [sys.executable, str(USERDATA_DIR / "client" / "flare-doctor.py"), "--kit", args.kit, "--workdir", args.workdir]
     if args.config:
         if not args.site:
-            print("flarectl: --config needs --site NAME (the site's name in the federation file)", file=sys.stderr)
+            args.site = kit_site_name(Path(args.kit), args.zip_password)  # the help's default: the site the kit was made for
+        if not args.site:
+            print("flarectl: cannot tell from the kit which site it is for; pass --site NAME (the site's name in the federation file)",
+                  file=sys.stderr)  # fmt: skip
             return 2
         found = load_site(args.config, args.site)
         if found is None:
             return 2
         federation, _, site = found
-        command += ["--gpus", str(site.gpus), "--gpu-memory-gib", exact(site.gpu_memory_gib)]
+        command += ["--gpus", str(site.gpus), "--gpu-memory-gib", exact(site.gpu_memory_gib), "--port", str(federation.hub.fl_port)]
+        if federation.dns:
+            command += ["--server", federation.dns.server_name]
         if args.venv:
             command += ["--venv", args.venv, "--nvflare-version", federation.nvflare_version]
     elif args.venv:

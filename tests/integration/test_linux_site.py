@@ -80,6 +80,10 @@ def test_setup_installs_the_client_and_its_unit(machine: dict) -> None:
     assert f"ExecStart=/bin/bash {machine['workdir']}/flare-client.sh {machine['workdir']}/client.env run" in lines
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     assert {"Restart=always", "WantedBy=multi-user.target", f"User={user}"} <= set(lines)
+    assert "WSL" not in result.stdout + result.stderr  # a Linux site is told nothing about WSL
+    assert "installed flare-client-path-lab.service; it starts at boot. Start it now: bash flare-site.sh start" in result.stdout
+    root = "warning: setup runs as root, so the client and its jobs will run as root"
+    assert (root in result.stdout) == (os.geteuid() == 0)
 
 
 def test_the_doctor_finds_the_site_ready(machine: dict) -> None:
@@ -87,7 +91,10 @@ def test_the_doctor_finds_the_site_ready(machine: dict) -> None:
     command = ["bash", str(machine["workdir"] / "flare-site.sh"), "doctor"]
     result = subprocess.run(command, env=machine["env"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "  ok       gpus         1 GPU(s) (NVIDIA L4), 22.5 GiB or more each" in result.stdout
+    assert (
+        "  ok       gpus         1 GPU(s) (NVIDIA L4), 23034 MiB or more each (the site may register up to 22.4 GiB; it registered 22)"
+        in result.stdout
+    )
     assert result.stdout.rstrip().endswith("Result: all checks passed.")
 
 

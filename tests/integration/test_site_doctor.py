@@ -30,7 +30,7 @@ from tests.integration.hub_harness import Hub
 from tests.integration.provision import provision
 
 RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
-LINE = re.compile(r"^  (ok|PROBLEM|skipped) +(kit|certificate|server name|port|tls|clock|gpus|nvflare|disk) +(.*)$")
+LINE = re.compile(r"^  (ok|PROBLEM|skipped) +(kit|federation|certificate|server name|port|tls|clock|gpus|nvflare|disk) +(.*)$")
 ALL_CHECKS = {"kit", "certificate", "server name", "port", "tls", "clock", "gpus", "nvflare", "disk"}
 
 
@@ -248,23 +248,46 @@ def test_flarectl_site_doctor_checks_a_downloaded_zip_before_setup(federation: d
 
 
 def test_flarectl_site_doctor_takes_the_registered_gpus_and_version_from_the_federation_file(federation: dict, tmp_path: Path) -> None:
+    kit = federation["prod"] / "site-a"
+    port = int(json.loads((kit / "startup" / "fed_client.json").read_text())["servers"][0]["service"]["target"].rpartition(":")[2])
     config = tmp_path / "federation.yaml"
     config.write_text(
-        "project: doctor\nproject_admin_email: it@hospital.test\nsites:\n"
-        f"  - {{name: site-a, kind: linux, kit: {federation['prod'] / 'site-a'}, workdir: /srv/site-a, gpus: 2, gpu_memory_gib: 16}}\n"
+        f"project: doctor\nproject_admin_email: it@hospital.test\nhub: {{fl_port: {port}}}\nsites:\n"
+        f"  - {{name: site-a, kind: linux, kit: {kit}, workdir: /srv/site-a, gpus: 2, gpu_memory_gib: 16}}\n"
     )
-    command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(federation["prod"] / "site-a"), "--workdir", str(tmp_path)]
+    command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(kit), "--workdir", str(tmp_path)]
     result = subprocess.run([*command, "-c", str(config), "--site", "site-a", "--venv", sys.prefix], capture_output=True, text=True,
                             env={**os.environ, "PATH": fake_nvidia_smi(tmp_path, "T4", 1) + os.environ["PATH"]})  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     report = Report(result.returncode, result.stdout)
     assert list(report.problems()) == ["gpus"] and report.problems()["gpus"].startswith("nvidia-smi shows 1 GPU(s), the site registered 2")
     assert report.named("ok")["nvflare"] == f"NVFlare 2.9.0 in {sys.prefix}"
+    assert report.named("ok")["federation"] == f"dials localhost:{port}, as the federation file says"
 
-    result = subprocess.run([*command, "-c", str(config)], capture_output=True, text=True)
-    assert result.returncode == 2 and "--config needs --site NAME" in result.stderr
+    # --site defaults, as its help says, to the site the kit was made for.
+    result = subprocess.run([*command, "-c", str(config)], capture_output=True, text=True, timeout=120)
+    assert "Site doctor for site-a" in result.stdout, result.stdout + result.stderr
     result = subprocess.run([*command, "-c", str(config), "--site", "site-b"], capture_output=True, text=True)
     assert result.returncode == 2 and "no site 'site-b' in" in result.stderr
+
+    # A kit for another hub's port: found before anything else, as a connection problem.
+    config.write_text(config.read_text().replace(f"fl_port: {port}", f"fl_port: {port + 1}"))
+    result = subprocess.run([*command, "-c", str(config)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert Report(1, result.stdout).problems()["federation"] == (
+        f"the kit dials localhost:{port}, the federation file names localhost:{port + 1}: "
+        "a kit from another project or hub; download this site's kit from its dashboard"
+    )
+
+
+def test_a_kit_path_that_does_not_exist_is_named_as_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "kits" / "site-a"
+    result = subprocess.run([sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(missing), "--workdir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1
+    assert Report(1, result.stdout).problems()["kit"] == (
+        f"{missing} does not exist: unzip the site's startup kit there, or point --kit at the folder or zip"
+    )
 
 
 def test_a_dashboard_zip_needs_its_pin(federation: dict, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ class Problem(Exception):
 
 class Doctor:
     # Checks whose failure means the client cannot connect (exit 1); the rest exit 2.
-    CONNECTION = ("kit", "server name", "port", "tls")
+    CONNECTION = ("kit", "federation", "server name", "port", "tls")
 
     def __init__(self) -> None:
         self.results: dict[str, bool | None] = {}  # True ok, False problem, None skipped
@@ -97,6 +97,8 @@ def find_startup(kit: Path, scratch: Path, password: str | None = None) -> Path:
         if not found:
             raise Problem(f"{kit} holds no startup/fed_client.json; is it a client startup kit?")
         return found[0].parent
+    if not kit.exists():
+        raise Problem(f"{kit} does not exist: unzip the site's startup kit there, or point --kit at the folder or zip")
     if not (kit / "startup").is_dir():
         raise Problem(f"{kit} has no startup/ folder; point at the unzipped client kit (or its zip)")
     return kit / "startup"
@@ -130,6 +132,16 @@ def check_kit(startup: Path, site: str | None) -> tuple[dict, str]:
     host, _, port = server["service"]["target"].rpartition(":")
     found = {"host": host, "port": int(port), "identity": server.get("identity", host), "startup": startup, "days": days}
     return found, f"complete; client.crt for {site}, signed by the kit's root CA, valid {days} more days"
+
+
+def check_federation(kit: dict, server: str | None, port: int) -> tuple[None, str]:
+    """The kit dials the server and port the federation file names (not another project's hub)."""
+    if (server and kit["host"] != server) or kit["port"] != port:
+        raise Problem(
+            f"the kit dials {kit['host']}:{kit['port']}, the federation file names {server or kit['host']}:{port}: "
+            "a kit from another project or hub; download this site's kit from its dashboard"
+        )
+    return None, f"dials {kit['host']}:{kit['port']}, as the federation file says"
 
 
 def check_certificate_lifetime(kit: dict) -> tuple[None, str]:
@@ -243,7 +255,10 @@ def check_gpus(gpus: int, memory_gib: float) -> tuple[None, str]:
             f"the smallest GPU reports {smallest_mib} MiB, the site registered {memory_gib:g} GiB per GPU ({memory_gib * 1024:g} MiB), "
             f"which NVFlare refuses: set gpu_memory_gib to at most {int(smallest_mib / 102.4) / 10:g}"
         )
-    return None, f"{len(found)} GPU(s) ({', '.join(name.strip() for name, _ in found)}), {smallest_mib / 1024:.1f} GiB or more each"
+    return None, (
+        f"{len(found)} GPU(s) ({', '.join(name.strip() for name, _ in found)}), {smallest_mib} MiB or more each "
+        f"(the site may register up to {int(smallest_mib / 102.4) / 10:g} GiB; it registered {memory_gib:g})"
+    )
 
 
 def check_nvflare(venv: Path, version: str) -> tuple[None, str]:
@@ -277,11 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path.cwd(), help="where jobs run (disk space)")
     parser.add_argument("--min-free-gib", type=float, default=5)
     parser.add_argument("--zip-password", help="the PIN of a kit zip downloaded from the dashboard")
+    parser.add_argument("--server", help="the server name the federation file gives (checked against the kit)")
+    parser.add_argument("--port", type=int, help="the FL port the federation file gives (checked against the kit)")
     args = parser.parse_args(argv)
     print(f"Site doctor for {args.site or 'the site the kit names'} (kit {args.kit})")
     doctor = Doctor()
     with tempfile.TemporaryDirectory() as scratch:
         kit = doctor.check("kit", (), lambda: check_kit(find_startup(args.kit, Path(scratch), args.zip_password), args.site))
+        if args.port:
+            doctor.check("federation", ("kit",), lambda: check_federation(kit, args.server, args.port))
         doctor.check("certificate", ("kit",), lambda: check_certificate_lifetime(kit))
         doctor.check("server name", ("kit",), lambda: check_name(kit))
         doctor.check("port", ("server name",), lambda: check_port(kit))

@@ -6,7 +6,7 @@
 #                               systemd unit (starts at boot, restarts always) where systemd runs
 #   bash flare-site.sh start    start the client (the systemd unit, else a supervised process)
 #   bash flare-site.sh stop     stop it
-#   bash flare-site.sh status   is it running? (exit 0 yes, 3 no)
+#   bash flare-site.sh status   is it running? (exit 0 yes, 1 failing, 3 no)
 #   bash flare-site.sh doctor   can the client connect, and will jobs run? (exit 0 ok,
 #                               1 cannot connect, 2 connects but jobs would fail)
 set -euo pipefail
@@ -40,7 +40,17 @@ setup() {
   if [ "${GPUS}" -gt 0 ] && ! nvidia-smi -L; then
     die "nvidia-smi finds no GPU. ${GPU_HELP}"
   fi
-  python3 -m venv --help >/dev/null 2>&1 || die "Python's venv module is missing: sudo apt install python3-venv"
+  if [ "$(id -u)" -eq 0 ]; then
+    log "warning: setup runs as root, so the client and its jobs will run as root; run it as the user who owns ${SITE_DIR} (sudo is asked for the unit only)"
+  fi
+  # A venv with pip needs ensurepip, which Debian and Ubuntu ship apart (python3-venv): try one.
+  local probe
+  probe="$(mktemp -d)"
+  if ! python3 -m venv "${probe}/venv" >/dev/null 2>&1; then
+    rm -rf "${probe}"
+    die "python3 cannot make a venv with pip (ensurepip is missing): sudo apt install python3-venv"
+  fi
+  rm -rf "${probe}"
   bash "${SITE_DIR}/flare-client.sh" "${SITE_DIR}/client.env" install
   if has_systemd; then
     sudo tee "${UNIT_DIR}/${UNIT}" >/dev/null <<UNIT
@@ -61,9 +71,9 @@ WantedBy=multi-user.target
 UNIT
     sudo systemctl daemon-reload
     sudo systemctl enable "${UNIT}"
-    log "installed ${UNIT}; it starts with WSL. Start it now: bash flare-site.sh start"
+    log "installed ${UNIT}; it starts at boot$([ "${PLATFORM}" = wsl ] && echo " (with WSL)"). Start it now: bash flare-site.sh start"
   else
-    log "WSL runs without systemd: start/stop use a supervised background process (log: ${LOG})"
+    log "$([ "${PLATFORM}" = wsl ] && echo "WSL runs" || echo "this machine runs") without systemd: start/stop use a supervised background process (log: ${LOG})"
   fi
 }
 
