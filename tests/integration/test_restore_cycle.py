@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from flarectl.server_kit import read_pointer
+from tests.conftest import ROOT
 from tests.integration.conftest import cdk, start_emulator
 from tests.integration.emulated_deploy import ACCOUNT, AMI_PARAMETER, REGION, Deployment, user_data_parts
 from tests.integration.provision import provision
@@ -25,12 +26,16 @@ from tests.integration.provision import provision
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Its own emulator: the cycle creates and deletes FlareServerStack."""
+    """Its own emulator: the cycle creates and deletes FlareServerStack. CDK caches the emulator's
+    VPC lookups in the checkout's cdk.context.json: it is put back as it was afterwards."""
     workdir = tmp_path_factory.mktemp("restore-cycle")
     process, emulator = start_emulator(workdir)
+    context = ROOT / "cdk.context.json"
+    saved = context.read_bytes()
     try:
         yield Deployment(emulator, workdir)
     finally:
+        context.write_bytes(saved)
         process.terminate()
         process.wait(timeout=10)
 
