@@ -64,7 +64,7 @@ def summarize(cdk_out: Path) -> str:
         for output_id, output in template.get("Outputs", {}).items():
             lines.append(f"  {output_id}: {_show(output['Value'])}")
         for rule_id, rule in template.get("Rules", {}).items():
-            if "StartupKitRequired" in rule_id:
+            if "StartupKitRequired" in rule_id or "RealFederationRequired" in rule_id:
                 lines.append(f"  DEPLOY REFUSED until fixed: {rule['Assertions'][0]['AssertDescription']}")
     sites = cdk_out / "sites"
     site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []

@@ -57,6 +57,8 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert (
         (synth_out / "sites" / "hpc-lab" / "flare-client.sbatch").read_text().startswith("#!/bin/bash\n#SBATCH --job-name=flare-hpc-lab\n")
     )
+    hub = text[text.index("FlareServerStack  (") : text.index("FlareClient-gpu-site-1  (")]
+    assert "  DEPLOY REFUSED until fixed: This template is the embedded default federation (federation.yaml), for review only." in hub
     client = text[text.index("FlareClient-gpu-site-1  (") :]
     assert "instance type: g4dn.xlarge" in client
     assert "InstanceTypeReason: g4dn.xlarge (1 x T4 15 GiB, 4 vCPUs): cheapest of" in client
