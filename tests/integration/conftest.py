@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,6 +31,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     """Environment for the pinned CDK CLI: no telemetry, no notices, no version check."""
     env = dict(os.environ)
     env.update({"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1", "CI": "true"})
+    # A memory of the federation file of its own (flarectl/config/choice.py): what one test's
+    # `-c config=` named is never what another test's command without it reads.
+    env["FLARECTL_REMEMBERED_FEDERATION"] = str(Path(tempfile.mkdtemp(prefix="flarectl-memory-")) / "federation")
     env.update(extra)
     return env
 

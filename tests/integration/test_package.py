@@ -4,6 +4,7 @@ writes a site's files, with the host files it ships inside the package."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -24,8 +25,10 @@ def installed(flarectl_wheel: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+    """As on a machine with no checkout: nothing remembered (choice.py's file is per directory)."""
+    env = {key: value for key, value in os.environ.items() if key != "FLARECTL_REMEMBERED_FEDERATION"}
     return subprocess.run(
-        [str(installed["venv"] / "bin/flarectl"), *args], cwd=installed["cwd"], capture_output=True, text=True, timeout=120
+        [str(installed["venv"] / "bin/flarectl"), *args], cwd=installed["cwd"], capture_output=True, text=True, timeout=120, env=env
     )
 
 
