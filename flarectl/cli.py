@@ -172,11 +172,17 @@ def _site_kit(args: argparse.Namespace) -> int:
     if not dashboard:
         print("flarectl: the federation file has no dns: pass --dashboard https://<the hub's address>", file=sys.stderr)
         return 2
-    email = args.email or os.environ.get("FLARE_DASHBOARD_EMAIL") or input("dashboard email: ")
-    password = os.environ.get("FLARE_DASHBOARD_PASSWORD") or getpass.getpass(f"dashboard password for {email}: ")
     server_name = federation.dns.server_name if federation.dns else None
     try:
+        # Nothing is asked for before the dashboard answers and the target can take the kit.
+        if target.exists() and any(target.iterdir()):
+            raise site_kit.SiteKitError(
+                f"{target} already holds files; move them away first (a kit is a private key: nothing is overwritten)"
+            )
         client = site_kit.DashboardClient(dashboard, insecure=args.insecure)
+        client.check_reachable()
+        email = args.email or os.environ.get("FLARE_DASHBOARD_EMAIL") or input("dashboard email: ")
+        password = os.environ.get("FLARE_DASHBOARD_PASSWORD") or getpass.getpass(f"dashboard password for {email}: ")
         dials = site_kit.fetch(client, email=email, password=password, site=site.name, target=target, server_name=server_name,
                                fl_port=federation.hub.fl_port)  # fmt: skip
     except site_kit.SiteKitError as error:

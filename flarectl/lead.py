@@ -181,6 +181,19 @@ def abort(kit: Path, job_id: str, say=print) -> int:
         session.close()
 
 
+# What NVFlare's persistors write for the global model: numpy (server.npy), PyTorch
+# (FL_global_model.pt, best_FL_global_model.pt), and the other common weight formats.
+MODEL_SUFFIXES = (".npy", ".pt", ".pth", ".safetensors", ".h5", ".keras")
+
+
+def global_models(result: Path) -> list[Path]:
+    """The model files the server's job workspace holds, the final global model first."""
+    found = [path for path in result.rglob("*") if path.is_file() and path.suffix in MODEL_SUFFIXES]
+    return sorted(
+        found, key=lambda path: (not path.name.startswith(("FL_global_model", "server")), path.name.startswith("best"), str(path))
+    )
+
+
 def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
     """The job's result (the server's workspace of the job, with the global model) and the
     logs the Lead may see, into destination/<job_id>/."""
@@ -208,6 +221,9 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
         say(f"job {job_id}: no log from {site} ({reason})")
     if result:
         say(f"job {job_id} ({status}): result in {result}")
+        models = global_models(Path(result))
+        say(f"global model: {', '.join(map(str, models))}" if models else
+            f"job {job_id}: no model file ({', '.join(MODEL_SUFFIXES)}) in the result; the job's workflow saves none")  # fmt: skip
     elif not str(status).startswith("FINISHED"):
         say(f"job {job_id} is {status}: no result until it ends")
     say(f"logs in {target / 'logs'}: {', '.join(written)}" if written else f"job {job_id}: the server keeps no logs for it")

@@ -50,6 +50,10 @@ class DashboardClient:
         except OSError as error:
             raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
 
+    def check_reachable(self) -> None:
+        """The dashboard answers (and its certificate verifies), before anyone types a password."""
+        self.call("GET", "/project")
+
     def login(self, email: str, password: str) -> None:
         status, payload = self.call("POST", "/login", {"email": email, "password": password})
         if status != 200:

@@ -300,3 +300,17 @@ def test_a_lead_installs_the_dashboards_admin_kit_zip_with_one_command(hub: Hub,
     assert found.stdout.strip() == str(kit.resolve())  # where `flarectl submit` looks
     again = subprocess.run(command, input=f"{pin}\n", env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "already holds files; move them away first" in again.stderr
+
+
+def test_site_kit_fetch_checks_the_dashboard_before_asking_for_a_password(tmp_path: Path) -> None:
+    """An address nothing answers on: said at once; no email or password is asked for first."""
+    config = tmp_path / "federation.yaml"
+    config.write_text(f"project: {PROJECT}\nproject_admin_email: it@hospital.test\n"
+                      f"sites:\n  - {{name: site-a, kind: linux, kit: {tmp_path / 'kit'}, workdir: /srv/site-a}}\n")  # fmt: skip
+    port = free_port()
+    result = subprocess.run([sys.executable, "-m", "flarectl", "site-kit", "fetch", "--site", "site-a", "-c", str(config),
+                             "--dashboard", f"https://localhost:{port}"], input="", env={"PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"flarectl: cannot reach the dashboard at https://localhost:{port}/nvflare-dashboard/api/v1:")
+    assert "email" not in result.stdout + result.stderr and "password" not in result.stdout + result.stderr

@@ -135,6 +135,7 @@ def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:
     assert rounds and rounds == sorted(set(rounds)), outputs[1]  # progress per round, in order
     assert any(line.startswith(job_id) and "FINISHED:COMPLETED" in line for line in outputs[2].splitlines())
     (model,) = (lead["folder"] / "results" / job_id).rglob("server.npy")
+    assert f"global model: {model}" in outputs[3]  # download names the model it fetched
     weights = np.load(model)
     assert weights.shape == (9,) and np.abs(weights).sum() > 0  # the starter job trained
     assert (lead["folder"] / "results" / job_id / "logs" / "server.log").read_text().strip()
