@@ -29,3 +29,22 @@ TLS handshake against the kit's root CA, the clock, the GPUs, NVFlare and the di
 how to fix each problem (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail). Before
 setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
 """
+
+
+def needs_help(site: FolderSite, federation: Federation, *, runs_on: str, user: str) -> str:
+    """The README paragraph on what the Org Admin needs: the files, the network, the user."""
+    server = (
+        f"{federation.dns.server_name}:{federation.hub.fl_port}" if federation.dns else f"the hub's address, port {federation.hub.fl_port}"
+    )
+    return f"""
+What you need:
+- This folder: the Project Admin's `make synth` writes it, or make it yourself with flarectl
+  (`pip install <the flarectl wheel the Project Admin shares>`, then
+  `flarectl site-files {site.name} -c {federation.source_file} -o DIR` with the federation file
+  `{federation.source_file}` the Project Admin gives you).
+- The site's startup kit at `{site.kit}` (`flarectl kit install <zip> --to {site.kit}`).
+- Network, from {runs_on}: outbound TCP to the FL server, {server} (nothing connects in), and
+  HTTPS to the Python package index while NVFlare and the requirements are installed.
+- User: {user} runs the client and owns `{site.workdir}` (with the kit and the venv); the
+  kit's private key is readable by that user only.
+"""

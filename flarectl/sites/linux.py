@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
-from flarectl.sites.folder import doctor_help, runtime_files
+from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ class LinuxSite(FolderSite):
 
 
 def site_readme(site: LinuxSite, federation: Federation) -> str:
-    return f"""# Linux GPU site `{site.name}`
+    return (
+        f"""# Linux GPU site `{site.name}`
 
 The NVFlare client runs on this machine as a systemd service that starts at boot, waits until
 `nvidia-smi` answers (the driver can come up after the network), and restarts whenever it
@@ -50,7 +51,10 @@ Status: `bash flare-site.sh status` (or `systemctl status flare-client-{site.nam
 starting at boot, `sudo systemctl disable flare-client-{site.name}`.
 Without systemd (a container, say), start/stop use a supervised background process with
 its log in `{site.workdir}/client.log`.
-""" + doctor_help(site)
+"""
+        + doctor_help(site)
+        + needs_help(site, federation, runs_on="this machine", user="the user who runs `bash flare-site.sh setup`")
+    )
 
 
 def emit(site: LinuxSite, federation: Federation, directory: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from flarectl.client_runtime import folder_layout
 from flarectl.config.fields import Model, matching, within
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
-from flarectl.sites.folder import runtime_files
+from flarectl.sites.folder import needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
@@ -234,6 +234,14 @@ def srun_options(site: SlurmSite) -> str:
     )
 
 
+OFFLINE_NODES = """
+Compute nodes without internet access: install once on the login node, into the shared
+workdir, with `bash {workdir}/flare-client.sh {workdir}/client.env install`; the job then finds
+NVFlare and the requirements installed and installs nothing (run it again after an upgrade).
+They still need the outbound TCP connection to the FL server.
+"""
+
+
 def site_readme(site: SlurmSite) -> str:
     if site.mode == "launcher":
         return launcher_readme(site)
@@ -331,7 +339,14 @@ def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]
         "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", watchdog_settings),
         **runtime_files(site, federation),
         "crontab.txt": f"*/10 * * * * /bin/bash {site.workdir}/flare-watchdog.sh >> {site.workdir}/watchdog.log 2>&1\n",
-        "README.md": site_readme(site),
+        "README.md": site_readme(site)
+        + needs_help(
+            site,
+            federation,
+            runs_on="every compute node the job may run on",
+            user="the cluster user who submits the jobs (the watchdog's crontab is theirs)",
+        )
+        + OFFLINE_NODES.format(workdir=site.workdir),
     }
     return write_files(directory, files)
 

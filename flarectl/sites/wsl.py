@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import USERDATA_DIR, render_script
-from flarectl.sites.folder import doctor_help, runtime_files
+from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ def emit(site: WslSite, federation: Federation, directory: Path) -> list[Path]:
         "flare-site.sh": render_script("client/flare-site.sh", settings),
         **runtime_files(site, federation),
         "check-windows.ps1": (USERDATA_DIR / "wsl" / "check-windows.ps1").read_text(),
-        "README.md": site_readme(site),
+        "README.md": site_readme(site)
+        + needs_help(
+            site, federation, runs_on="the laptop (WSL shares Windows' network)", user="the WSL user who runs `bash flare-site.sh setup`"
+        ),
     }
     return write_files(directory, files)
 

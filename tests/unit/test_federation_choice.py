@@ -82,3 +82,29 @@ def test_the_azure_readme_names_the_federation_file_in_every_command(tmp_path: P
     readme = (tmp_path / "out" / "README.md").read_text()
     commands = [line for line in readme.splitlines() if "`flarectl azure " in line]
     assert len(commands) == 4 and all("-c onc-federation.yaml`" in line for line in commands), commands
+
+
+@pytest.mark.parametrize(("kind", "fields", "runs_on"), [
+    ("linux", {"kit": "/srv/k", "workdir": "/srv/w"}, "this machine"),
+    ("wsl", {"kit": "/home/a/k", "workdir": "/home/a/w"}, "the laptop"),
+    ("slurm", {"kit": "/s/k", "workdir": "/s/w"}, "every compute node the job may run on"),
+])  # fmt: skip
+def test_site_readmes_say_how_to_get_the_files_and_what_the_site_needs(tmp_path: Path, kind: str, fields: dict, runs_on: str) -> None:
+    from flarectl.config.federation import load_federation
+    from flarectl.sites.registry import KINDS
+
+    path = tmp_path / "onc-federation.yaml"
+    site = ", ".join(f"{key}: {value}" for key, value in {"name": "lab-1", "kind": kind, **fields}.items())
+    path.write_text("project: onc\nproject_admin_email: it@hospital.test\n"
+                    "dns: {hosted_zone_id: Z0123456789ABCDEFGHIJ, zone_name: onc.example.org, dashboard_name: board.onc.example.org, "
+                    "server_name: fl.onc.example.org}\n" f"sites:\n- {{{site}}}\n")  # fmt: skip
+    federation = load_federation(path)
+    emit = KINDS[kind].emit
+    assert emit is not None
+    emit(federation.sites[0], federation, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "`flarectl site-files lab-1 -c onc-federation.yaml -o DIR`" in readme
+    assert f"`flarectl kit install <zip> --to {fields['kit']}`" in readme
+    assert f"- Network, from {runs_on}" in readme and "outbound TCP to the FL server, fl.onc.example.org:8002" in readme
+    assert f"owns `{fields['workdir']}`" in readme
+    assert ("Compute nodes without internet access" in readme) == (kind == "slurm")
