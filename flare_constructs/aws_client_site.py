@@ -3,13 +3,14 @@
 import shutil
 from pathlib import Path
 
-from aws_cdk import CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stage
+from aws_cdk import Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_read
 from flare_constructs.managed_instance import ManagedInstance
+from flare_constructs.review_only import refuse_deploy
 from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
 from flarectl.host_scripts import USERDATA_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
@@ -83,19 +84,16 @@ class AwsClientSite(Construct):
         """The site bundle asset; without a kit, a CloudFormation rule that refuses the
         deploy instead (synth still works, for review)."""
         if not site.kit_present:
-            status = CfnParameter(self, "StartupKit", type="String", default="missing", description=f"Startup kit of site {site.name}")
-            CfnRule(
+            refuse_deploy(
                 self,
-                "StartupKitRequired",
-                assertions=[
-                    CfnRuleAssertion(
-                        assert_=Fn.condition_equals(status.value_as_string, "present"),
-                        assert_description=(
-                            f"Site {site.name}: no startup kit at {site.kit or '(kit not set)'}. Download the site's kit from the "
-                            "NVFlare dashboard, unzip it there (sites[].kit in the federation file), then synthesize and deploy again."
-                        ),
-                    )
-                ],
+                "StartupKit",
+                default="missing",
+                required="present",
+                description=f"Startup kit of site {site.name}",
+                message=(
+                    f"Site {site.name}: no startup kit at {site.kit or '(kit not set)'}. Download the site's kit from the "
+                    "NVFlare dashboard, unzip it there (sites[].kit in the federation file), then synthesize and deploy again."
+                ),
             )
             return None
         bundle = Path(Stage.of(self).outdir) / "site-bundles" / site.name  # type: ignore[union-attr]

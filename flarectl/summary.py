@@ -63,9 +63,8 @@ def summarize(cdk_out: Path) -> str:
             lines.append(f"  instance type: {instance_type}")
         for output_id, output in template.get("Outputs", {}).items():
             lines.append(f"  {output_id}: {_show(output['Value'])}")
-        for rule_id, rule in template.get("Rules", {}).items():
-            if "StartupKitRequired" in rule_id or "RealFederationRequired" in rule_id:
-                lines.append(f"  DEPLOY REFUSED until fixed: {rule['Assertions'][0]['AssertDescription']}")
+        for rule in template.get("Rules", {}).values():  # every rule here refuses a deploy (review_only.py)
+            lines.append(f"  DEPLOY REFUSED until fixed: {rule['Assertions'][0]['AssertDescription']}")
     sites = cdk_out / "sites"
     site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []
     if site_dirs:
