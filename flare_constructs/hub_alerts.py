@@ -8,6 +8,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -19,6 +20,10 @@ NAMESPACE = "NVFlare/Hub"
 HEALTH_CHECK_FAILED = "HealthCheckFailed"
 CERTIFICATE_DAYS_LEFT = "DashboardCertificateDaysLeft"
 DATA_VOLUME_USED = "DataVolumeUsedPercent"
+# The line nginx writes for a login answered 401 or 429 (userdata/hub/nginx.conf: refused_login).
+REFUSED_LOGIN_LINE = "refused login from"
+REFUSED_LOGINS = "RefusedLogins"
+REFUSED_LOGINS_PER_5_MINUTES = 30  # well above a few people mistyping; a guessing script from many addresses
 
 
 class HubAlerts(Construct):
@@ -51,6 +56,7 @@ class HubAlerts(Construct):
                 namespace=NAMESPACE, metric_name=name, dimensions_map={"Project": project}, statistic=statistic, period=period
             )
 
+        self.hub_metric = hub_metric
         alarms = {
             "StatusCheckAlarm": (
                 "The hub failed an EC2 status check (instance or system) for 2 minutes",
@@ -87,7 +93,7 @@ class HubAlerts(Construct):
                 2,
             ),
         }
-        action = cloudwatch_actions.SnsAction(self.topic)
+        self.action = action = cloudwatch_actions.SnsAction(self.topic)
         for alarm_id, (description, metric, comparison, threshold, periods) in alarms.items():
             alarm = cloudwatch.Alarm(
                 self,
@@ -125,6 +131,38 @@ class HubAlerts(Construct):
                 )
             ],
         )
+
+    def watch_refused_logins(self, proxy_log_group: logs.CfnLogGroup) -> None:
+        """Count the proxy's refused-login lines (wrong password, or throttled) into a metric, and
+        alarm when there are many: someone is guessing passwords."""
+        filter_ = logs.CfnMetricFilter(
+            self,
+            "RefusedLoginsFilter",
+            log_group_name=proxy_log_group.ref,
+            filter_pattern=f'"{REFUSED_LOGIN_LINE}"',
+            metric_transformations=[
+                logs.CfnMetricFilter.MetricTransformationProperty(
+                    metric_namespace=f"{NAMESPACE}/{self.project}", metric_name=REFUSED_LOGINS, metric_value="1", unit="Count"
+                )
+            ],
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "RefusedLoginsAlarm",
+            alarm_description=f"NVFlare {self.project}: more than {REFUSED_LOGINS_PER_5_MINUTES} dashboard logins refused in 5 minutes "
+            "(wrong passwords or throttled guessing; the proxy log group lists the addresses)",
+            metric=cloudwatch.Metric(
+                namespace=f"{NAMESPACE}/{self.project}", metric_name=REFUSED_LOGINS, statistic="Sum", period=Duration.minutes(5)
+            ),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=REFUSED_LOGINS_PER_5_MINUTES,
+            evaluation_periods=1,
+            # No refused login writes no line: silence is the good case here.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.node.add_dependency(filter_)
+        alarm.add_alarm_action(self.action)
+        alarm.add_ok_action(self.action)
 
     def grant_publish_metrics(self, role: iam.IRole) -> None:
         """What the health check needs to publish its figures: its own namespace only."""

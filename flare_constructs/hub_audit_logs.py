@@ -34,8 +34,7 @@ class HubAuditLogs(Construct):
         stack_id = stack_id_suffix()
         self.prefix = Fn.join("", [f"/nvflare/{project}/", stack_id])
         self.retention_days, self.key = retention_days, key
-        for name in agent_configuration().LOGS:
-            self.add_group(name)
+        self.groups = {name: self.add_group(name) for name in agent_configuration().LOGS}
         groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/nvflare/{project}/*"
         key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -103,6 +103,7 @@ class FlareServerStack(Stack):
             key=key,
         )
         alerts.grant_publish_metrics(host.role)
+        alerts.watch_refused_logins(audit_logs.groups["proxy"])
         audit_logs.grant_write(host.role)
         endpoint = HubEndpoint(
             self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip

@@ -66,7 +66,7 @@ def main(args: list[str]) -> int:
         return 0
     command, units = words[0], words[1:]
     for unit in units:
-        if command in ("restart", "start") and not (state / f"{unit}.json").exists():
+        if command in ("restart", "start", "reload-or-restart") and not (state / f"{unit}.json").exists():
             print(f"Failed to {command} {unit}: Unit {unit} not found.", file=sys.stderr)
             return 5  # systemctl's code for a unit it does not know
         if command == "restart":
@@ -74,6 +74,12 @@ def main(args: list[str]) -> int:
             start(unit, state)
         elif command == "start":
             start(unit, state)
+        elif command == "reload-or-restart":  # the unit's ExecReload: SIGHUP to its main process
+            pid = pid_of(unit, state)
+            if pid is None:
+                start(unit, state)
+            else:
+                os.kill(pid, signal.SIGHUP)
         elif command == "stop":
             stop(unit, state)
         elif command == "is-active":

@@ -1,16 +1,21 @@
 """Runs the hub's own systemd units on this machine, in a temporary directory.
 
 Each unit's Environment= and ExecStart are taken from userdata/hub/units/ and only the
-host paths are mapped (/var/lib/nvflare -> a temp dir, /opt/nvflare/venv -> this venv,
+host paths are mapped (/var/lib/nvflare and /run -> temp dirs, /opt/nvflare/venv -> this venv,
 /opt/nvflare/hub/hubctl.py -> userdata/hub/hubctl.py). EnvironmentFile (hub.env, written
 by the bootstrap) is replaced by the test's settings. `systemctl` is the stand-in in
-fake_systemctl.py, so what hubctl restarts really restarts.
+fake_systemctl.py, so what hubctl restarts really restarts. What systemd itself provides is
+given as it would: RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY (the dashboard's secret_key, made
+as the bootstrap makes it). The proxy is the real nginx (Debian package nginx) with the hub's
+own configuration; only its workers' user and its access log (a file, not syslog) differ.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
+import secrets
 import shlex
 import shutil
 import socket
@@ -62,20 +67,26 @@ class Hub:
         self.data = root / "data"
         self.systemd = root / "systemd"
         self.bin = root / "bin"
-        for directory in (self.data, self.systemd, self.bin):
+        self.run_dir = root / "run"
+        for directory in (self.data, self.systemd, self.bin, self.run_dir / "flare-dashboard", self.run_dir / "flare-proxy"):
             directory.mkdir(parents=True, exist_ok=True)
+        secret_key = self.data / "dashboard" / "secret_key"  # bootstrap.sh: prepare_data_dir
+        if not secret_key.exists():
+            secret_key.parent.mkdir(mode=0o700, exist_ok=True)
+            secret_key.write_text(secrets.token_hex(32) + "\n")
         systemctl = self.bin / "systemctl"
         systemctl.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "fake_systemctl.py"} "$@"\n')
         systemctl.chmod(0o755)
         self.settings = {**HUB_ENV, **settings}
         self.paths = {
             "/var/lib/nvflare": str(self.data),
+            "/run": str(self.run_dir),
             "/opt/nvflare/venv/bin/python": sys.executable,
             "/opt/nvflare/venv": str(VENV),
             "/opt/nvflare/certbot/bin/certbot": str(VENV / "bin" / "certbot"),
             "/opt/nvflare/hub/hubctl.py": str(USERDATA_DIR / "hub" / "hubctl.py"),
         }
-        for unit in ("flare-dashboard.service", "flare-server.service"):
+        for unit in ("flare-dashboard.service", "flare-proxy.service", "flare-server.service"):
             self.register(unit)
 
     def map(self, value: str) -> str:
@@ -89,9 +100,16 @@ class Hub:
         directives = unit_directives(unit)
         assert directives["EnvironmentFile"] == ["/etc/nvflare/hub.env"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NVFL")}
-        for assignment in " ".join(directives.get("Environment", [])).split():
+        for assignment in shlex.split(" ".join(directives.get("Environment", []))):
             key, value = assignment.split("=", 1)
             env[key] = self.map(value)
+        if "RuntimeDirectory" in directives:
+            env["RUNTIME_DIRECTORY"] = str(self.run_dir / directives["RuntimeDirectory"][0])
+        if "LoadCredential" in directives:
+            env["CREDENTIALS_DIRECTORY"] = str(self.data / "dashboard")  # secret_key:/var/lib/nvflare/dashboard/secret_key
+        if "FLARE_PROXY_USER" in env:
+            env["FLARE_PROXY_USER"] = pwd.getpwuid(os.geteuid()).pw_name
+            env["FLARE_PROXY_ACCESS_LOG"] = str(self.root / "proxy-access.log")
         env.update(self.settings)
         env["PATH"] = f"{self.bin}{os.pathsep}{VENV / 'bin'}{os.pathsep}{env['PATH']}"
         env["FAKE_SYSTEMD_DIR"] = str(self.systemd)
@@ -102,6 +120,10 @@ class Hub:
     def register(self, unit: str) -> None:
         argv, env = self.command(unit)
         (self.systemd / f"{unit}.json").write_text(json.dumps({"argv": argv, "env": env, "cwd": str(self.root)}))
+
+    def start_dashboard(self) -> None:
+        """What systemd starts at boot: the dashboard on its socket and the proxy on DASHBOARD_PORT."""
+        self.systemctl("start", "flare-dashboard.service", "flare-proxy.service")
 
     def serve(self, server_kit: Path) -> None:
         """Install a provisioned server kit as the current one, start the FL server unit and

@@ -96,8 +96,9 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
     device = sandbox.device
     venv, certbot = f"{sandbox.host}/opt/nvflare/venv-2.9.0", f"{sandbox.host}/opt/nvflare/certbot"
     assert changing(first_run) == [
+        "systemctl daemon-reload",  # nginx.service masked before nginx is installed: only flare-proxy serves
         "apt-get update -q",
-        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg",
+        "apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg nginx",
         f"python3 -m venv {venv}",
         f"python3 -m venv {sandbox.host}/opt/nvflare/uv",  # the pinned uv, tried once; the recorder's pip makes no uv,
         "pip install --quiet uv==0.13.8",  # so pip installs (the fallback)
@@ -105,12 +106,17 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
         f"mkfs.ext4 -q -L flare-data {device}",  # after the runtime: attaching the volume needs it
         f"mount {sandbox.host}/var/lib/nvflare",
         "useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin nvflare",
+        "useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin flare-proxy",
         f"chown -R nvflare:nvflare {sandbox.host}/var/lib/nvflare",
+        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare/certs",
+        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare/dashboard",
+        f"chown nvflare:nvflare {sandbox.host}/var/lib/nvflare/dashboard/secret_key",
         f"python3 -m venv {certbot}",
         "pip install --quiet certbot==5.8.0 certbot-dns-route53==5.8.0",
         "systemctl daemon-reload",
-        "systemctl enable flare-dashboard.service flare-server.service flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
-        "systemctl restart flare-dashboard.service",
+        "systemctl enable flare-proxy.service flare-dashboard.socket flare-dashboard.service flare-server.service flare-project.service "
+        "flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl restart flare-dashboard.socket flare-dashboard.service flare-proxy.service",
         "systemctl try-restart flare-server.service",  # a server already running takes its new unit and runtime
     ]
     assert sandbox.attachments() == [(sandbox.instance_id, "/dev/sdf")]  # attached by the bootstrap, with the instance role
@@ -123,7 +129,8 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
     agent = next(i for i, c in enumerate(first_run) if c.endswith("/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb"))
     assert first_run[agent].startswith("curl -fsS --retry 3 --max-time 300 -o ")
     assert first_run[agent].endswith(" https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb")
-    assert agent < first_run.index("systemctl restart flare-dashboard.service")
+    assert agent < first_run.index("systemctl restart flare-dashboard.socket flare-dashboard.service flare-proxy.service")
+    assert oct((sandbox.host / "var/lib/nvflare/dashboard/secret_key").stat().st_mode & 0o777) == "0o600"
 
 
 def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:
@@ -160,8 +167,9 @@ def test_a_new_runtime_is_fetched_and_the_services_restarted(sandbox: Sandbox, f
     assert "installed hub runtime runtime-2.zip" in result.stdout
     assert changing(calls) == [
         "systemctl daemon-reload",
-        "systemctl enable flare-dashboard.service flare-server.service flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
-        "systemctl restart flare-dashboard.service",
+        "systemctl enable flare-proxy.service flare-dashboard.socket flare-dashboard.service flare-server.service flare-project.service "
+        "flare-health.timer flare-cert-renew.timer flare-kit-sync.timer",
+        "systemctl restart flare-dashboard.socket flare-dashboard.service flare-proxy.service",
         "systemctl try-restart flare-server.service",  # a server already running takes its new unit and runtime
     ]
     assert not [c for c in calls if c.startswith(("apt-get", "mkfs", "useradd", "pip"))]
@@ -174,12 +182,15 @@ def test_a_missing_data_volume_stops_the_bootstrap(tmp_path: Path, aws_emulator:
     result, calls = box.run()
     assert result.returncode == 1
     assert f"data volume {box.volume_id} never attached; not starting services" in result.stdout
-    assert not [c for c in calls if c.startswith(("systemctl", "useradd", "mkfs"))]
+    assert [c for c in calls if c.startswith(("systemctl", "useradd", "mkfs"))] == [
+        "systemctl daemon-reload",
+        "systemctl stop nginx.service",
+    ]
 
 
 def test_recorded_host_state_after_first_boot(first_run: list[str], sandbox: Sandbox) -> None:
     state = json.loads((sandbox.root / "state.json").read_text())
-    assert state["users"] == ["nvflare"] and state["mounts"] == [f"{sandbox.host}/var/lib/nvflare"]
+    assert state["users"] == ["nvflare", "flare-proxy"] and state["mounts"] == [f"{sandbox.host}/var/lib/nvflare"]
 
 
 def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: Sandbox, first_run: list[str], tmp_path: Path) -> None:
@@ -191,6 +202,7 @@ def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: S
     state = json.loads((sandbox.root / "state.json").read_text())
     volume_filesystem = state["formatted"][str(sandbox.device)]  # the filesystem travels with the volume
     owner = state["owners"][f"{sandbox.host}/var/lib/nvflare"]  # so does its ownership
+    shutil.copytree(sandbox.host / "var/lib/nvflare", rebuilt.host / "var/lib/nvflare", symlinks=True)  # what the volume holds
     (rebuilt.root / "state.json").write_text(json.dumps({"packages": [], "users": [], "formatted": {str(rebuilt.device): volume_filesystem},
                                                          "mounts": [], "owners": {f"{rebuilt.host}/var/lib/nvflare": owner}}))  # fmt: skip
     result, calls = rebuilt.run()
@@ -199,7 +211,8 @@ def test_a_replacement_host_adopts_the_data_volume_without_formatting(sandbox: S
     assert not [c for c in calls if c.startswith("mkfs")]
     assert f"mount {rebuilt.host}/var/lib/nvflare" in calls
     assert f"UUID={volume_filesystem} /var/lib/nvflare ext4 defaults,nofail 0 2" in (rebuilt.host / "etc" / "fstab").read_text()
-    assert not [c for c in calls if c.startswith("chown")]  # same uid (990) on both hosts: nothing to re-own
+    # Same uid (990) on both hosts, the key and folders on the volume: nothing to re-own or make.
+    assert not [c for c in calls if c.startswith("chown")]
 
 
 def test_a_volume_owned_by_another_uid_is_re_owned_whole(aws_emulator: dict[str, str], tmp_path: Path) -> None:
@@ -211,7 +224,12 @@ def test_a_volume_owned_by_another_uid_is_re_owned_whole(aws_emulator: dict[str,
     (host.root / "state.json").write_text(json.dumps(state))
     result, calls = host.run()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [c for c in calls if c.startswith("chown")] == [f"chown -R nvflare:nvflare {data}"]
+    assert [c for c in calls if c.startswith("chown")] == [
+        f"chown -R nvflare:nvflare {data}",
+        f"chown nvflare:nvflare {data}/certs",
+        f"chown nvflare:nvflare {data}/dashboard",
+        f"chown nvflare:nvflare {data}/dashboard/secret_key",
+    ]
     assert f"flare-bootstrap: gave {data} to nvflare (uid 991)" in result.stdout
 
 

@@ -37,7 +37,7 @@ def hub(aws_emulator: dict[str, str], pebble: dict[str, str], tmp_path_factory: 
         "ADMIN_EMAIL": "it@flare.test", "DASHBOARD_NAME": DASHBOARD_NAME, "CERTIFICATE_MODE": "letsencrypt",
         "DASHBOARD_PORT": str(free_port()), "FL_PORT": str(free_port()),
     })  # fmt: skip
-    hub.systemctl("start", "flare-dashboard.service")
+    hub.start_dashboard()
     wait_for(lambda: https_get(f"https://127.0.0.1:{hub.settings['DASHBOARD_PORT']}/")[0] == 200, timeout=90)
     yield hub
     hub.stop_all()

@@ -93,7 +93,7 @@ def hub(aws_emulator: dict[str, str], admin: dict[str, str], tmp_path_factory: p
 @pytest.fixture(scope="module")
 def port(hub: Hub) -> int:
     start = time.monotonic()
-    hub.systemctl("start", "flare-dashboard.service")
+    hub.start_dashboard()
     wait_for(lambda: dashboard_answers(int(hub.settings["DASHBOARD_PORT"])), timeout=90)
     FIGURES["dashboard start to first answer"] = time.monotonic() - start
     return int(hub.settings["DASHBOARD_PORT"])
@@ -140,8 +140,11 @@ def test_health_check_passes_quietly_when_all_is_well(hub: Hub, port: int) -> No
     calls_before = len(hub.calls())
     result = hub.run("flare-health.service")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"dashboard OK on port {port}" in result.stdout
-    assert "FL server: no kit installed yet" in result.stdout
+    assert result.stdout.splitlines() == [
+        f"hubctl: OK: proxy on port {port}",
+        "hubctl: OK: dashboard on its socket",
+        "hubctl: FL server: no kit installed yet",
+    ]
     assert not [c for c in hub.calls()[calls_before:] if c.startswith("restart")]
 
 
@@ -149,15 +152,19 @@ def test_health_check_passes_when_cloudwatch_is_unreachable(hub: Hub, port: int)
     result = hub.run("flare-health.service", AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "hubctl: metrics not published to CloudWatch (" in result.stdout
-    assert f"dashboard OK on port {port}" in result.stdout
+    assert "hubctl: OK: dashboard on its socket" in result.stdout
 
 
-def test_health_check_brings_back_a_killed_dashboard(hub: Hub, port: int) -> None:
+def test_health_check_brings_back_a_killed_dashboard_after_two_failed_checks(hub: Hub, port: int) -> None:
     os.killpg(hub.pid("flare-dashboard.service"), signal.SIGKILL)
     wait_for(lambda: hub.pid("flare-dashboard.service") is None, timeout=10)
     start = time.monotonic()
+    first = hub.run("flare-health.service")
+    assert "hubctl: dashboard on its socket did not answer (1 of 2 failed checks before a restart)" in first.stdout.splitlines()
+    assert first.returncode == 0 and hub.pid("flare-dashboard.service") is None
     result = hub.run("flare-health.service")
     assert result.returncode == 0, "a repair is not a failed unit (the metric says it failed)"
+    assert "hubctl: dashboard on its socket did not answer 2 times in a row" in result.stdout.splitlines()
     assert "restarting flare-dashboard.service" in result.stdout
     wait_for(lambda: dashboard_answers(port), timeout=60)
     FIGURES["health check: killed dashboard back"] = time.monotonic() - start
@@ -196,9 +203,10 @@ def test_health_check_restarts_a_hung_dashboard(hub: Hub, port: int) -> None:
     hung = hub.pid("flare-dashboard.service")
     os.killpg(hung, signal.SIGSTOP)
     start = time.monotonic()
+    assert "restarting flare-dashboard.service" not in hub.run("flare-health.service").stdout
     result = hub.run("flare-health.service")
     assert result.returncode == 0, "a repair is not a failed unit (the metric says it failed)"
-    assert "dashboard did not answer" in result.stdout
+    assert "hubctl: dashboard on its socket did not answer 2 times in a row" in result.stdout.splitlines()
     wait_for(lambda: dashboard_answers(port), timeout=60)
     FIGURES["health check: hung dashboard back"] = time.monotonic() - start
     assert hub.pid("flare-dashboard.service") != hung
@@ -211,10 +219,11 @@ def test_health_check_fails_only_when_it_cannot_start_the_repair(hub: Hub, port:
     wait_for(lambda: hub.pid("flare-dashboard.service") is None, timeout=10)
     spec.unlink()  # systemctl now answers "Unit flare-dashboard.service not found"
     try:
+        hub.run("flare-health.service")
         result = hub.run("flare-health.service")
     finally:
         spec.write_text(registered)
-        hub.systemctl("start", "flare-dashboard.service")
+        hub.start_dashboard()
     assert result.returncode == 1
     assert "could not restart flare-dashboard.service" in result.stdout
     wait_for(lambda: dashboard_answers(port), timeout=60)
@@ -229,15 +238,13 @@ def test_a_renamed_dashboard_serves_a_self_signed_certificate_for_its_new_name(h
 
     assert served_names() == ["localhost"]
     hub.settings["DASHBOARD_NAME"] = "renamed.hospital.test"
-    hub.register("flare-dashboard.service")
+    hub.register("flare-proxy.service")
     try:
-        hub.systemctl("restart", "flare-dashboard.service")
+        hub.systemctl("restart", "flare-proxy.service")
         wait_for(lambda: served_names() == ["renamed.hospital.test"], timeout=90, interval=1)
-        assert "the self-signed certificate is for localhost; the dashboard is now renamed.hospital.test" in hub.log(
-            "flare-dashboard.service"
-        )
+        assert "the self-signed certificate is for localhost; the dashboard is now renamed.hospital.test" in hub.log("flare-proxy.service")
     finally:
         hub.settings["DASHBOARD_NAME"] = "localhost"
-        hub.register("flare-dashboard.service")
-        hub.systemctl("restart", "flare-dashboard.service")
+        hub.register("flare-proxy.service")
+        hub.systemctl("restart", "flare-proxy.service")
     wait_for(lambda: served_names() == ["localhost"], timeout=90, interval=1)

@@ -94,7 +94,7 @@ def test_before_the_dashboard_answers_it_waits(hub: Hub) -> None:
 @pytest.fixture(scope="module")
 def port(hub: Hub) -> int:
     port = int(hub.settings["DASHBOARD_PORT"])
-    hub.systemctl("start", "flare-dashboard.service")
+    hub.start_dashboard()
     wait_for(lambda: https_get(f"https://127.0.0.1:{port}/")[0] == 200, timeout=90)
     return port
 

@@ -19,8 +19,8 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
     instance = {"Ref": logical_id(default_template, "AWS::EC2::Instance")}
     project = [{"Name": "Project", "Value": "cancer-fl"}]
     watched = {
-        (p["Namespace"], p["MetricName"], json.dumps(p["Dimensions"]), p["Statistic"], p["Period"], p["ComparisonOperator"], p["Threshold"],
-         p["EvaluationPeriods"], p["DatapointsToAlarm"])
+        (p["Namespace"], p["MetricName"], json.dumps(p.get("Dimensions")), p["Statistic"], p["Period"], p["ComparisonOperator"], p["Threshold"],
+         p["EvaluationPeriods"], p.get("DatapointsToAlarm"))
         for p in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values())
         if p.get("AlarmActions") == [topic]
     }  # fmt: skip
@@ -30,9 +30,10 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
         ("NVFlare/Hub", "HealthCheckFailed", json.dumps(project), "Maximum", 300, "GreaterThanOrEqualToThreshold", 1, 2, 2),
         ("NVFlare/Hub", "DashboardCertificateDaysLeft", json.dumps(project), "Minimum", 3600, "LessThanThreshold", 14, 1, 1),
         ("NVFlare/Hub", "DataVolumeUsedPercent", json.dumps(project), "Maximum", 300, "GreaterThanThreshold", 80, 2, 2),
+        ("NVFlare/Hub/cancer-fl", "RefusedLogins", "null", "Sum", 300, "GreaterThanThreshold", 30, 1, None),
     }  # fmt: skip
     for properties in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values()):
-        if properties.get("AlarmActions") == [topic]:
+        if properties.get("AlarmActions") == [topic] and properties["MetricName"] != "RefusedLogins":
             assert properties["OKActions"] == [topic]
             # A metric that stops arriving is news: INSUFFICIENT_DATA mails too (with MISSING data
             # treated as missing, the alarm goes there, and nothing is sent without this action).
@@ -41,6 +42,27 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
             assert properties["AlarmDescription"].endswith(
                 "INSUFFICIENT_DATA: the figure stopped arriving (hub stopped, or its health check is not running)"
             )
+
+
+def test_refused_logins_are_counted_from_the_proxy_log_group_by_the_line_nginx_writes(default_template: Template) -> None:
+    """The metric filter's term is the line nginx.conf's refused_login format writes; no refused
+    login writes nothing, which is the good case (not INSUFFICIENT_DATA)."""
+    from flarectl.host_scripts import USERDATA_DIR
+
+    nginx = (USERDATA_DIR / "hub" / "nginx.conf").read_text()
+    assert "log_format refused_login 'refused login from $remote_addr: HTTP $status';" in nginx
+    assert "access_log @ACCESS_LOG@ refused_login if=$login_refused;" in nginx
+    (filter_,) = default_template.find_resources("AWS::Logs::MetricFilter").values()
+    groups = default_template.find_resources("AWS::Logs::LogGroup")
+    proxy = next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == "proxy")
+    assert filter_["Properties"]["LogGroupName"] == {"Ref": proxy}
+    assert filter_["Properties"]["FilterPattern"] == '"refused login from"'
+    assert filter_["Properties"]["MetricTransformations"] == [
+        {"MetricNamespace": "NVFlare/Hub/cancer-fl", "MetricName": "RefusedLogins", "MetricValue": "1", "Unit": "Count"}
+    ]
+    (alarm,) = [a["Properties"] for a in default_template.find_resources("AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("MetricName") == "RefusedLogins"]  # fmt: skip
+    assert alarm["TreatMissingData"] == "notBreaching" and "InsufficientDataActions" not in alarm
 
 
 def test_the_topic_is_encrypted_with_the_project_key_ssl_only_and_mails_the_admin(default_template: Template) -> None:

@@ -20,7 +20,7 @@ from tests.unit.test_server_stack import bootstrap_part, hub_policy
 AGENT = USERDATA_DIR / "hub" / "cloudwatch_agent.py"
 SCHEMA = json.loads((Path(__file__).parents[1] / "data" / "cloudwatch-agent-schema.json").read_text())
 PREFIX = {"Fn::Join": ["", ["/nvflare/cancer-fl/", {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}]]}  # fmt: skip
-NAMES = {"fl-server-audit", "fl-server", "dashboard", "health", "certificates", "kits", "bootstrap"}
+NAMES = {"fl-server-audit", "fl-server", "dashboard", "proxy", "health", "certificates", "kits", "bootstrap"}
 
 
 def agent_module():
@@ -96,6 +96,7 @@ def test_the_agent_configuration_is_valid_for_the_agent_and_names_every_group() 
     assert units == {
         "/nvflare/cancer-fl/1a2b3c4d/fl-server": ["flare-server.service"],
         "/nvflare/cancer-fl/1a2b3c4d/dashboard": ["flare-dashboard.service"],
+        "/nvflare/cancer-fl/1a2b3c4d/proxy": ["flare-proxy.service"],
         "/nvflare/cancer-fl/1a2b3c4d/health": ["flare-health.service"],
         "/nvflare/cancer-fl/1a2b3c4d/certificates": ["flare-cert-renew.service"],
         "/nvflare/cancer-fl/1a2b3c4d/kits": ["flare-kit-sync.service", "flare-project.service"],

@@ -77,7 +77,7 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("systemd-root")
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
-    for executable in ("opt/nvflare/venv/bin/python", "bin/bash"):  # what the units' ExecStart lines run
+    for executable in ("opt/nvflare/venv/bin/python", "bin/bash", "bin/kill"):  # what the units' ExecStart lines run
         path = root / executable
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("#!/bin/sh\n")

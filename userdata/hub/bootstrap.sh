@@ -10,6 +10,7 @@ set -euo pipefail
 
 readonly ROOT="${FLARE_ROOT:-}"
 readonly SERVICE_USER=nvflare
+readonly PROXY_USER=flare-proxy  # nginx's workers (flare-proxy.service); may use the dashboard's socket
 readonly INSTALL_ROOT="${ROOT}/opt/nvflare"
 readonly DATA_DIR="${ROOT}/var/lib/nvflare"
 readonly VENV="${INSTALL_ROOT}/venv-${NVFLARE_VERSION}"
@@ -18,8 +19,9 @@ readonly UV_VENV="${INSTALL_ROOT}/uv"
 readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
 readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
-readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg)  # zip: the dashboard zips startup kits
-readonly UNITS=(flare-dashboard.service flare-server.service flare-health.service flare-health.timer
+# zip: the dashboard zips startup kits; nginx: the proxy on 443 (flare-proxy.service, not Debian's nginx.service)
+readonly PACKAGES=(python3-venv python3-pip ca-certificates e2fsprogs zip curl gpg nginx)
+readonly UNITS=(flare-proxy.service flare-dashboard.socket flare-dashboard.service flare-server.service flare-health.service flare-health.timer
   flare-cert-renew.service flare-cert-renew.timer flare-kit-sync.service flare-kit-sync.timer flare-project.service
   flare-.service.d/10-sandbox.conf)
 
@@ -37,6 +39,13 @@ install_packages() {
   for package in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "${package}" 2>/dev/null | grep -q "install ok installed" || missing+=("${package}")
   done
+  # Debian's own nginx.service would start on port 80 with a default site the moment nginx is installed.
+  if [ "$(readlink "${UNIT_DIR}/nginx.service" || true)" != /dev/null ]; then
+    install -d -m 0755 "${UNIT_DIR}"
+    ln -sfn /dev/null "${UNIT_DIR}/nginx.service"  # what `systemctl mask` does
+    systemctl daemon-reload
+    systemctl stop nginx.service 2>/dev/null || true
+  fi
   if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
@@ -94,12 +103,34 @@ create_service_user() {
     useradd --system --home-dir /var/lib/nvflare --shell /usr/sbin/nologin "${SERVICE_USER}"
     log "created system user ${SERVICE_USER}"
   fi
+  if ! id "${PROXY_USER}" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${PROXY_USER}"
+    log "created system user ${PROXY_USER}"
+  fi
   # By number: a data volume from another host (a replacement, a restore) may carry files of
   # an nvflare user with another uid; then the whole tree is re-owned, not only its top.
   if [ "$(stat -c %u "${DATA_DIR}")" != "$(id -u "${SERVICE_USER}")" ]; then
     chown -R "${SERVICE_USER}:${SERVICE_USER}" "${DATA_DIR}"
     chmod 0750 "${DATA_DIR}"
     log "gave ${DATA_DIR} to ${SERVICE_USER} (uid $(id -u "${SERVICE_USER}"))"
+  fi
+}
+
+prepare_data_dir() {
+  # What the units need before they start: the proxy binds the certificate folder; the dashboard
+  # loads its token-signing key as a systemd credential. Both private to nvflare (hubctl keeps
+  # the folders and the database private from then on).
+  local folder
+  for folder in "${DATA_DIR}/certs" "${DATA_DIR}/dashboard"; do
+    if [ ! -d "${folder}" ]; then
+      install -d -m 0700 "${folder}"
+      chown "${SERVICE_USER}:${SERVICE_USER}" "${folder}"
+    fi
+  done
+  if [ ! -s "${DATA_DIR}/dashboard/secret_key" ]; then
+    (umask 077 && "${VENV}/bin/python" -c 'import secrets; print(secrets.token_hex(32))' >"${DATA_DIR}/dashboard/secret_key")
+    chown "${SERVICE_USER}:${SERVICE_USER}" "${DATA_DIR}/dashboard/secret_key"
+    log "made the dashboard's token-signing key"
   fi
 }
 
@@ -137,10 +168,13 @@ install_nvflare() {
     printf '%s\n' "${SERVER_REQUIREMENTS}" >"${VENV}/.server-requirements.new"
     venv_install "${VENV}" -r "${VENV}/.server-requirements.new"
     mv "${VENV}/.server-requirements.new" "${VENV}/.server-requirements"
+    CHANGED=yes
     log "installed server requirements: $(paste -sd ' ' "${VENV}/.server-requirements")"
   fi
   if [ "$(readlink "${INSTALL_ROOT}/venv" || true)" != "${VENV}" ]; then
     ln -sfn "${VENV}" "${INSTALL_ROOT}/venv"
+    # The services started at boot run the release the link named then: restart them below.
+    CHANGED=yes
   fi
 }
 
@@ -184,10 +218,10 @@ install_units() {
   done
   if [ "${CHANGED}" = yes ]; then
     systemctl daemon-reload
-    systemctl enable flare-dashboard.service flare-server.service flare-project.service \
-      flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
-    systemctl restart flare-dashboard.service
-    # A running FL server (started at boot before this ran) picks up its new unit or runtime now.
+    systemctl enable flare-proxy.service flare-dashboard.socket flare-dashboard.service flare-server.service \
+      flare-project.service flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
+    systemctl restart flare-dashboard.socket flare-dashboard.service flare-proxy.service
+    # A running FL server (started at boot before this ran) picks up its new unit, runtime or release now.
     systemctl try-restart flare-server.service
     systemctl start flare-health.timer flare-cert-renew.timer flare-kit-sync.timer
     log "installed and (re)started the hub services"
@@ -223,6 +257,7 @@ main() {
   fetch_runtime
   mount_data_volume
   create_service_user
+  prepare_data_dir
   install_certbot
   write_settings
   # The agent's journal input starts at the journal's end: running it before the services

@@ -20,6 +20,8 @@ LOGS: dict[str, dict[str, str | list[str]]] = {
     "fl-server-audit": {"file": "/var/lib/nvflare/kits/current/audit.log"},
     "fl-server": {"units": ["flare-server.service"]},
     "dashboard": {"units": ["flare-dashboard.service"]},
+    # nginx's access log, and the refused logins the RefusedLogins metric counts (hub_alerts.py).
+    "proxy": {"units": ["flare-proxy.service"]},
     "health": {"units": ["flare-health.service"]},
     "certificates": {"units": ["flare-cert-renew.service"]},
     "kits": {"units": ["flare-kit-sync.service", "flare-project.service"]},

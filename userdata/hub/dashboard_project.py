@@ -14,11 +14,10 @@ systemd retries); 2 the Project Admin must act (a frozen project with other sett
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import secrets
 import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,27 +32,37 @@ class DashboardError(Exception):
 
 
 class Dashboard:
-    """The dashboard's JSON API on this host (its certificate may be self-signed: loopback only)."""
+    """The dashboard's JSON API: on the hub through gunicorn's own socket (a path), past the
+    proxy and its login limits; from elsewhere on loopback through the proxy (a port; its
+    certificate may be self-signed)."""
 
-    def __init__(self, port: int):
-        self.base = f"https://127.0.0.1:{port}{API}"
-        self.context = ssl.create_default_context()
-        self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE
+    def __init__(self, address: str | int):
+        self.address = address
         self.token = ""
 
+    def connection(self) -> http.client.HTTPConnection:
+        if isinstance(self.address, int):
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            return http.client.HTTPSConnection("127.0.0.1", self.address, timeout=60, context=context)
+        import hub_health  # beside this file
+
+        return hub_health.UnixHTTPConnection(self.address, timeout=60)
+
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Host": "localhost"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        connection = self.connection()
         try:
-            with urllib.request.urlopen(request, timeout=60, context=self.context) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            connection.request(method, API + path, body=data, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
         except OSError as error:
-            raise DashboardError(f"the dashboard does not answer on {self.base} ({error})") from None
+            raise DashboardError(f"the dashboard does not answer on {self.address} ({error})") from None
+        finally:
+            connection.close()
 
     def json(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
         status, payload = self.call(method, path, body)

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """hubctl: what the hub's systemd units run.
 
-  dashboard     prepare and exec the NVFlare dashboard (gunicorn, HTTPS)
+  proxy         make a certificate if there is none, write nginx's configuration and exec nginx
+                (HTTPS on 443 in front of the dashboard; nginx.conf says why each setting)
+  dashboard     prepare and exec the NVFlare dashboard (gunicorn on a local socket)
   server        write local/resources.json and exec the FL server from the current kit
-  health        check dashboard and FL port; restart a unit that does not answer; publish
-                the figures the Project Admin's alarms watch (hub_metrics.py)
+  health        check the proxy, the dashboard and the FL port; restart a unit that failed twice
+                in a row (hub_health.py); publish the figures the alarms watch (hub_metrics.py)
   cert-renew    issue or renew the Let's Encrypt certificate (timer, twice a day)
-  cert-deploy   certbot deploy hook: install the renewed lineage and restart the dashboard
+  cert-deploy   certbot deploy hook: install the renewed lineage and reload the proxy
   kit-sync      install the server kit the Project Admin published in the kit store
   project       set the dashboard's project from the federation file, then make and install
                 the hub's own server kit (dashboard_project.py)
@@ -26,11 +28,9 @@ import os
 import pwd
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ def log(message: str) -> None:
 HUB_ENV = ("PROJECT", "FL_PORT", "KIT_BUCKET", "ADMIN_SECRET_NAME", "ADMIN_EMAIL", "DASHBOARD_NAME", "CERTIFICATE_MODE",
            "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT")  # fmt: skip
 UNIT_ENV = ("FLARE_DATA", "FLARE_VENV")
+PROXY = "flare-proxy.service"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Hub:
     project_title: str
     project_description: str
     freeze_project: bool
+    dashboard_socket: str  # gunicorn's socket (flare-dashboard.socket); set by the units that use it
 
     @classmethod
     def from_env(cls) -> Hub:
@@ -97,6 +99,7 @@ class Hub:
             project_title=env["PROJECT_TITLE"],
             project_description=env["PROJECT_DESCRIPTION"],
             freeze_project=env["FREEZE_PROJECT"] == "true",
+            dashboard_socket=env.get("FLARE_DASHBOARD_SOCKET", ""),
         )
 
     @property
@@ -139,6 +142,14 @@ def restart(unit: str) -> bool:
     return False
 
 
+def reload(unit: str) -> bool:
+    log(f"reloading {unit}")
+    if subprocess.run(["systemctl", "reload-or-restart", unit], check=False).returncode == 0:
+        return True
+    log(f"could not reload {unit}")
+    return False
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write atomically with mode 600, so a reader never sees half a key."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +170,8 @@ def secret_json(name: str) -> dict:
 
 
 def install_certificate(hub: Hub, certificate: bytes, key: bytes) -> None:
+    hub.cert_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    hub.cert_dir.chmod(0o700)
     write_private(hub.cert_dir / "web.key", key)
     write_private(hub.cert_dir / "web.crt", certificate)
     own(hub.cert_dir)
@@ -281,7 +294,7 @@ def cert_renew(hub: Hub) -> int:
         log(f"issuing a certificate for {hub.dashboard_name}" + (f" (the current one is for {', '.join(sorted(names))})" if names else ""))
         if not letsencrypt_issue(hub):
             return 1
-        restart("flare-dashboard.service")
+        reload(PROXY)
         return 0
     extra = ["--force-renewal"] if os.environ.get("FLARE_FORCE_RENEWAL") == "1" else []
     result = subprocess.run(
@@ -297,20 +310,34 @@ def cert_renew(hub: Hub) -> int:
 def cert_deploy(hub: Hub) -> int:
     lineage = Path(os.environ["RENEWED_LINEAGE"])
     install_lineage(hub, lineage)
-    restart("flare-dashboard.service")
+    reload(PROXY)
     return 0
 
 
-# --- dashboard ----------------------------------------------------------------------------
+# --- proxy and dashboard -----------------------------------------------------------------
 
 
-def dashboard_environment(hub: Hub) -> dict[str, str]:
-    secret_key_file = hub.web_root / "secret_key"
-    if not secret_key_file.exists():
-        write_private(secret_key_file, os.urandom(32).hex().encode())
-    env = {k: v for k, v in os.environ.items() if k != "NVFL_CREDENTIAL"}
-    env.update({"NVFL_WEB_ROOT": str(hub.web_root), "SECRET_KEY": secret_key_file.read_text().strip()})
-    return env
+def proxy(hub: Hub) -> int:
+    """nginx as flare-proxy.service runs it: root master (binds 443, reads the certificate),
+    workers as FLARE_PROXY_USER; the configuration is nginx.conf beside this file, filled in."""
+    ensure_certificate(hub)
+    runtime = Path(os.environ["RUNTIME_DIRECTORY"])  # systemd's RuntimeDirectory=
+    values = {
+        "PROXY_USER": os.environ["FLARE_PROXY_USER"],
+        "RUNTIME_DIR": str(runtime),
+        "ACCESS_LOG": os.environ["FLARE_PROXY_ACCESS_LOG"],
+        "DASHBOARD_SOCKET": hub.dashboard_socket,
+        "PORT": str(hub.dashboard_port),
+        "CERTIFICATE": str(hub.cert_dir / "web.crt"),
+        "CERTIFICATE_KEY": str(hub.cert_dir / "web.key"),
+    }
+    text = (Path(__file__).parent / "nginx.conf").read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    configuration = runtime / "nginx.conf"
+    configuration.write_text(text)
+    nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin") or "nginx"
+    os.execv(nginx, [nginx, "-e", "stderr", "-c", str(configuration), "-g", "daemon off;"])
 
 
 def dashboard_initialized(hub: Hub) -> bool:
@@ -318,23 +345,28 @@ def dashboard_initialized(hub: Hub) -> bool:
 
 
 def dashboard(hub: Hub) -> int:
+    """gunicorn on the socket systemd passes (flare-dashboard.socket), else on FLARE_DASHBOARD_SOCKET.
+    The database holds the project's root CA key: its folder and file are the service user's only."""
     hub.web_root.mkdir(parents=True, exist_ok=True)
-    ensure_certificate(hub)
-    env = dashboard_environment(hub)
+    hub.web_root.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("NVFL_CREDENTIAL", "SECRET_KEY")}
+    env["NVFL_WEB_ROOT"] = str(hub.web_root)
     if not dashboard_initialized(hub):
         # Only a fresh database needs the admin login; it goes to a short-lived child, never to logs.
         admin = secret_json(hub.admin_secret_name)
         seed_env = {**env, "NVFL_CREDENTIAL": f"{admin['email']}:{admin['password']}:{hub.project}"}
         subprocess.run([sys.executable, "-c", "from nvflare.dashboard.application import init_app; init_app()"], env=seed_env, check=True)
         log(f"created the dashboard database with project admin {admin['email']}")
+    for database in hub.web_root.glob("db.sqlite*"):
+        database.chmod(0o600)
     gunicorn = [
         str(hub.venv / "bin" / "gunicorn"),
-        "--bind", f"0.0.0.0:{hub.dashboard_port}",
+        "--bind", f"unix:{hub.dashboard_socket}",
         "--workers", "2",
-        "--certfile", str(hub.cert_dir / "web.crt"),
-        "--keyfile", str(hub.cert_dir / "web.key"),
+        "--graceful-timeout", "10",
         "--access-logfile", "-",
-        "nvflare.dashboard.wsgi:app",
+        "--chdir", str(Path(__file__).parent),
+        "dashboard_app:app",
     ]  # fmt: skip
     os.execve(gunicorn[0], gunicorn, env)
 
@@ -382,64 +414,33 @@ def server(hub: Hub) -> int:
 # --- health -------------------------------------------------------------------------------
 
 
-def dashboard_answers(hub: Hub) -> bool:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # checking liveness, not identity
-    try:
-        with urllib.request.urlopen(f"https://127.0.0.1:{hub.dashboard_port}/", timeout=10, context=context) as response:
-            return response.status == 200 and b'name="viewport"' in response.read()
-    except OSError:
-        return False
-
-
-def fl_server_answers(port: int) -> bool:
-    """The FL server process itself must answer a TLS handshake within 10 s: a frozen or hung
-    server still has its port accepting connections (the kernel does that), but says nothing."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # liveness, not identity
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-            with context.wrap_socket(connection, server_hostname="localhost"):
-                return True
-    except ssl.SSLError:  # an answer all the same (e.g. it wants a client certificate)
-        return True
-    except OSError:  # refused, or no answer in time
-        return False
-
-
 def unit_active(unit: str) -> bool:
     return subprocess.run(["systemctl", "is-active", "--quiet", unit], check=False).returncode == 0
 
 
 def health(hub: Hub) -> int:
-    """Exit 0 when all is well or repaired (a repair still counts as a failed check in the
-    metric the alarm watches), 1 when a repair could not even be started."""
-    problems, repaired = 0, 0
-    if dashboard_answers(hub):
-        log(f"dashboard OK on port {hub.dashboard_port}")
-    else:
-        log(f"dashboard did not answer on https://127.0.0.1:{hub.dashboard_port}/")
-        problems += 1
-        repaired += restart("flare-dashboard.service")
+    """Exit 0 when all is well or repaired (a failed check still counts in the metric the alarm
+    watches), 1 when a repair could not even be started."""
+    import hub_health  # beside this file
+    import hub_metrics
+
+    checks = hub_health.Checks(Path(os.environ.get("RUNTIME_DIRECTORY", "/run/flare-health")) / "failures.json", log, restart)
+    checks.judge(PROXY, hub_health.proxy_answers(hub.dashboard_port), f"proxy on port {hub.dashboard_port}")
+    checks.judge("flare-dashboard.service", hub_health.dashboard_answers(hub.dashboard_socket), "dashboard on its socket")
     if not (current_kit(hub) / "startup" / "fed_server.json").exists():
         log("FL server: no kit installed yet")
-    elif fl_server_answers(hub.fl_port):
-        log(f"FL server OK on port {hub.fl_port}")
-    elif unit_active("flare-server.service"):
-        log(f"FL server is running but does not answer a TLS handshake on port {hub.fl_port} within 10 s")
-        problems += 1
-        repaired += restart("flare-server.service")
-    else:
+    elif not unit_active("flare-server.service"):
         # Skipped at boot (the data volume mounted after its condition was checked) or stopped:
         # nothing else would start it until the next kit or reboot.
         log("FL server is not running though a server kit is installed; starting it")
-        problems += 1
-        repaired += restart("flare-server.service")
-    import hub_metrics  # beside this file
-
-    values = hub_metrics.measurements(failed=bool(problems), certificate=hub.cert_dir / "web.crt", data=hub.data)
+        checks.failed = True
+        checks.unrepaired |= not restart("flare-server.service")
+    else:
+        checks.judge("flare-server.service", hub_health.fl_server_answers(hub.fl_port), f"FL server on port {hub.fl_port}")
+    checks.save()
+    values = hub_metrics.measurements(failed=checks.failed, certificate=hub.cert_dir / "web.crt", data=hub.data)
     hub_metrics.publish(hub.project, values, log)
-    return 1 if repaired < problems else 0
+    return 1 if checks.unrepaired else 0
 
 
 # --- server kit delivery ------------------------------------------------------------------
@@ -532,15 +533,16 @@ def replace_link(link: Path, target: str) -> None:
 def project(hub: Hub) -> int:
     """See dashboard_project.py; exit 0 done, 1 retry later, 2 the Project Admin must act."""
     import dashboard_project as dp  # beside this file
+    import hub_health
 
-    if not dashboard_answers(hub):
+    if not hub_health.dashboard_answers(hub.dashboard_socket, timeout=10):
         log("project: the dashboard does not answer yet; trying again in 5 s")
         return 1
     try:
         wanted = dp.wanted_settings(project=hub.project, title=hub.project_title, description=hub.project_description,
                                     server_name=hub.server_name or dp.public_address(), fl_port=hub.fl_port)  # fmt: skip
         admin = secret_json(hub.admin_secret_name)
-        dashboard = dp.Dashboard(hub.dashboard_port)
+        dashboard = dp.Dashboard(hub.dashboard_socket)
         dashboard.login(admin["email"], admin["password"])
         settings = dp.configure(dashboard, wanted, hub.freeze_project, log)
         if not settings.get("frozen"):
@@ -577,6 +579,7 @@ def project(hub: Hub) -> int:
 
 
 COMMANDS = {
+    "proxy": proxy,
     "dashboard": dashboard,
     "server": server,
     "health": health,
