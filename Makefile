@@ -22,6 +22,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# sslyze in a venv of its own (tests/integration/tls_scan.py): it pins cryptography below certbot's.
+.tools/sslyze/.installed: requirements-tls-scan.txt
+	test -x .tools/sslyze/bin/python || python3 -m venv .tools/sslyze
+	.tools/sslyze/bin/python -m pip install --quiet -r requirements-tls-scan.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -40,7 +46,7 @@ lint: $(VENV)/.dev
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
 
-test: lint $(VENV)/.dev node_modules/.installed
+test: lint $(VENV)/.dev node_modules/.installed .tools/sslyze/.installed
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev node_modules/.installed

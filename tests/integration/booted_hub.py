@@ -25,7 +25,7 @@ ZONE = "boot.test"
 EARLIER_NVFLARE = "2.8.3"
 CURRENT_NVFLARE: str = Federation.model_fields["nvflare_version"].default  # a federation file's default
 FIGURES: dict[str, str] = {}
-SERVICES = ["flare-dashboard.service", "flare-server.service", "flare-health.service", "flare-cert-renew.service",
+SERVICES = ["flare-proxy.service", "flare-dashboard.service", "flare-server.service", "flare-health.service", "flare-cert-renew.service",
             "flare-kit-sync.service", "flare-project.service"]  # fmt: skip
 # Test-only: the timers' first and repeated runs come within seconds, so a test sees them fire on their own.
 FAST_TIMER = (
@@ -123,6 +123,17 @@ class BootedHub:
         dashboard = module.Dashboard(443)
         dashboard.login(self.admin()["email"], self.admin()["password"])
         return dashboard.json("GET", "/project")["project"]
+
+    def venvs_mapped(self) -> dict[str, list[str]]:
+        """Every running process of the dashboard and FL server units (by unit and pid), with the
+        NVFlare venvs whose files it has mapped: what the running code really is, not the link."""
+        script = (
+            "for unit in flare-dashboard.service flare-server.service; do cg=$(systemctl show -P ControlGroup $unit);"
+            " for pid in $(cat /sys/fs/cgroup$cg/cgroup.procs); do"
+            " echo \"$unit/$pid $(grep -o '/opt/nvflare/venv-[^/]*' /proc/$pid/maps | sort -u | tr '\\n' ' ')\"; done; done"
+        )
+        lines = self.host.run("sh", "-c", script, check=True).stdout.splitlines()
+        return {line.split()[0]: line.split()[1:] for line in lines}
 
     def nvflare_uid(self) -> str:
         return self.host.run("id", "-u", "nvflare", check=True).stdout.strip()

@@ -126,6 +126,7 @@ prepare_data_dir() {
       install -d -m 0700 "${folder}"
       chown "${SERVICE_USER}:${SERVICE_USER}" "${folder}"
     fi
+    chmod 0700 "${folder}"  # made 755 by releases before the proxy
   done
   if [ ! -s "${DATA_DIR}/dashboard/secret_key" ]; then
     (umask 077 && "${VENV}/bin/python" -c 'import secrets; print(secrets.token_hex(32))' >"${DATA_DIR}/dashboard/secret_key")

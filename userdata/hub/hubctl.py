@@ -122,15 +122,16 @@ class Hub:
 SERVICE_USER = "nvflare"
 
 
-def own(path: Path) -> None:
-    """Root-run helpers (timers, certbot hooks) hand what they write to the service user."""
+def own(path: Path, recursive: bool = True) -> None:
+    """Root-run helpers (timers, certbot hooks) hand what they write to the service user (with
+    UMask=0077 a folder root makes is root's alone: the services could not even look inside)."""
     if os.geteuid() != 0:
         return
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:  # only on a test machine: the bootstrap creates the user first
         return
-    for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+    for item in [path, *(path.rglob("*") if recursive and path.is_dir() else [])]:
         shutil.chown(item, SERVICE_USER, SERVICE_USER)
 
 
@@ -171,7 +172,6 @@ def secret_json(name: str) -> dict:
 
 def install_certificate(hub: Hub, certificate: bytes, key: bytes) -> None:
     hub.cert_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    hub.cert_dir.chmod(0o700)
     write_private(hub.cert_dir / "web.key", key)
     write_private(hub.cert_dir / "web.crt", certificate)
     own(hub.cert_dir)
@@ -494,6 +494,7 @@ def published_kit_in_use(hub: Hub) -> bool:
 
 def unpack_kit(archive: bytes, target: Path, password: bytes | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    own(target.parent, recursive=False)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         for member in bundle.namelist():
