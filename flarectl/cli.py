@@ -179,7 +179,7 @@ def _site_kit(args: argparse.Namespace) -> int:
             raise site_kit.SiteKitError(
                 f"{target} already holds files; move them away first (a kit is a private key: nothing is overwritten)"
             )
-        client = site_kit.DashboardClient(dashboard, insecure=args.insecure)
+        client = site_kit.DashboardClient(dashboard, fingerprint=args.fingerprint)
         client.check_reachable()
         email = args.email or os.environ.get("FLARE_DASHBOARD_EMAIL") or input("dashboard email: ")
         password = os.environ.get("FLARE_DASHBOARD_PASSWORD") or getpass.getpass(f"dashboard password for {email}: ")
@@ -396,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--dashboard", help="the dashboard's URL (default: https://<dns.dashboard_name>)")
     fetch.add_argument("--email", help="your dashboard login (default: $FLARE_DASHBOARD_EMAIL, else asked)")
     fetch.add_argument("-o", "--output", help="folder to unzip into (default: the site's kit: in the federation file)")
-    fetch.add_argument("--insecure", action="store_true", help="accept a self-signed dashboard certificate (a hub without DNS)")
+    fetch.add_argument("--fingerprint", metavar="SHA256",
+                       help="a hub without DNS (self-signed certificate): accept exactly the certificate with this SHA-256 "
+                            "fingerprint, which the Project Admin reads off the hub (stack output DashboardFingerprintCommand)")  # fmt: skip
     fetch.set_defaults(run=_site_kit)
     kit_commands = commands.add_parser("kit", help="a startup kit zip from the dashboard").add_subparsers(dest="kit_command", required=True)
     install = kit_commands.add_parser(

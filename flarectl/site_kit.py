@@ -4,11 +4,13 @@ says (private key mode 600), checking that it dials the server and port the file
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import tempfile
 import urllib.error
@@ -16,6 +18,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 API = "/nvflare-dashboard/api/v1"
 
@@ -24,15 +27,52 @@ class SiteKitError(Exception):
     pass
 
 
+def normal_fingerprint(text: str) -> str:
+    """A SHA-256 certificate fingerprint as `AB:CD:...` (accepts colons or none, any case), or
+    SiteKitError."""
+    digits = text.replace(":", "").strip().upper()
+    if len(digits) != 64 or any(c not in "0123456789ABCDEF" for c in digits):
+        raise SiteKitError(f"--fingerprint {text!r} is not a SHA-256 fingerprint (64 hex digits, colons allowed)")
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+
+
 class DashboardClient:
-    def __init__(self, url: str, *, insecure: bool):
+    def __init__(self, url: str, *, fingerprint: str | None = None):
+        """fingerprint: a hub without DNS has a self-signed certificate, which no CA vouches for;
+        it is accepted only when it is exactly the one the Project Admin read off the hub."""
         self.base = url.rstrip("/") + API
         self.context = ssl.create_default_context()
-        if insecure:  # a hub with a self-signed certificate (no DNS): the user said so
-            self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE
+        self.fingerprint = fingerprint and normal_fingerprint(fingerprint)
+        if self.fingerprint:
+            self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE  # checked below, by pin
+            self.pin_checked = False
         self.token = ""
 
+    def check_pin(self) -> None:
+        """Before anything is sent: the certificate the dashboard presents is the pinned one."""
+        if not self.fingerprint or self.pin_checked:
+            return
+        address = urlsplit(self.base)
+        try:
+            with socket.create_connection((address.hostname, address.port or 443), timeout=30) as connection:
+                with self.context.wrap_socket(connection, server_hostname=address.hostname) as tls:
+                    presented = certificate_fingerprint(tls.getpeercert(binary_form=True) or b"")
+        except OSError as error:
+            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
+        if presented != self.fingerprint:
+            raise SiteKitError(
+                f"the dashboard at {address.hostname} presented a certificate with SHA-256 fingerprint {presented}, not the "
+                f"{self.fingerprint} you pinned: it is not the hub you meant, or its certificate changed (ask the Project Admin)"
+            )
+        self.pin_checked = True
+
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        self.check_pin()
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
         request = urllib.request.Request(self.base + path, data=None if body is None else json.dumps(body).encode(), headers=headers,
                                          method=method)  # fmt: skip
@@ -44,7 +84,8 @@ class DashboardClient:
         except urllib.error.URLError as error:
             if isinstance(error.reason, ssl.SSLCertVerificationError):
                 raise SiteKitError(
-                    f"{self.base}: the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass --insecure"
+                    f"{self.base}: the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass "
+                    "--fingerprint <its SHA-256>, which the Project Admin reads off the hub (stack output DashboardFingerprintCommand)"
                 ) from None
             raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error.reason}") from None
         except OSError as error:
@@ -56,6 +97,8 @@ class DashboardClient:
 
     def login(self, email: str, password: str) -> None:
         status, payload = self.call("POST", "/login", {"email": email, "password": password})
+        if status == 429:
+            raise SiteKitError("too many login attempts from this address; wait a minute and try again")
         if status != 200:
             raise SiteKitError(f"the dashboard refused the login of {email}; check the email and password")
         self.token = json.loads(payload)["access_token"]

@@ -1,6 +1,6 @@
 """FlareServerStack: the hub (NVFlare dashboard + FL server) and what it needs."""
 
-from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
 from flare_constructs.account_trail import AccountTrail
@@ -126,6 +126,19 @@ class FlareServerStack(Stack):
             "AdminSecretName": (admin.secret_name, "Secrets Manager secret with the dashboard admin login"),
             "KitBucket": (kits.bucket.bucket_name, f"Startup kit store (the hub reads {SERVER_KIT_PREFIX} only)"),
             "CertificateMode": (federation.certificate_mode, "How the dashboard gets its HTTPS certificate"),
+            "DashboardFingerprintCommand": (
+                Fn.join(
+                    "",
+                    [
+                        "aws logs filter-log-events --log-group-name ",
+                        audit_logs.groups["proxy"].ref,
+                        " --filter-pattern '\"SHA-256 fingerprint\"' --query 'events[-1].message' --output text --region ",
+                        Aws.REGION,
+                    ],
+                ),
+                "The dashboard certificate's SHA-256 fingerprint as the hub logged it (what Org Admins pin without DNS: "
+                "flarectl site-kit fetch --fingerprint)",
+            ),  # fmt: skip
             "AlertTopicArn": (alerts.topic.topic_arn, f"Alarms go here; {federation.alerts_email} must confirm the subscription email"),
         }
         for output_id, (value, description) in outputs.items():

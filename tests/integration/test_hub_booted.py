@@ -139,7 +139,7 @@ def test_health_and_certificate_timers_fire_on_their_own(hub: BootedHub) -> None
 
     first = {unit: runs(unit) for unit in ("flare-health.service", "flare-cert-renew.service")}
     wait_for(lambda: all(runs(unit) > count for unit, count in first.items()), timeout=90, interval=2)
-    assert "dashboard OK" in hub.host.journal("flare-health.service")
+    assert "hubctl: OK: dashboard on its socket" in hub.host.journal("flare-health.service")
     assert hub.host.show("flare-health.service", "Result") == "success"
 
 

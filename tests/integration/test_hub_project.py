@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, https_get, wait_for
+from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
 from tests.integration.imds import imds
 from tests.integration.jobs import numpy_job
 from tests.integration.provision import client_command
@@ -29,13 +29,28 @@ PROJECT = "zerotouch"
 FIGURES: dict[str, float] = {}
 
 
+def logged_fingerprint(hub: Hub) -> str:
+    """The dashboard certificate's fingerprint as the proxy logged it at its (last) start: what
+    the Project Admin reads off the hub (README: DashboardFingerprintCommand)."""
+    lines = [line for line in hub.log("flare-proxy.service").splitlines() if line.startswith("hubctl: dashboard certificate SHA-256 fingerprint: ")]
+    return lines[-1].rsplit(" ", 1)[1]
+
+
+def served_fingerprint(port: int) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    digest = x509.load_pem_x509_certificate(served_certificate(port)).fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+
+
 class Api:
     """The dashboard's JSON API, as a test participant (a browser would do the same calls)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, fingerprint: str):
         from flarectl.site_kit import DashboardClient
 
-        self.client = DashboardClient(f"https://127.0.0.1:{port}", insecure=True)
+        self.client = DashboardClient(f"https://127.0.0.1:{port}", fingerprint=fingerprint)
 
     def as_user(self, email: str, password: str) -> Api:
         self.client.token = ""
@@ -105,7 +120,7 @@ def test_a_wrong_credential_changes_nothing(hub: Hub, port: int) -> None:
     assert "the dashboard refused the login of it-admin@hospital.test (401); check the admin secret; trying again in 5 s" in project_log(
         result
     )
-    project = Api(port)("GET", "/project")["project"]
+    project = Api(port, logged_fingerprint(hub))("GET", "/project")["project"]
     assert project["frozen"] is False and project["server1"] == ""
     assert not (hub.data / "kits" / "current").exists()
 
@@ -118,7 +133,7 @@ def test_the_hub_configures_freezes_and_serves_its_own_kit(hub: Hub, port: int, 
     fl_port = int(hub.settings["FL_PORT"])
     assert f"hubctl: project {PROJECT}: server localhost:{fl_port}, frozen" in log
     assert "hubctl: project: made and installed the server kit dashboard-" in log
-    project = Api(port).as_user(admin["email"], admin["password"])("GET", "/project")["project"]
+    project = Api(port, logged_fingerprint(hub)).as_user(admin["email"], admin["password"])("GET", "/project")["project"]
     assert {key: project[key] for key in ("short_name", "title", "description", "server1", "frozen")} == {
         "short_name": PROJECT, "title": "Zero touch test", "description": "Breast cancer histology, 3 hospitals",
         "server1": "localhost", "frozen": True,
@@ -151,7 +166,7 @@ def test_a_second_run_changes_nothing(hub: Hub, port: int) -> None:
 
 
 def test_an_org_admin_fetches_the_site_kit_and_the_site_trains(hub: Hub, port: int, admin: dict[str, str], tmp_path: Path) -> None:
-    api = Api(port)
+    api = Api(port, logged_fingerprint(hub))
     org_admin = {"email": "lab-admin@clinic.test", "password": secrets.token_urlsafe(12)}
     user = api("POST", "/users", {**org_admin, "name": "Lab Admin", "organization": "clinic", "role": "org_admin"})["user"]
     api.as_user(admin["email"], admin["password"])("PATCH", f"/users/{user['id']}", {"approval_state": 100})
@@ -169,18 +184,29 @@ def test_an_org_admin_fetches_the_site_kit_and_the_site_trains(hub: Hub, port: i
     command = [sys.executable, "-m", "flarectl", "site-kit", "fetch", "--site", "site-a", "-c", str(config),
                "--dashboard", f"https://localhost:{port}"]  # fmt: skip
     refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert (
-        refused.returncode == 2
-        and "the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass --insecure" in refused.stderr
+    assert refused.returncode == 2 and refused.stderr.strip().endswith(
+        "the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass --fingerprint <its SHA-256>, "
+        "which the Project Admin reads off the hub (stack output DashboardFingerprintCommand)"
     )
-    result = subprocess.run([*command, "--insecure"], env=env, capture_output=True, text=True, timeout=120)
+    fingerprint = logged_fingerprint(hub)
+    assert fingerprint == served_fingerprint(port)
+    # Another certificate (a hub impostor, or a changed one) is refused before a password is sent.
+    other = fingerprint[:-2] + ("00" if not fingerprint.endswith("00") else "11")
+    impostor = subprocess.run([*command, "--fingerprint", other.replace(":", "").lower()], env={**env, "FLARE_DASHBOARD_PASSWORD": ""},
+                              input="", capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert impostor.returncode == 2 and impostor.stderr.strip() == (
+        f"flarectl: the dashboard at localhost presented a certificate with SHA-256 fingerprint {fingerprint}, not the {other} you "
+        "pinned: it is not the hub you meant, or its certificate changed (ask the Project Admin)"
+    )
+    assert not (kit / "startup").exists()
+    result = subprocess.run([*command, "--fingerprint", fingerprint], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
         result.stdout.strip()
         == f"{kit}: the startup kit of site-a (dials localhost:{hub.settings['FL_PORT']}); its private key is startup/client.key (mode 600)"
     )
     assert oct((kit / "startup" / "client.key").stat().st_mode & 0o777) == "0o600"
-    again = subprocess.run([*command, "--insecure"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*command, "--fingerprint", fingerprint], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "already holds files; move them away first" in again.stderr
 
     client = subprocess.Popen(client_command(kit, "site-a"), cwd=kit, stdout=(tmp_path / "client.log").open("w"), stderr=subprocess.STDOUT)
@@ -279,7 +305,7 @@ def test_a_kit_the_project_admin_published_is_not_replaced(hub: Hub, port: int) 
 def test_a_lead_installs_the_dashboards_admin_kit_zip_with_one_command(hub: Hub, port: int, admin: dict[str, str], tmp_path: Path) -> None:
     """The zip the real dashboard serves (no top folder, PIN-encrypted) lands where flarectl looks,
     the PIN read from standard input (never argv), the key mode 600; a second install overwrites nothing."""
-    api = Api(port).as_user(admin["email"], admin["password"])
+    api = Api(port, logged_fingerprint(hub)).as_user(admin["email"], admin["password"])
     pin = secrets.token_hex(8)
     status, archive = api.client.call("POST", "/users/1/blob", {"pin": pin})
     assert status == 200 and archive.startswith(b"PK")

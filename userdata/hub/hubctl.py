@@ -264,6 +264,17 @@ def certificate_names(path: Path) -> tuple[set[str], bool]:
     return names, certificate.issuer == certificate.subject
 
 
+FINGERPRINT_LABEL = "SHA-256 fingerprint"
+
+
+def certificate_fingerprint(path: Path) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    digest = x509.load_pem_x509_certificate(path.read_bytes()).fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 def ensure_certificate(hub: Hub) -> None:
     """Before the dashboard starts: the provided certificate, or any certificate at all.
 
@@ -321,6 +332,9 @@ def proxy(hub: Hub) -> int:
     """nginx as flare-proxy.service runs it: root master (binds 443, reads the certificate),
     workers as FLARE_PROXY_USER; the configuration is nginx.conf beside this file, filled in."""
     ensure_certificate(hub)
+    # What an Org Admin pins (flarectl site-kit fetch --fingerprint) when no CA vouches for it;
+    # the Project Admin reads it here or from the proxy log group (stack output DashboardFingerprintCommand).
+    log(f"dashboard certificate {FINGERPRINT_LABEL}: {certificate_fingerprint(hub.cert_dir / 'web.crt')}")
     runtime = Path(os.environ["RUNTIME_DIRECTORY"])  # systemd's RuntimeDirectory=
     values = {
         "PROXY_USER": os.environ["FLARE_PROXY_USER"],
