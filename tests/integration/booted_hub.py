@@ -124,16 +124,27 @@ class BootedHub:
         dashboard.login(self.admin()["email"], self.admin()["password"])
         return dashboard.json("GET", "/project")["project"]
 
-    def venvs_mapped(self) -> dict[str, list[str]]:
-        """Every running process of the dashboard and FL server units (by unit and pid), with the
-        NVFlare venvs whose files it has mapped: what the running code really is, not the link."""
+    def running_releases(self) -> tuple[float, dict[str, tuple[float, list[str]]]]:
+        """When the venv link last changed, and every running process of the dashboard and FL
+        server units (by unit/pid): when it started, and the NVFlare venvs whose files it maps.
+        Both in seconds since boot. What the running code is, not what the link says now: a
+        process that maps no venv file (gunicorn's master) is judged by when it started."""
         script = (
-            "for unit in flare-dashboard.service flare-server.service; do cg=$(systemctl show -P ControlGroup $unit);"
-            " for pid in $(cat /sys/fs/cgroup$cg/cgroup.procs); do"
-            " echo \"$unit/$pid $(grep -o '/opt/nvflare/venv-[^/]*' /proc/$pid/maps | sort -u | tr '\\n' ' ')\"; done; done"
+            "pids() { echo $1; for child in $(cat /proc/$1/task/*/children); do pids $child; done; };"
+            " echo $(cut -d ' ' -f 1 /proc/uptime) $(date +%s.%N) $(stat -c %Z /opt/nvflare/venv) $(getconf CLK_TCK);"
+            " for unit in flare-dashboard.service flare-server.service; do"
+            " for pid in $(pids $(systemctl show -P MainPID $unit)); do"
+            " echo \"$unit/$pid $(cut -d ' ' -f 22 /proc/$pid/stat) $(grep -o '/opt/nvflare/venv-[^/]*' /proc/$pid/maps | sort -u | tr '\\n' ' ')\";"
+            " done; done"
         )
-        lines = self.host.run("sh", "-c", script, check=True).stdout.splitlines()
-        return {line.split()[0]: line.split()[1:] for line in lines}
+        first, *lines = self.host.run("sh", "-c", script, check=True).stdout.splitlines()
+        uptime, now, link_changed, ticks = (float(word) for word in first.split())
+        switched = uptime - (now - link_changed)
+        processes = {}
+        for line in lines:
+            name, started, *venvs = line.split()
+            processes[name] = (int(started) / ticks, venvs)
+        return switched, processes
 
     def nvflare_uid(self) -> str:
         return self.host.run("id", "-u", "nvflare", check=True).stdout.strip()

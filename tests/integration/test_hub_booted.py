@@ -106,9 +106,14 @@ def test_an_upgrade_installs_the_new_release_beside_the_old_and_keeps_the_volume
     wait_for(lambda: hub.dashboard_answers() and hub.fl_server_answers(), timeout=300, interval=1)
     assert hub.project() == project and hub.current_kit() == kit and hub.kits() == kits
     # The running processes, not a fresh interpreter: each maps the new release's files only.
-    mapped = hub.venvs_mapped()
-    assert {unit.split("/")[0] for unit in mapped} == {"flare-dashboard.service", "flare-server.service"}
-    assert {unit: venvs for unit, venvs in mapped.items() if venvs != [f"/opt/nvflare/venv-{CURRENT_NVFLARE}"]} == {}
+    switched, processes = hub.running_releases()
+    new = f"/opt/nvflare/venv-{CURRENT_NVFLARE}"
+    assert {name.split("/")[0] for name, (_, venvs) in processes.items() if venvs == [new]} == {
+        "flare-dashboard.service",
+        "flare-server.service",
+    }
+    assert {name: venvs for name, (_, venvs) in processes.items() if venvs not in ([new], [])} == {}
+    assert {name: started for name, (started, _) in processes.items() if started < switched} == {}, f"link switched at {switched:.1f} s"
     assert hub.host.run("systemctl", "--failed", "--no-legend", "--plain").stdout.strip() == ""
 
 

@@ -32,7 +32,11 @@ FIGURES: dict[str, float] = {}
 def logged_fingerprint(hub: Hub) -> str:
     """The dashboard certificate's fingerprint as the proxy logged it at its (last) start: what
     the Project Admin reads off the hub (README: DashboardFingerprintCommand)."""
-    lines = [line for line in hub.log("flare-proxy.service").splitlines() if line.startswith("hubctl: dashboard certificate SHA-256 fingerprint: ")]
+    lines = [
+        line
+        for line in hub.log("flare-proxy.service").splitlines()
+        if line.startswith("hubctl: dashboard certificate SHA-256 fingerprint: ")
+    ]
     return lines[-1].rsplit(" ", 1)[1]
 
 

@@ -354,7 +354,7 @@ class TestNetwork:
 
 
 HUB_OUTPUTS = {"DashboardUrl", "FlServerAddress", "ElasticIp", "InstanceId", "DataVolumeId", "SsmSessionCommand", "AdminSecretName",
-               "KitBucket", "CertificateMode", "AlertTopicArn"}  # fmt: skip
+               "KitBucket", "CertificateMode", "AlertTopicArn", "DashboardFingerprintCommand"}  # fmt: skip
 
 
 def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Template, dns_template: Template) -> None:
@@ -364,6 +364,13 @@ def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Templa
     outputs = default_template.to_json()["Outputs"]
     command = outputs["SsmSessionCommand"]["Value"]["Fn::Join"][1]
     assert command[0] == "aws ssm start-session --target "
+    # The proxy's log group, and the label hubctl.py proxy writes before the fingerprint.
+    fingerprint = outputs["DashboardFingerprintCommand"]["Value"]["Fn::Join"][1]
+    groups = default_template.find_resources("AWS::Logs::LogGroup")
+    assert fingerprint[1] == {"Ref": next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == "proxy")}
+    assert "'\"SHA-256 fingerprint\"'" in fingerprint[2]
+    assert 'log(f"dashboard certificate {FINGERPRINT_LABEL}: ' in (USERDATA_DIR / "hub" / "hubctl.py").read_text()
+    assert 'FINGERPRINT_LABEL = "SHA-256 fingerprint"' in (USERDATA_DIR / "hub" / "hubctl.py").read_text()
 
 
 class TestDataVolume:
