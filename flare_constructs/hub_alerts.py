@@ -24,6 +24,11 @@ DATA_VOLUME_USED = "DataVolumeUsedPercent"
 REFUSED_LOGIN_LINE = "refused login from"
 REFUSED_LOGINS = "RefusedLogins"
 REFUSED_LOGINS_PER_5_MINUTES = 30  # well above a few people mistyping; a guessing script from many addresses
+# gRPC's line for a TLS handshake the FL server refused (no kit certificate, or another CA's); the
+# hub's own health probe presents the server certificate and writes none (hub_health.py).
+REFUSED_HANDSHAKE_LINE = "Handshake failed"
+REFUSED_HANDSHAKES = "RefusedFlHandshakes"
+REFUSED_HANDSHAKES_PER_5_MINUTES = 50  # an open FL port meets scanners; this is someone trying hard, or a site with a wrong kit
 
 
 class HubAlerts(Construct):
@@ -133,31 +138,43 @@ class HubAlerts(Construct):
         )
 
     def watch_refused_logins(self, proxy_log_group: logs.CfnLogGroup) -> None:
-        """Count the proxy's refused-login lines (wrong password, or throttled) into a metric, and
-        alarm when there are many: someone is guessing passwords."""
+        """Count the proxy's refused-login lines (wrong password, or throttled): someone guessing passwords."""
+        self.count_lines(
+            "RefusedLogins", proxy_log_group, REFUSED_LOGIN_LINE, REFUSED_LOGINS, REFUSED_LOGINS_PER_5_MINUTES,
+            "dashboard logins refused in 5 minutes (wrong passwords or throttled guessing; the proxy log group lists the addresses)",
+        )  # fmt: skip
+
+    def watch_refused_handshakes(self, fl_server_log_group: logs.CfnLogGroup) -> None:
+        """Count the TLS handshakes the FL server refused: clients without a valid kit certificate."""
+        self.count_lines(
+            "RefusedFlHandshakes", fl_server_log_group, REFUSED_HANDSHAKE_LINE, REFUSED_HANDSHAKES, REFUSED_HANDSHAKES_PER_5_MINUTES,
+            "TLS handshakes refused on the FL port in 5 minutes (no kit certificate, or another project's; a site with a wrong "
+            "or expired kit, or someone probing)",
+        )  # fmt: skip
+
+    def count_lines(self, name: str, group: logs.CfnLogGroup, line: str, metric_name: str, threshold: int, what: str) -> None:
+        """A metric filter counting `line` in `group`, and an alarm over `threshold` in 5 minutes.
+        No line means nothing happened: missing data is the good case, not INSUFFICIENT_DATA."""
+        namespace = f"{NAMESPACE}/{self.project}"
         filter_ = logs.CfnMetricFilter(
             self,
-            "RefusedLoginsFilter",
-            log_group_name=proxy_log_group.ref,
-            filter_pattern=f'"{REFUSED_LOGIN_LINE}"',
+            f"{name}Filter",
+            log_group_name=group.ref,
+            filter_pattern=f'"{line}"',
             metric_transformations=[
                 logs.CfnMetricFilter.MetricTransformationProperty(
-                    metric_namespace=f"{NAMESPACE}/{self.project}", metric_name=REFUSED_LOGINS, metric_value="1", unit="Count"
+                    metric_namespace=namespace, metric_name=metric_name, metric_value="1", unit="Count"
                 )
             ],
         )
         alarm = cloudwatch.Alarm(
             self,
-            "RefusedLoginsAlarm",
-            alarm_description=f"NVFlare {self.project}: more than {REFUSED_LOGINS_PER_5_MINUTES} dashboard logins refused in 5 minutes "
-            "(wrong passwords or throttled guessing; the proxy log group lists the addresses)",
-            metric=cloudwatch.Metric(
-                namespace=f"{NAMESPACE}/{self.project}", metric_name=REFUSED_LOGINS, statistic="Sum", period=Duration.minutes(5)
-            ),
+            f"{name}Alarm",
+            alarm_description=f"NVFlare {self.project}: more than {threshold} {what}",
+            metric=cloudwatch.Metric(namespace=namespace, metric_name=metric_name, statistic="Sum", period=Duration.minutes(5)),
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            threshold=REFUSED_LOGINS_PER_5_MINUTES,
+            threshold=threshold,
             evaluation_periods=1,
-            # No refused login writes no line: silence is the good case here.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.node.add_dependency(filter_)

@@ -104,6 +104,7 @@ class FlareServerStack(Stack):
         )
         alerts.grant_publish_metrics(host.role)
         alerts.watch_refused_logins(audit_logs.groups["proxy"])
+        alerts.watch_refused_handshakes(audit_logs.groups["fl-server"])
         audit_logs.grant_write(host.role)
         endpoint = HubEndpoint(
             self, "Endpoint", instance=host.instance, role=host.role, dns=dns, fl_port=hub.fl_port, existing_ip=hub.elastic_ip

@@ -148,6 +148,34 @@ def test_health_and_certificate_timers_fire_on_their_own(hub: BootedHub) -> None
     assert hub.host.show("flare-health.service", "Result") == "success"
 
 
+def test_the_fl_server_logs_a_refused_handshake_for_outsiders_only(hub: BootedHub) -> None:
+    """The health timer's probe (every 10 s here) presents the server's own certificate: the
+    server refuses nothing. A client without a kit certificate is refused, and gRPC writes the
+    line the RefusedFlHandshakes metric filter counts (flare_constructs/hub_alerts.py)."""
+    import socket
+    import ssl
+
+    def refused() -> int:
+        return hub.host.journal("flare-server.service", boot="current").count("Handshake failed")
+
+    def health_runs() -> int:
+        return hub.host.journal("flare-health.service", boot="current").count("OK: FL server on port 8002")
+
+    wait_for(lambda: health_runs() > 0, timeout=120, interval=2)
+    before, runs = refused(), health_runs()
+    wait_for(lambda: health_runs() >= runs + 2, timeout=120, interval=2)
+    assert refused() == before
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", 8002), timeout=10) as connection:
+        with context.wrap_socket(connection, server_hostname="localhost") as tls:
+            try:
+                tls.recv(1)  # TLS 1.3: the server's refusal arrives after the client's handshake ends
+            except (ssl.SSLError, OSError):
+                pass
+    wait_for(lambda: refused() == before + 1, timeout=30, interval=1)
+
+
 def seconds_up(hub: BootedHub, unit: str) -> float:
     entered = int(hub.host.show(unit, "ActiveEnterTimestampMonotonic") or 0)
     now = float(hub.host.run("cut", "-d", " ", "-f", "1", "/proc/uptime", check=True).stdout)

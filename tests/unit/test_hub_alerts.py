@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
 from aws_cdk.assertions import Template
 
 from flare_constructs import hub_alerts
@@ -31,9 +32,10 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
         ("NVFlare/Hub", "DashboardCertificateDaysLeft", json.dumps(project), "Minimum", 3600, "LessThanThreshold", 14, 1, 1),
         ("NVFlare/Hub", "DataVolumeUsedPercent", json.dumps(project), "Maximum", 300, "GreaterThanThreshold", 80, 2, 2),
         ("NVFlare/Hub/cancer-fl", "RefusedLogins", "null", "Sum", 300, "GreaterThanThreshold", 30, 1, None),
+        ("NVFlare/Hub/cancer-fl", "RefusedFlHandshakes", "null", "Sum", 300, "GreaterThanThreshold", 50, 1, None),
     }  # fmt: skip
     for properties in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values()):
-        if properties.get("AlarmActions") == [topic] and properties["MetricName"] != "RefusedLogins":
+        if properties.get("AlarmActions") == [topic] and properties["MetricName"] not in ("RefusedLogins", "RefusedFlHandshakes"):
             assert properties["OKActions"] == [topic]
             # A metric that stops arriving is news: INSUFFICIENT_DATA mails too (with MISSING data
             # treated as missing, the alarm goes there, and nothing is sent without this action).
@@ -44,25 +46,37 @@ def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: T
             )
 
 
-def test_refused_logins_are_counted_from_the_proxy_log_group_by_the_line_nginx_writes(default_template: Template) -> None:
-    """The metric filter's term is the line nginx.conf's refused_login format writes; no refused
-    login writes nothing, which is the good case (not INSUFFICIENT_DATA)."""
+@pytest.mark.parametrize(
+    "metric, group, line",
+    [("RefusedLogins", "proxy", "refused login from"), ("RefusedFlHandshakes", "fl-server", "Handshake failed")],
+)
+def test_refused_logins_and_handshakes_are_counted_from_their_log_groups(
+    default_template: Template, metric: str, group: str, line: str
+) -> None:
+    """Each metric filter counts the line its source writes (nginx.conf's refused_login format;
+    gRPC's refused TLS handshake, seen in the booted hub); no line is the good case."""
+    filters = [f["Properties"] for f in default_template.find_resources("AWS::Logs::MetricFilter").values()]
+    (found,) = [f for f in filters if f["MetricTransformations"][0]["MetricName"] == metric]
+    groups = default_template.find_resources("AWS::Logs::LogGroup")
+    assert found["LogGroupName"] == {
+        "Ref": next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == group)
+    }
+    assert found["FilterPattern"] == f'"{line}"'
+    assert found["MetricTransformations"] == [
+        {"MetricNamespace": "NVFlare/Hub/cancer-fl", "MetricName": metric, "MetricValue": "1", "Unit": "Count"}
+    ]
+    (alarm,) = [a["Properties"] for a in default_template.find_resources("AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("MetricName") == metric]  # fmt: skip
+    assert alarm["TreatMissingData"] == "notBreaching" and "InsufficientDataActions" not in alarm
+    assert len(filters) == 2
+
+
+def test_the_refused_login_line_is_the_one_nginx_writes() -> None:
     from flarectl.host_scripts import USERDATA_DIR
 
     nginx = (USERDATA_DIR / "hub" / "nginx.conf").read_text()
     assert "log_format refused_login 'refused login from $remote_addr: HTTP $status';" in nginx
     assert "access_log @ACCESS_LOG@ refused_login if=$login_refused;" in nginx
-    (filter_,) = default_template.find_resources("AWS::Logs::MetricFilter").values()
-    groups = default_template.find_resources("AWS::Logs::LogGroup")
-    proxy = next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == "proxy")
-    assert filter_["Properties"]["LogGroupName"] == {"Ref": proxy}
-    assert filter_["Properties"]["FilterPattern"] == '"refused login from"'
-    assert filter_["Properties"]["MetricTransformations"] == [
-        {"MetricNamespace": "NVFlare/Hub/cancer-fl", "MetricName": "RefusedLogins", "MetricValue": "1", "Unit": "Count"}
-    ]
-    (alarm,) = [a["Properties"] for a in default_template.find_resources("AWS::CloudWatch::Alarm").values()
-                if a["Properties"].get("MetricName") == "RefusedLogins"]  # fmt: skip
-    assert alarm["TreatMissingData"] == "notBreaching" and "InsufficientDataActions" not in alarm
 
 
 def test_the_topic_is_encrypted_with_the_project_key_ssl_only_and_mails_the_admin(default_template: Template) -> None:

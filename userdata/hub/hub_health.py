@@ -62,16 +62,21 @@ def proxy_answers(port: int, timeout: float = 10) -> bool:
         connection.close()
 
 
-def fl_server_answers(port: int, timeout: float = 10) -> bool:
+def fl_server_answers(port: int, kit: Path, timeout: float = 10) -> bool:
     """The FL server process itself must answer a TLS handshake: a frozen or hung server still has
-    its port accepting connections (the kernel does that), but says nothing."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # liveness, not identity
+    its port accepting connections (the kernel does that), but says nothing. The probe presents
+    the kit's own server certificate, which the server accepts: a probe without one would be
+    refused and logged like an outsider's ("Handshake failed"), which the RefusedFlHandshakes
+    alarm counts."""
+    startup = kit / "startup"
+    context = ssl.create_default_context(cafile=str(startup / "rootCA.pem"))
+    context.check_hostname = False  # the kit's CA vouches for the server; its name is the DNS name
+    context.load_cert_chain(str(startup / "server.crt"), str(startup / "server.key"))
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
             with context.wrap_socket(connection, server_hostname="localhost"):
                 return True
-    except ssl.SSLError:  # an answer all the same (it wants a client certificate)
+    except ssl.SSLError:  # an answer all the same
         return True
     except OSError:  # refused, or no answer in time
         return False

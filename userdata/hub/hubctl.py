@@ -450,7 +450,8 @@ def health(hub: Hub) -> int:
         checks.failed = True
         checks.unrepaired |= not restart("flare-server.service")
     else:
-        checks.judge("flare-server.service", hub_health.fl_server_answers(hub.fl_port), f"FL server on port {hub.fl_port}")
+        answers = hub_health.fl_server_answers(hub.fl_port, current_kit(hub).resolve())
+        checks.judge("flare-server.service", answers, f"FL server on port {hub.fl_port}")
     checks.save()
     values = hub_metrics.measurements(failed=checks.failed, certificate=hub.cert_dir / "web.crt", data=hub.data)
     hub_metrics.publish(hub.project, values, log)
