@@ -22,7 +22,8 @@ from flarectl.config.federation import Federation, load_federation
 from flarectl.lead_kit import write_lead_kit
 from flarectl.picture import render_svg
 from flarectl.sites.registry import KINDS
-from flarectl.vpc_choice import choose_vpc
+from flarectl.summary import DECISIONS_FILE
+from flarectl.vpc_choice import choose_vpc, credentialed_difference
 from stacks.environment import cdk_environment
 from stacks.server_stack import FlareServerStack
 
@@ -75,7 +76,8 @@ def build_app(federation: Federation, *, app: cdk.App | None = None, review_only
     hub_vpc = choose_vpc(federation.network, federation.aws)
     hub_environment, note = cdk_environment(app, federation.aws, hub_vpc, field="network.vpc")
     prune_site_outputs(Path(app.outdir), federation)
-    print(f"FlareServerStack: {hub_vpc.kind} VPC, because {hub_vpc.reason}" + (f"; {note}" if note else ""), file=sys.stderr)
+    notes = [note, credentialed_difference(federation.network, federation.aws, hub_vpc)]
+    decisions = [f"FlareServerStack: {hub_vpc.kind} VPC, because {hub_vpc.reason}" + "".join(f"; {n}" for n in notes if n)]
     FlareServerStack(
         app,
         "FlareServerStack",
@@ -86,8 +88,10 @@ def build_app(federation: Federation, *, app: cdk.App | None = None, review_only
         analytics_reporting=False,
         termination_protection=True,  # the instances are replaceable; the stack is what must not vanish by mistake
     )
-    for site in federation.sites:
-        print(KINDS[site.kind].synth(app, site, federation), file=sys.stderr)
+    decisions += [KINDS[site.kind].synth(app, site, federation) for site in federation.sites]
+    print("\n".join(decisions), file=sys.stderr)
+    # What synth decided and why (and what credentials would change): `flarectl summary` repeats it.
+    (Path(app.outdir) / DECISIONS_FILE).write_text("\n".join(decisions) + "\n", encoding="utf-8")
     if review_only:
         for stack in (child for child in app.node.children if isinstance(child, cdk.Stack)):
             ReviewOnly(stack, "ReviewOnly", default_file=DEFAULT_FEDERATION.name)

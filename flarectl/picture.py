@@ -28,6 +28,27 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+def wrap(lines: list[str], limit: int = MAX_CHARS) -> list[str]:
+    """Long lines (paths, lists of CIDRs) go on as indented lines, broken after a '/', ',' or
+    space where one is near the end, never cut: a reviewer must see the whole path."""
+    wrapped = []
+    for line in lines:
+        first = True
+        while len(line) > limit:
+            width = limit if first else limit - 3
+            cut = max(line.rfind(mark, width // 2, width) for mark in "/,") or line.rfind(" ", width // 2, width)
+            cut = cut if cut > 0 else line.rfind(" ", width // 2, width)
+            cut = cut + 1 if cut > 0 else width
+            wrapped.append(line[:cut] if first else "   " + line[:cut])
+            line, first = line[cut:].lstrip(" "), False
+        wrapped.append(line if first else "   " + line)
+    return wrapped
+
+
+def height_of(lines: list[str]) -> float:
+    return 24 + 18 * len(lines)
+
+
 def box(x: float, y: float, width: float, height: float, lines: list[str], *, fill: str) -> list[str]:
     parts = [f"<rect x='{x:g}' y='{y:g}' width='{width:g}' height='{height:g}' rx='8' fill='{fill}' stroke='#37474f'/>"]
     for index, line in enumerate(lines):
@@ -61,9 +82,11 @@ def site_lines(site: ClientSite, federation: Federation) -> list[str]:
 
 def render_svg(federation: Federation) -> str:
     """Sites stacked on the right, the hub on the left; an arrow from each site to the hub."""
-    lines = hub_lines(federation)
-    hub_height = 24 + 18 * len(lines)
-    sites_height = len(federation.sites) * (SITE_HEIGHT + GAP) - GAP
+    lines = wrap(hub_lines(federation))
+    hub_height = height_of(lines)
+    site_boxes = [wrap(site_lines(site, federation)) for site in federation.sites]
+    site_heights = [max(SITE_HEIGHT, height_of(box_lines)) for box_lines in site_boxes]
+    sites_height = sum(site_heights) + GAP * (len(site_heights) - 1)
     body = max(hub_height, sites_height, SITE_HEIGHT)
     height = TOP + body + 60
     hub_y = TOP + (body - hub_height) / 2
@@ -79,14 +102,15 @@ def render_svg(federation: Federation) -> str:
         f"<text x='20' y='56' font-size='13' fill='#1565c0'>{clean(subtitle, 200)}</text>",
         *box(HUB_X, hub_y, HUB_WIDTH, hub_height, lines, fill="#e3f2fd"),
     ]
-    for index, site in enumerate(federation.sites):
-        y = TOP + index * (SITE_HEIGHT + GAP)
+    y = float(TOP)
+    for index, (site, box_lines, site_height) in enumerate(zip(federation.sites, site_boxes, site_heights, strict=True)):
         end_y = hub_y + hub_height * (index + 1) / (len(federation.sites) + 1)
         parts.append(
-            f"<line x1='{SITE_X:g}' y1='{y + SITE_HEIGHT / 2:g}' x2='{HUB_X + HUB_WIDTH:g}' y2='{end_y:g}' stroke='#1565c0' "
+            f"<line x1='{SITE_X:g}' y1='{y + site_height / 2:g}' x2='{HUB_X + HUB_WIDTH:g}' y2='{end_y:g}' stroke='#1565c0' "
             f"stroke-width='1.5' marker-end='url(#arrow)'><title>{clean(f'{site.name} dials out to the hub, TCP {port}', 200)}</title></line>"
         )
-        parts += box(SITE_X, y, SITE_WIDTH, SITE_HEIGHT, site_lines(site, federation), fill="#f1f8e9")
+        parts += box(SITE_X, y, SITE_WIDTH, site_height, box_lines, fill="#f1f8e9")
+        y += site_height + GAP
     if not federation.sites:
         parts.append(f"<text x='{SITE_X:g}' y='{TOP + 24:g}' font-size='13'>no client sites in the federation file yet</text>")
     legend = "Arrows point from the side that opens the connection. Researchers and Org Admins reach the dashboard over HTTPS."

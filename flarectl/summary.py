@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+DECISIONS_FILE = "synth-decisions.txt"  # written by app.py: what synth chose and why
+
 # Resource types worth naming in a summary, in the order a reader cares about them.
 MAIN_TYPES = {
     "AWS::EC2::Instance": "EC2 instance",
@@ -65,6 +67,10 @@ def summarize(cdk_out: Path) -> str:
             lines.append(f"  {output_id}: {_show(output['Value'])}")
         for rule in template.get("Rules", {}).values():  # every rule here refuses a deploy (review_only.py)
             lines.append(f"  DEPLOY REFUSED until fixed: {rule['Assertions'][0]['AssertDescription']}")
+    decisions = cdk_out / DECISIONS_FILE
+    if decisions.exists():
+        lines.append("Decided at synth (and what a synth with credentials would decide differently):")
+        lines.extend(f"  {line}" for line in decisions.read_text(encoding="utf-8").splitlines() if line)
     sites = cdk_out / "sites"
     site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []
     if site_dirs:

@@ -51,3 +51,13 @@ def choose_vpc(network: Network, aws: AwsTarget) -> VpcChoice:
     if vpc_id is None:
         return VpcChoice("new", why)
     return VpcChoice("default", why, vpc_id)
+
+
+def credentialed_difference(network: Network, aws: AwsTarget, choice: VpcChoice) -> str:
+    """What a synth with working credentials for aws.account could decide differently, or ""."""
+    if network.vpc != "auto" or choice.kind != "new" or aws.account is None or aws.region is None or "has no default VPC" in choice.reason:
+        return ""
+    return (
+        f"with credentials for account {aws.account}, synth looks up its default VPC in {aws.region} and uses it if there is "
+        "one, instead of a new VPC"
+    )

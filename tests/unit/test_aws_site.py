@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from tests.unit.test_server_stack import (
@@ -133,3 +134,35 @@ def test_the_kit_bundle_is_built_inside_cdk_out_only(client_federation, tmp_path
     assert oct(bundle.stat().st_mode & 0o777) == "0o700"
     created = set(glob.glob(f"{tempfile.gettempdir()}/*")) - before
     assert not [path for path in created if list(Path(path).rglob("fed_client.json"))]
+
+
+def test_offline_synth_says_what_credentials_would_decide_differently(client_federation, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aws.account set, no way to reach AWS: the built-in table's type and a new VPC are what the
+    review shows; the summary says a synth with credentials may choose another type and the
+    account's default VPC (issue 28)."""
+    import aws_cdk as cdk
+
+    from app import build_app
+    from flarectl.sites.aws.instance_types import choose_instance_type
+    from flarectl.summary import summarize
+    from tests.synth_fixtures import ACCOUNT, CDK_JSON_CONTEXT, REGION
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: like being offline
+    choose_instance_type.cache_clear()
+    federation = client_federation.model_copy(
+        update={"aws": client_federation.aws.model_copy(update={"account": ACCOUNT, "region": REGION})}
+    )
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=CDK_JSON_CONTEXT)
+    build_app(federation, app=app)
+    app.synth()
+    decisions = (tmp_path / "cdk.out" / "synth-decisions.txt").read_text().splitlines()
+    vpc_note = f"with credentials for account {ACCOUNT}, synth looks up its default VPC in {REGION} and uses it if there is one, instead of a new VPC"
+    type_note = (f"with credentials for account {ACCOUNT}, synth chooses from EC2's catalogue for {REGION} (what that region offers) "
+                 "and may pick another type")  # fmt: skip
+    assert [line.split(":", 1)[0] for line in decisions] == ["FlareServerStack", "FlareClient-onc-lab"]
+    assert vpc_note in decisions[0] and type_note not in decisions[0]
+    assert vpc_note in decisions[1] and type_note in decisions[1] and "the built-in table" in decisions[1]
+    summary = summarize(tmp_path / "cdk.out")
+    assert "Decided at synth (and what a synth with credentials would decide differently):" in summary
+    assert f"  {decisions[1]}" in summary.splitlines()
+    choose_instance_type.cache_clear()

@@ -50,9 +50,10 @@ def test_the_default_federation_shows_the_hub_every_site_and_who_dials_whom() ->
         "inbound 8002 from 0.0.0.0/0",
     ]
     assert sites == [
-        ["gpu-site-1", "kind: aws", "AWS (deploy's account and region), type chosen at synth", "1 GPU(s), 15 GiB each"],
+        # The type offline synth chooses for one 15 GiB GPU (the built-in table's cheapest fit).
+        ["gpu-site-1", "kind: aws", "AWS (deploy's account and region),", "   g4dn.xlarge (chosen for the GPUs)", "1 GPU(s), 15 GiB each"],
         ["azure-site-1", "kind: azure", "Azure eastus, Standard_NC4as_T4_v3, subscription at deploy", "1 GPU(s), 15 GiB each"],
-        ["hpc-lab", "kind: slurm", "Slurm cluster, partition gpu (allocation): /shared/nvflar…", "1 GPU(s), 44 GiB each"],
+        ["hpc-lab", "kind: slurm", "Slurm cluster, partition gpu (allocation): /shared/", "   nvflare/hpc-lab", "1 GPU(s), 44 GiB each"],
         ["path-lab", "kind: linux", "Linux GPU server: /srv/nvflare/path-lab", "2 GPU(s), 22 GiB each"],
         ["laptop-1", "kind: wsl", "Windows laptop, WSL 2: /home/researcher/nvflare/laptop-1", "1 GPU(s), 7 GiB each"],
     ]
@@ -115,3 +116,24 @@ def test_flarectl_picture_writes_the_file(tmp_path: Path) -> None:
     out = tmp_path / "federation.svg"
     assert flarectl(["picture", str(DEFAULT_FEDERATION), "-o", str(out)]) == 0
     assert out.read_text() == render_svg(load_federation(DEFAULT_FEDERATION))
+
+
+def test_long_paths_wrap_whole_and_boxes_grow_without_overlapping(tmp_path: Path) -> None:
+    """A reviewer must see every character of a path: lines wrap (broken after '/' or ','),
+    never cut, and each box is as tall as its lines."""
+    from flarectl.picture import wrap
+
+    workdir = "/" + "/".join(f"folder-{n:02d}" for n in range(20))
+    federation = Federation.model_validate({
+        "project": "onco", "project_admin_email": "it@hospital.test",
+        "sites": [{"name": "deep", "kind": "linux", "kit": "/kits/deep", "workdir": workdir, "gpus": 1, "gpu_memory_gib": 10},
+                  {"name": "next", "kind": "linux", "kit": "/kits/next", "workdir": "/srv/next", "gpus": 0}],
+    })  # fmt: skip
+    svg = render_svg(federation)
+    deep = boxes(svg)[1]
+    assert "".join(line.removeprefix("   ") for line in deep[2:-1]) == f"Linux GPU server: {workdir}"
+    assert all(len(line) <= 58 and "…" not in line for line in deep)
+    rects = [r for r in ET.fromstring(svg).iter(f"{SVG}rect") if r.get("rx")][1:]
+    first_bottom = float(rects[0].get("y", 0)) + float(rects[0].get("height", 0))
+    assert float(rects[0].get("height", 0)) >= 24 + 18 * len(deep) and float(rects[1].get("y", 0)) > first_bottom
+    assert wrap(["a" * 120]) == ["a" * 58, "   " + "a" * 55, "   " + "a" * 7]

@@ -191,3 +191,13 @@ def choose_instance_type(*, gpus: int, gpu_memory_gib: float, arch: str, account
         except (BotoCoreError, ClientError):
             pass
     return choose(list(BUILTIN), gpus=gpus, gpu_memory_gib=gpu_memory_gib, arch=arch, source="the built-in table", by_price=True)
+
+
+def credentialed_difference(choice: Choice, *, account: str | None, region: str | None) -> str:
+    """What a synth with working credentials could choose differently, or ""."""
+    if account is None or region is None or "the built-in table" not in choice.reason:
+        return ""
+    return (
+        f"with credentials for account {account}, synth chooses from EC2's catalogue for {region} (what that region "
+        "offers) and may pick another type"
+    )

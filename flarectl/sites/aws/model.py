@@ -38,7 +38,16 @@ class AwsSite(CloudSite):
     def place(self, federation: Federation) -> str:
         target = self.aws or federation.aws
         where = f"AWS {target.account} {target.region}" if target.account else "AWS (deploy's account and region)"
-        return f"{where}, {self.instance_type or 'type chosen at synth'}"
+        if self.instance_type:
+            return f"{where}, {self.instance_type}"
+        from flarectl.sites.aws.instance_types import NoInstanceType, choose_instance_type
+
+        try:  # what synth chooses (the same cached answer)
+            chosen = choose_instance_type(gpus=self.gpus, gpu_memory_gib=self.gpu_memory_gib, arch=self.arch, account=target.account,
+                                          region=target.region).instance_type  # fmt: skip
+        except NoInstanceType:
+            return f"{where}, no instance type fits (synth says why)"
+        return f"{where}, {chosen} (chosen for the GPUs)"
 
     @field_validator("root_volume_gib")
     @classmethod

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from flarectl import vpc_choice
 from flarectl.config.errors import ConfigError
 from flarectl.config.federation import Federation
+from flarectl.sites.aws import instance_types
 from flarectl.sites.aws.instance_types import Choice, choose_instance_type
 from flarectl.sites.aws.model import AwsSite
 from flarectl.vpc_choice import choose_vpc
@@ -48,7 +50,9 @@ def add_site_stack(app: cdk.App, site: AwsSite, federation: Federation) -> str:
         analytics_reporting=False,
         termination_protection=True,  # the instances are replaceable; the stack is what must not vanish by mistake
     )
-    line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}" + (f"; {note}" if note else "")
+    notes = [note, instance_types.credentialed_difference(choice, account=aws.account, region=aws.region) if not site.instance_type else "",
+             vpc_choice.credentialed_difference(site.network, aws, vpc)]  # fmt: skip
+    line = f"{stack_name}: {choice.reason}; {vpc.kind} VPC, because {vpc.reason}" + "".join(f"; {n}" for n in notes if n)
     if not site.kit_present:
         line += f"\n{stack_name}: no startup kit at {site.kit or '(sites[].kit not set)'}: synthesized for review; deploy will refuse"
     return line
