@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,9 @@ def _server_kit(args: argparse.Namespace) -> int:
                 return 2
             expect = {"project": federation.project, "server_name": federation.dns.server_name if federation.dns else None,
                       "port": federation.hub.fl_port}  # fmt: skip
-            pointer = server_kit.install(s3, bucket, Path(args.path), args.zip_password, expect=expect)
+            from flarectl.kit_install import ask_pin
+
+            pointer = server_kit.install(s3, bucket, Path(args.path), ask_pin(Path(args.path)), expect=expect)
             print(f"published {pointer['name']} (sha256 {pointer['sha256'][:16]}) to s3://{bucket}/{pointer['key']}")
         else:
             current = server_kit.read_pointer(s3, bucket)
@@ -227,15 +230,12 @@ def _restore_plan(args: argparse.Namespace) -> int:
 def _kit_install(args: argparse.Namespace) -> int:
     """The PIN comes from the terminal (getpass), or one line of standard input when that is not a
     terminal (`flarectl kit install x.zip < pin-file`): never from argv, which `ps` shows."""
-    import getpass
-
     from flarectl import kit_install
 
     path = Path(args.zip)
     try:
         pin = None
-        if path.is_file() and kit_install.encrypted(path):
-            pin = getpass.getpass("PIN the dashboard showed for this kit: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        pin = kit_install.ask_pin(path)
         target, kind = kit_install.install(path, pin, to=Path(args.to) if args.to else None, home=Path.home())
     except (kit_install.KitInstallError, OSError) as error:
         print(f"flarectl: {error}", file=sys.stderr)
@@ -275,7 +275,6 @@ def _site_files(args: argparse.Namespace) -> int:
 def kit_site_name(kit: Path, password: str | None) -> str | None:
     """The site a client kit was made for (its sub_start.sh's uid=), from the folder or the zip."""
     import re
-    import zipfile
 
     try:
         if kit.is_dir():
@@ -291,11 +290,18 @@ def kit_site_name(kit: Path, password: str | None) -> str | None:
 
 
 def _site_doctor(args: argparse.Namespace) -> int:
-    """The doctor the site's runtime runs (flare-doctor.py), here before setup."""
+    """The doctor the site's runtime runs (flare-doctor.py), here before setup. A kit zip's PIN
+    is asked for once (kit_install.ask_pin) and handed to the doctor on its standard input."""
+    from flarectl.kit_install import ask_pin
+
     command = [sys.executable, str(USERDATA_DIR / "client" / "flare-doctor.py"), "--kit", args.kit, "--workdir", args.workdir]
+    try:
+        pin = ask_pin(Path(args.kit))
+    except (OSError, zipfile.BadZipFile):
+        pin = None  # the doctor names what is wrong with the kit
     if args.config:
         if not args.site:
-            args.site = kit_site_name(Path(args.kit), args.zip_password)  # the help's default: the site the kit was made for
+            args.site = kit_site_name(Path(args.kit), pin)  # the help's default: the site the kit was made for
         if not args.site:
             print("flarectl: cannot tell from the kit which site it is for; pass --site NAME (the site's name in the federation file)",
                   file=sys.stderr)  # fmt: skip
@@ -314,9 +320,7 @@ def _site_doctor(args: argparse.Namespace) -> int:
         return 2
     if args.site:
         command += ["--site", args.site]
-    if args.zip_password:
-        command += ["--zip-password", args.zip_password]
-    return subprocess.run(command).returncode
+    return subprocess.run(command, input=None if pin is None else f"{pin}\n", text=True).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,7 +336,6 @@ def main(argv: list[str] | None = None) -> int:
     kit.add_argument("action", choices=["install", "rollback", "list"])
     kit.add_argument("-c", "--config", help=CONFIG_HELP + "; install checks the kit's project, server name and port against it")
     kit.add_argument("path", nargs="?", help="server startup kit: folder or the dashboard's zip")
-    kit.add_argument("--zip-password", help="password of the dashboard's zip, if it has one")
     kit.add_argument("--stack", default="FlareServerStack", help="hub stack whose KitBucket output to use")
     kit.add_argument("--bucket", help="kit bucket name (instead of looking it up from --stack)")
     kit.set_defaults(run=_server_kit)
@@ -416,7 +419,6 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("-c", "--config", help="federation file: check the site's registered GPUs (and --venv's NVFlare version)")
     doctor.add_argument("--venv", help="the site's venv, to check its NVFlare version")
     doctor.add_argument("--workdir", default=".", help="where jobs will run, for the disk check (default: here)")
-    doctor.add_argument("--zip-password", help="the PIN the dashboard showed, for its kit zip")
     doctor.set_defaults(run=_site_doctor)
     for kind in KINDS.values():  # the kinds' own verbs
         if kind.add_commands:

@@ -36,6 +36,18 @@ def encrypted(path: Path) -> bool:
         return any(info.flag_bits & 0x1 for info in bundle.infolist())
 
 
+def ask_pin(path: Path) -> str | None:
+    """The PIN of a PIN-protected zip (None for a folder or a plain zip): from the terminal
+    (getpass), or one line of standard input when that is not a terminal (`... < pin-file`).
+    Never from the command line, which `ps` shows to every user, nor from shell history."""
+    import getpass
+    import sys
+
+    if not (path.is_file() and zipfile.is_zipfile(path) and encrypted(path)):
+        return None
+    return getpass.getpass(f"PIN the dashboard showed for {path.name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+
+
 def default_target(staged: Path, kind: str, home: Path) -> Path:
     if kind != "admin":
         raise KitInstallError(f"a {kind} kit goes where its federation file's kit: says; pass --to that folder")

@@ -295,10 +295,15 @@ def test_a_dashboard_zip_needs_its_pin(federation: dict, tmp_path: Path) -> None
     archive = tmp_path / "site-a.zip"
     subprocess.run(["zip", "-rq", "-P", "1234abcd", str(archive), "."], cwd=federation["prod"] / "site-a", check=True)
     command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(archive), "--workdir", str(tmp_path)]
-    locked = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    locked = subprocess.run(command, input="", capture_output=True, text=True, timeout=120)  # no PIN given
     assert locked.returncode == 1
-    assert Report(1, locked.stdout).problems() == {
-        "kit": f"{archive} is protected by the PIN the dashboard showed: pass it with --zip-password PIN"
-    }
-    opened = subprocess.run([*command, "--zip-password", "1234abcd"], capture_output=True, text=True, timeout=120)
+    refused = (f"{archive} is protected by the PIN the dashboard showed, and no PIN or another one was given: type it when asked, "
+               "or give it as one line on standard input")  # fmt: skip
+    assert Report(1, locked.stdout).problems() == {"kit": refused}
+    wrong = subprocess.run(command, input="9999zzzz\n", capture_output=True, text=True, timeout=120)
+    assert Report(1, wrong.stdout).problems() == {"kit": refused}
+    # The PIN on standard input (or the terminal), never an argument `ps` shows to every user.
+    opened = subprocess.run(command, input="1234abcd\n", capture_output=True, text=True, timeout=120)
     assert opened.returncode == 0, opened.stdout + opened.stderr
+    on_argv = subprocess.run([*command, "--zip-password", "1234abcd"], capture_output=True, text=True, timeout=120)
+    assert on_argv.returncode == 2 and "unrecognized arguments: --zip-password 1234abcd" in on_argv.stderr

@@ -85,14 +85,28 @@ def days_left(not_after: str) -> int:
     return int((ssl.cert_time_to_seconds(not_after) - time.time()) // 86400)
 
 
-def find_startup(kit: Path, scratch: Path, password: str | None = None) -> Path:
+def kit_pin(archive: zipfile.ZipFile) -> bytes | None:
+    """A PIN-protected zip's PIN: asked on the terminal, or one line of standard input (what
+    `flarectl site doctor` sends). Never an argument: `ps` shows arguments to every user."""
+    if not any(info.flag_bits & 0x1 for info in archive.infolist()):
+        return None
+    import getpass
+
+    pin = getpass.getpass("PIN the dashboard showed for this kit: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    return pin.encode()
+
+
+def find_startup(kit: Path, scratch: Path) -> Path:
     """The kit's startup/ folder: the kit as a folder, or unpacked from the dashboard's zip."""
     if kit.is_file() and zipfile.is_zipfile(kit):
         with zipfile.ZipFile(kit) as archive:
             try:
-                archive.extractall(scratch, pwd=password.encode() if password else None)
+                archive.extractall(scratch, pwd=kit_pin(archive))
             except RuntimeError:  # zipfile's word for an encrypted member without the right password
-                raise Problem(f"{kit} is protected by the PIN the dashboard showed: pass it with --zip-password PIN") from None
+                raise Problem(
+                    f"{kit} is protected by the PIN the dashboard showed, and no PIN or another one was given: type it when asked, "
+                    "or give it as one line on standard input"
+                ) from None
         found = sorted(scratch.rglob("startup/fed_client.json"))
         if not found:
             raise Problem(f"{kit} holds no startup/fed_client.json; is it a client startup kit?")
@@ -291,14 +305,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nvflare-version", help="the federation's NVFlare version")
     parser.add_argument("--workdir", type=Path, default=Path.cwd(), help="where jobs run (disk space)")
     parser.add_argument("--min-free-gib", type=float, default=5)
-    parser.add_argument("--zip-password", help="the PIN of a kit zip downloaded from the dashboard")
     parser.add_argument("--server", help="the server name the federation file gives (checked against the kit)")
     parser.add_argument("--port", type=int, help="the FL port the federation file gives (checked against the kit)")
     args = parser.parse_args(argv)
     print(f"Site doctor for {args.site or 'the site the kit names'} (kit {args.kit})")
     doctor = Doctor()
     with tempfile.TemporaryDirectory() as scratch:
-        kit = doctor.check("kit", (), lambda: check_kit(find_startup(args.kit, Path(scratch), args.zip_password), args.site))
+        kit = doctor.check("kit", (), lambda: check_kit(find_startup(args.kit, Path(scratch)), args.site))
         if args.port:
             doctor.check("federation", ("kit",), lambda: check_federation(kit, args.server, args.port))
         doctor.check("certificate", ("kit",), lambda: check_certificate_lifetime(kit))
