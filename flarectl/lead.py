@@ -8,6 +8,7 @@ nothing to download; 2 a mistake to fix (no kit, not a job folder, no such job).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -210,6 +211,10 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
             except Exception as error:  # the server may keep no workspace (e.g. a job that never ran)
                 say(f"job {job_id}: the server keeps no result ({error})")
         logs = session.get_job_logs(job_id, target="all")
+        failed = str(status).startswith("FINISHED") and status != "FINISHED:COMPLETED"
+        reported = job_errors(session, job_id) if failed else {}
+        if failed:
+            site_job_logs(session, job_id, meta, logs)
     finally:
         session.close()
     written = []
@@ -217,7 +222,7 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
         (target / "logs").mkdir(exist_ok=True)
         (target / "logs" / f"{site}.log").write_text(text)
         written.append(site)
-    for site, reason in sorted(logs.get("unavailable", {}).items()):
+    for site, reason in sorted(logs.get("unavailable", {}).items()) if not failed else []:  # a failed job's are below
         say(f"job {job_id}: no log from {site} ({reason})")
     if result:
         say(f"job {job_id} ({status}): result in {result}")
@@ -226,8 +231,104 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
             f"job {job_id}: no model file ({', '.join(MODEL_SUFFIXES)}) in the result; the job's workflow saves none")  # fmt: skip
     elif not str(status).startswith("FINISHED"):
         say(f"job {job_id} is {status}: no result until it ends")
+    if failed:
+        say_errors(job_id, status, reported, logs, say)
     say(f"logs in {target / 'logs'}: {', '.join(written)}" if written else f"job {job_id}: the server keeps no logs for it")
     return 0 if result or written else 1
+
+
+ERROR_LINE = re.compile(r" - (ERROR|CRITICAL) - ")
+EXCEPTION = re.compile(r"\b[A-Z]\w*(Error|Exception|Exit|Interrupt): .*")
+
+
+def job_errors(session: Any, job_id: str) -> dict[str, list[str]]:
+    """What NVFlare's error collection holds for the job, by site (show_errors: the server and
+    every client's runner report processing errors to the server)."""
+    found: dict[str, list[str]] = {}
+    for target_type in ("server", "client"):
+        try:
+            reply = session.show_errors(job_id, target_type) or {}
+        except Exception:  # a job that never deployed has no runners to ask
+            continue
+        for site, errors in reply.items():
+            if errors:
+                found.setdefault(site, []).extend(f"{component}: {text}" for component, text in _flatten(errors))
+    return found
+
+
+def _flatten(errors: Any) -> list[tuple[str, str]]:
+    if isinstance(errors, dict):
+        return [(str(component), str(text)) for component, text in errors.items()]
+    return [("", str(item)) for item in (errors if isinstance(errors, list) else [errors])]
+
+
+def job_sites(session: Any, meta: dict) -> list[str]:
+    """The client sites the job was deployed to: its participants if the server kept them, else
+    its deploy map (where `@ALL` means every client connected now)."""
+    named = [str(c["name"]) for c in meta.get("job_clients") or [] if isinstance(c, dict) and c.get("name")]
+    if named:
+        return sorted(set(named))
+    wanted = {site for sites in (meta.get("deploy_map") or {}).values() for site in sites if isinstance(site, str)}
+    if "@ALL" in wanted:
+        try:
+            wanted |= {client.name for client in session.get_system_info().client_info}
+        except Exception:
+            pass
+    return sorted(site for site in wanted if site not in ("@ALL", "server"))
+
+
+def site_job_logs(session: Any, job_id: str, meta: dict, logs: dict) -> None:
+    """A client's job log that the server does not hold (a job process that died never sends it):
+    read from the site with the admin `cat` command, which each site's authorization.json allows
+    a Lead on its own org's sites only (NVFlare's default: shell_commands o:site). Fills `logs`."""
+    from nvflare.fuel.flare_api.api_spec import AuthorizationError
+
+    for site in job_sites(session, meta):
+        if site in logs.setdefault("logs", {}):
+            continue
+        try:
+            text = session.cat_target(site, file=f"{job_id}/log.txt")
+        except AuthorizationError:
+            logs.setdefault("unavailable", {})[site] = (
+                "the site lets only Leads of its own organization read its files (its authorization.json; NVFlare's default "
+                f"shell_commands o:site): ask its Org Admin for <the site's workspace>/{job_id}/log.txt"
+            )
+            continue
+        except Exception as error:  # the site is offline, or the file is gone
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else error.__class__.__name__
+            logs.setdefault("unavailable", {})[site] = (
+                f"reading it from the site failed ({reason}): ask its Org Admin for <the site's workspace>/{job_id}/log.txt"
+            )
+            continue
+        if isinstance(text, str) and text.strip() and "not authorized" not in text.lower():
+            logs["logs"][site] = text
+            logs.get("unavailable", {}).pop(site, None)
+        else:
+            logs.setdefault("unavailable", {})[site] = (f"the site answered: {str(text).strip()[:200]}" if str(text).strip()
+                                                        else "the site holds no log for the job")  # fmt: skip
+
+
+def say_errors(job_id: str, status: str, reported: dict[str, list[str]], logs: dict, say) -> None:
+    """Each site's errors for a failed job: what the runners reported, and the error lines of the
+    site's job log when the server holds it; where neither exists, why not."""
+    say(f"job {job_id} ended {status}; errors by site:")
+    sites = sorted(set(reported) | set(logs.get("logs", {})) | set(logs.get("unavailable", {})))
+    for site in sites:
+        lines = [f"reported: {text}" for text in reported.get(site, [])]
+        text = logs.get("logs", {}).get(site)
+        if isinstance(text, str):
+            # The exceptions raised (the first is usually the cause: a trainer's own error), then
+            # the last lines logged as errors.
+            lines += [found.group(0).strip() for found in map(EXCEPTION.search, text.splitlines()) if found]
+            lines += [line.strip() for line in text.splitlines() if ERROR_LINE.search(line)][-3:]
+        if lines:
+            say(f"  {site}:")
+            for line in list(dict.fromkeys(lines))[:8]:  # once each, in order
+                say(f"    {line[:300]}")
+        elif site in logs.get("unavailable", {}):
+            say(f"  {site}: no job log here: {logs['unavailable'][site]}")
+        else:
+            say(f"  {site}: no errors reported")
 
 
 def server_state(engine_status: str, start_time: float | None) -> str:

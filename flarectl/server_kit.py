@@ -41,7 +41,9 @@ def kit_archive(path: Path, password: str | None = None) -> bytes:
         with zipfile.ZipFile(path) as source:
             if any(info.flag_bits & 0x1 for info in source.infolist()):
                 if not password:
-                    raise KitError(f"{path} is protected by the PIN the dashboard showed: type it when asked, or give it as one line on standard input")
+                    raise KitError(
+                        f"{path} is protected by the PIN the dashboard showed: type it when asked, or give it as one line on standard input"
+                    )
                 source.setpassword(password.encode())
             buffer = io.BytesIO()
             try:
@@ -49,7 +51,9 @@ def kit_archive(path: Path, password: str | None = None) -> bytes:
                     for info in source.infolist():
                         bundle.writestr(info.filename, source.read(info))
             except RuntimeError as error:
-                raise KitError(f"{path}: the PIN does not open the zip ({error}); use the one the dashboard showed for this download") from None
+                raise KitError(
+                    f"{path}: the PIN does not open the zip ({error}); use the one the dashboard showed for this download"
+                ) from None
         archive = buffer.getvalue()
     else:
         raise KitError(f"{path} is neither a folder nor a zip file; pass the server startup kit the dashboard gave you")

@@ -154,6 +154,14 @@ def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: 
     assert flarectl(["download", job_id, "--kit", kit, "-o", str(tmp_path / "failed")]) == 0
     logs = tmp_path / "failed" / job_id / "logs"
     assert (logs / "server.log").read_text().strip()
+    # The sites' own errors (issue 28): the trainer's exception, read from each site's job log
+    # (the server holds none: the job process died), as a Lead of the sites' own org may.
+    lines = capsys.readouterr().out.splitlines()
+    assert f"job {job_id} ended FINISHED:EXECUTION_EXCEPTION; errors by site:" in lines
+    for site in SITES:
+        at = lines.index(f"  {site}:")
+        assert lines[at + 1] == "    RuntimeError: the site data is missing", lines[at : at + 4]
+    assert sorted(p.name for p in logs.iterdir()) == ["server.log", *(f"{site}.log" for site in sorted(SITES))]
 
     (tmp_path / "not-a-job").mkdir()
     assert flarectl(["submit", str(tmp_path / "not-a-job"), "--kit", kit]) == 2

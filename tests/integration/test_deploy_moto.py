@@ -190,7 +190,8 @@ def test_alarms_reach_the_admin_and_watch_what_the_health_check_publishes(deploy
     cloudwatch = deployment.client("cloudwatch")
     alarms = [a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["AlarmActions"] == [topic]]
     assert sorted(a["MetricName"] for a in alarms) == [
-        "DashboardCertificateDaysLeft", "DataVolumeUsedPercent", "HealthCheckFailed", "StatusCheckFailed"]  # fmt: skip
+        "DashboardCertificateDaysLeft", "DataVolumeUsedPercent", "HealthCheckFailed", "RefusedFlHandshakes", "RefusedLogins",
+        "StatusCheckFailed"]  # fmt: skip
     assert all(a["OKActions"] == [topic] for a in alarms)
     rules = deployment.client("events").list_rules()["Rules"]
     assert [json.loads(r["EventPattern"])["source"] for r in rules] == [["aws.backup"]]
@@ -219,8 +220,14 @@ def test_the_audit_trail_groups_exist_where_the_bootstrap_ships_them(deployment:
     assert re.fullmatch(r"/nvflare/motofl/[0-9a-f]{8}", prefix)
     groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix="/nvflare/motofl/")["logGroups"]
     assert {g["logGroupName"] for g in groups} == {f"{prefix}/{name}" for name in
-                                                   ("fl-server-audit", "fl-server", "dashboard", "health", "certificates", "kits", "bootstrap")}  # fmt: skip
+                                                   ("fl-server-audit", "fl-server", "dashboard", "proxy", "health", "certificates", "kits", "bootstrap")}  # fmt: skip
     assert {g["retentionInDays"] for g in groups} == {400}  # moto ignores KmsKeyId: asserted on the template
+    # The alarms' counts come from metric filters on the groups the hub ships the lines to.
+    filters = deployment.client("logs").describe_metric_filters()["metricFilters"]
+    assert {(f["logGroupName"], f["filterPattern"], f["metricTransformations"][0]["metricName"]) for f in filters} == {
+        (f"{prefix}/proxy", '"refused login from"', "RefusedLogins"),
+        (f"{prefix}/fl-server", '"Handshake failed"', "RefusedFlHandshakes"),
+    }
 
 
 def test_a_deploy_that_forgets_the_config_flag_changes_nothing(deployment: Deployment, tmp_path: Path) -> None:
