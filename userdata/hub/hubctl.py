@@ -135,20 +135,22 @@ def own(path: Path, recursive: bool = True) -> None:
         shutil.chown(item, SERVICE_USER, SERVICE_USER)
 
 
-def restart(unit: str) -> bool:
-    log(f"restarting {unit}")
-    if subprocess.run(["systemctl", "restart", unit], check=False).returncode == 0:
+def systemctl(verb: str, unit: str, saying: str) -> bool:
+    """systemctl VERB UNIT, said in the log; False when systemctl failed."""
+    log(f"{saying} {unit}")
+    if subprocess.run(["systemctl", verb, unit], check=False).returncode == 0:
         return True
-    log(f"could not restart {unit}")
+    log(f"could not {saying.removesuffix('ing')} {unit}")
     return False
+
+
+def restart(unit: str) -> bool:
+    return systemctl("restart", unit, "restarting")
 
 
 def reload(unit: str) -> bool:
-    log(f"reloading {unit}")
-    if subprocess.run(["systemctl", "reload-or-restart", unit], check=False).returncode == 0:
-        return True
-    log(f"could not reload {unit}")
-    return False
+    """The unit's ExecReload (nginx re-reads its certificate), or a start when it is not running."""
+    return systemctl("reload-or-restart", unit, "reloading")
 
 
 def write_private(path: Path, data: bytes) -> None:
