@@ -1,4 +1,4 @@
-"""moto_server with nine CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
+"""moto_server with ten CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
@@ -23,6 +23,9 @@
 9. moto allocates Elastic IPs from 127.0.0.0/8; AWS's are public addresses, which is what the
    federation file takes for `hub.elastic_ip.address`. Here they come from 52.95.0.0/16, an
    AWS range (never reached from here: nothing connects to them).
+10. moto 5.2 implements PutMetricFilter but not the AWS::Logs::MetricFilter resource (it would
+   be silently skipped); here it is PutMetricFilter with the template's pattern and
+   transformations (Ref = the filter's name; AWS makes one up when FilterName is not given).
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -39,6 +42,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends, elastic_ip_addresses
 from moto.ec2.models.instances import Instance
+from moto.logs.models import logs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
 from moto.sns.models import sns_backends
@@ -155,6 +159,47 @@ class CloudFormationAlarm(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+class CloudFormationMetricFilter(CloudFormationModel):
+    """AWS::Logs::MetricFilter as PutMetricFilter (the API's camelCase keys for the transformations)."""
+
+    __module__ = "moto.logs.cloudformation_metric_filter"
+
+    def __init__(self, name: str, group: str):
+        self.name, self.group = name, group
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Logs::MetricFilter"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "FilterName"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudFormationMetricFilter:
+        p = cloudformation_json["Properties"]
+        name = p.get("FilterName", resource_name)
+        transformations = [
+            {"metricName": m["MetricName"], "metricNamespace": m["MetricNamespace"], "metricValue": m["MetricValue"],
+             **({"unit": m["Unit"]} if "Unit" in m else {}), **({"defaultValue": float(m["DefaultValue"])} if "DefaultValue" in m else {})}
+            for m in p["MetricTransformations"]
+        ]  # fmt: skip
+        logs_backends[account_id][region_name].put_metric_filter(name, p["FilterPattern"], p["LogGroupName"], transformations)  # type: ignore[arg-type]
+        return cls(name, p["LogGroupName"])
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        logs_backends[account_id][region_name].delete_metric_filter(resource_name, cloudformation_json["Properties"]["LogGroupName"])
 
 
 class CloudFormationSubscription(CloudFormationModel):
