@@ -53,6 +53,7 @@ bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/synth.py
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/host_install.py
+	$(PYTHON) bench/hub_proxy.py
 
 # A whole federation on this machine, then the same job on `nvflare poc`.
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).
