@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from flarectl.host_scripts import USERDATA_DIR
+from tests.conftest import needs
 from tests.integration.fake_systemctl import pid_of
 
 UNITS = USERDATA_DIR / "hub" / "units"
@@ -123,6 +124,7 @@ class Hub:
 
     def start_dashboard(self) -> None:
         """What systemd starts at boot: the dashboard on its socket and the proxy on DASHBOARD_PORT."""
+        needs(shutil.which("nginx", path="/usr/sbin:/usr/bin") is not None, "nginx (Debian package nginx), the hub's proxy")
         self.systemctl("start", "flare-dashboard.service", "flare-proxy.service")
 
     def serve(self, server_kit: Path) -> None:
