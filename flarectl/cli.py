@@ -234,7 +234,6 @@ def _kit_install(args: argparse.Namespace) -> int:
 
     path = Path(args.zip)
     try:
-        pin = None
         pin = kit_install.ask_pin(path)
         target, kind = kit_install.install(path, pin, to=Path(args.to) if args.to else None, home=Path.home())
     except (kit_install.KitInstallError, OSError) as error:

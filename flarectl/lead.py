@@ -300,7 +300,7 @@ def site_job_logs(session: Any, job_id: str, meta: dict, logs: dict) -> None:
                 f"reading it from the site failed ({reason}): ask its Org Admin for <the site's workspace>/{job_id}/log.txt"
             )
             continue
-        if isinstance(text, str) and text.strip() and "not authorized" not in text.lower():
+        if isinstance(text, str) and text.strip():
             logs["logs"][site] = text
             logs.get("unavailable", {}).pop(site, None)
         else:

@@ -37,8 +37,7 @@ def normal_fingerprint(text: str) -> str:
 
 
 def certificate_fingerprint(der: bytes) -> str:
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+    return normal_fingerprint(hashlib.sha256(der).hexdigest())
 
 
 class DashboardClient:
@@ -48,20 +47,22 @@ class DashboardClient:
         self.base = url.rstrip("/") + API
         self.context = ssl.create_default_context()
         self.fingerprint = fingerprint and normal_fingerprint(fingerprint)
-        if self.fingerprint:
-            self.context.check_hostname, self.context.verify_mode = False, ssl.CERT_NONE  # checked below, by pin
-            self.pin_checked = False
+        self.pinned = not self.fingerprint  # nothing to pin: the CAs decide
         self.token = ""
 
     def check_pin(self) -> None:
-        """Before anything is sent: the certificate the dashboard presents is the pinned one."""
-        if not self.fingerprint or self.pin_checked:
+        """Before anything is sent: the certificate the dashboard presents is the pinned one. From
+        then on it is the only certificate this client trusts, on every connection."""
+        if self.pinned:
             return
         address = urlsplit(self.base)
+        look = ssl.create_default_context()
+        look.check_hostname, look.verify_mode = False, ssl.CERT_NONE  # only to read the certificate, compared below
         try:
             with socket.create_connection((address.hostname, address.port or 443), timeout=30) as connection:
-                with self.context.wrap_socket(connection, server_hostname=address.hostname) as tls:
-                    presented = certificate_fingerprint(tls.getpeercert(binary_form=True) or b"")
+                with look.wrap_socket(connection, server_hostname=address.hostname) as tls:
+                    der = tls.getpeercert(binary_form=True) or b""
+                    presented = certificate_fingerprint(der)
         except OSError as error:
             raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
         if presented != self.fingerprint:
@@ -69,7 +70,11 @@ class DashboardClient:
                 f"the dashboard at {address.hostname} presented a certificate with SHA-256 fingerprint {presented}, not the "
                 f"{self.fingerprint} you pinned: it is not the hub you meant, or its certificate changed (ask the Project Admin)"
             )
-        self.pin_checked = True
+        # That certificate alone is the trust anchor (a partial chain: it may be a CA-issued leaf).
+        self.context = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(der))
+        self.context.check_hostname = False  # an address, not a name: the pin is the identity
+        self.context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        self.pinned = True
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         self.check_pin()
