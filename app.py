@@ -18,7 +18,7 @@ from flare_constructs.review_only import ReviewOnly
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.choice import chosen, remember
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 from flarectl.lead_kit import write_lead_kit
 from flarectl.picture import render_svg
 from flarectl.sites.registry import KINDS
@@ -32,8 +32,7 @@ def preflight(app: cdk.App, federation: Federation) -> None:
     """Problems that need a lookup, for the hub and every site, before anything is written."""
     problems = hub_preflight(federation)
     for index, site in enumerate(federation.sites):
-        check = KINDS[site.kind].preflight
-        problems += [f"sites[{index}].{problem}" for problem in (check(app, site, federation) if check else [])]
+        problems += [f"sites[{index}].{problem}" for problem in KINDS[site.kind].run_preflight(app, site, federation)]
     if problems:
         raise ConfigError(problems)
 
@@ -88,7 +87,7 @@ def build_app(federation: Federation, *, app: cdk.App | None = None, review_only
         analytics_reporting=False,
         termination_protection=True,  # the instances are replaceable; the stack is what must not vanish by mistake
     )
-    decisions += [KINDS[site.kind].synth(app, site, federation) for site in federation.sites]
+    decisions += [KINDS[site.kind].run_synth(app, site, federation) for site in federation.sites]
     print("\n".join(decisions), file=sys.stderr)
     # What synth decided and why (and what credentials would change): `flarectl summary` repeats it.
     (Path(app.outdir) / DECISIONS_FILE).write_text("\n".join(decisions) + "\n", encoding="utf-8")

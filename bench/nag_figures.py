@@ -30,7 +30,7 @@ def main() -> int:
     import flare_constructs.acknowledge as acknowledge_module
     from app import build_app
     from flarectl.config import DEFAULT_FEDERATION
-    from flarectl.config.federation import load_federation
+    from flarectl.federation import load_federation
     from tests.synth_fixtures import CDK_JSON_CONTEXT, DNS, fake_client_kit, federation
 
     kit = fake_client_kit(Path(tempfile.mkdtemp()), "onc-lab")

@@ -14,7 +14,7 @@ from flarectl import lead, server_kit
 from flarectl.client_runtime import exact
 from flarectl.config.choice import chosen
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.registry import KINDS
 from flarectl.summary import summarize

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from flarectl.host_scripts import render_env_file
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 HUB_ENV_PATH = "/etc/nvflare/hub.env"
 
 
-def hub_settings(federation: Federation, *, kit_bucket: str, admin_secret_name: str, region: str) -> dict[str, str]:
+def hub_settings(federation: FederationSettings, *, kit_bucket: str, admin_secret_name: str, region: str) -> dict[str, str]:
     """hub.env's settings; the three names AWS makes at deploy come from the stack."""
     dns, certificate = federation.dns, federation.certificate
     return {
@@ -35,7 +35,7 @@ def hub_settings(federation: Federation, *, kit_bucket: str, admin_secret_name: 
     }
 
 
-def hub_env(federation: Federation, *, kit_bucket: str, admin_secret_name: str, region: str) -> str:
+def hub_env(federation: FederationSettings, *, kit_bucket: str, admin_secret_name: str, region: str) -> str:
     """The text of hub.env."""
     settings = hub_settings(federation, kit_bucket=kit_bucket, admin_secret_name=admin_secret_name, region=region)
     return render_env_file(settings, about=f"NVFlare hub settings for project {federation.project}")

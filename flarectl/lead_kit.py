@@ -8,18 +8,18 @@ import shutil
 from pathlib import Path
 
 from flarectl.client_runtime import UV_VERSION
-from flarectl.config.federation import Federation
+from flarectl.config.federation import FederationSettings
 from flarectl.host_scripts import render_script
 
 PYTHON_VERSION = "3.11"  # the Leads' Python: one that NVFlare 2.7 to 2.9 support
 STARTER_JOB = "tabular-fedavg"
 
 
-def lead_home(federation: Federation) -> str:
+def lead_home(federation: FederationSettings) -> str:
     return f"~/.local/flare-{federation.project}"
 
 
-def lead_readme(federation: Federation) -> str:
+def lead_readme(federation: FederationSettings) -> str:
     dashboard = f"https://{federation.dns.dashboard_name}" if federation.dns else "https://<the hub's address, from your Project Admin>"
     venv = f"{lead_home(federation)}/venv"
     return f"""# Researchers (Leads) of federation `{federation.project}`
@@ -77,7 +77,7 @@ message says which).
 """
 
 
-def write_lead_kit(federation: Federation, directory: Path, examples: Path) -> list[Path]:
+def write_lead_kit(federation: FederationSettings, directory: Path, examples: Path) -> list[Path]:
     """README.md, setup-lead.sh and examples/ into `directory` (the wheel comes from the Makefile)."""
     directory.mkdir(parents=True, exist_ok=True)
     settings = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape
 
-from flarectl.config.federation import Federation
+from flarectl.config.federation import FederationSettings
 from flarectl.config.sites import ClientSite
 
 WIDTH = 1000
@@ -57,7 +57,7 @@ def box(x: float, y: float, width: float, height: float, lines: list[str], *, fi
     return parts
 
 
-def hub_lines(federation: Federation) -> list[str]:
+def hub_lines(federation: FederationSettings) -> list[str]:
     hub, dns, aws = federation.hub, federation.dns, federation.aws
     dashboard = dns.dashboard_name if dns else "<the hub's Elastic IP>"
     server = dns.server_name if dns else "<the hub's Elastic IP>"
@@ -75,12 +75,12 @@ def hub_lines(federation: Federation) -> list[str]:
     ]
 
 
-def site_lines(site: ClientSite, federation: Federation) -> list[str]:
+def site_lines(site: ClientSite, federation: FederationSettings) -> list[str]:
     memory = f", {site.gpu_memory_gib:g} GiB each" if site.gpus and site.gpu_memory_gib else ""
     return [site.name, f"kind: {site.kind}", site.place(federation), f"{site.gpus} GPU(s){memory}"]
 
 
-def render_svg(federation: Federation) -> str:
+def render_svg(federation: FederationSettings) -> str:
     """Sites stacked on the right, the hub on the left; an arrow from each site to the hub."""
     lines = wrap(hub_lines(federation))
     hub_height = height_of(lines)

@@ -17,7 +17,7 @@ from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import FlareNetwork
 from flare_constructs.provided_certificate import ProvidedCertificate
 from flarectl.client_runtime import UV_VERSION
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.hub_env import hub_env
 from flarectl.vpc_choice import VpcChoice
 

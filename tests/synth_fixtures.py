@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from flarectl.config import DEFAULT_FEDERATION
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 
 ROOT = Path(__file__).resolve().parent.parent
 

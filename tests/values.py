@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 
 # Pieces that break one parser or another when a value carries them.
 HOSTILE_PIECES = [

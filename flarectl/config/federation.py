@@ -1,28 +1,18 @@
-"""The whole federation file, and the only way to read one: `load_federation(path)`."""
+"""What the federation file says besides each kind's own site model: the project, the hub and
+its AWS target, DNS, certificate, dashboard, alerts and audit. Site kinds receive this (their
+sites typed as the common ClientSite); flarectl/federation.py assembles the whole file's model
+from it and the registered kinds."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from pydantic import PrivateAttr, model_validator
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
-
-from flarectl.config.errors import ConfigError, problems_of
-from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName, check_site_name
+from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName
 from flarectl.config.hub import Alerts, Audit, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
-from flarectl.config.loading import read_federation_file
 from flarectl.config.sites import ClientSite
-from flarectl.sites.registry import KINDS
-
-SITE_MODELS = {name: kind.model for name, kind in KINDS.items()}
-
-if TYPE_CHECKING:
-    AnySite = ClientSite
-else:
-    AnySite = Annotated[Union[tuple(SITE_MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
-class Federation(Model):
+class FederationSettings(Model):
     project: ProjectName
     nvflare_version: NvflareVersion = "2.9.0"
     project_admin_email: EmailAddress
@@ -34,45 +24,12 @@ class Federation(Model):
     dashboard: Dashboard = Dashboard()
     alerts: Alerts = Alerts()
     audit: Audit = Audit()
-    sites: list[AnySite] = []
+    sites: list[ClientSite] = []
     # The file's name, for the commands emitted files print (`flarectl ... -c <file>`).
     _source_file: str = PrivateAttr(default="federation.yaml")
 
-    @field_validator("sites", mode="before")
-    @classmethod
-    def _sites(cls, value: Any) -> Any:
-        """Checks across the list (unique names, known kinds) before each site is validated by its kind."""
-        if not isinstance(value, list):
-            return value
-        problems: list[str] = []
-        seen: set[str] = set()
-        for index, site in enumerate(value):
-            if not isinstance(site, dict):
-                continue
-            name = site.get("name")
-            if isinstance(name, str):
-                try:
-                    check_site_name(name)
-                except ValueError as error:
-                    problems.append(f"sites[{index}].name: {error}")
-                if name.lower() in seen:
-                    problems.append(f"sites[{index}].name: {name!r} is used twice; site names must be unique")
-                seen.add(name.lower())
-            kind = site.get("kind")
-            if kind not in KINDS:
-                problems.append(f"sites[{index}].kind: {kind!r} is not a known site kind (known: {', '.join(sorted(KINDS))})")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return value
-
     @model_validator(mode="after")
-    def _cross_checks(self) -> Federation:
-        problems = []
-        for index, site in enumerate(self.sites):
-            check = KINDS[site.kind].check
-            problems += [f"sites[{index}].{problem}" for problem in (check(site, self) if check else [])]
-        if problems:
-            raise ValueError("\n".join(problems))
+    def _cross_checks(self) -> FederationSettings:
         if self.certificate.mode == "letsencrypt" and self.dns is None:
             raise ValueError("certificate.mode: 'letsencrypt' needs a dns section (hosted_zone_id, zone_name, dashboard_name, server_name)")
         if self.network.vpc.startswith("vpc-") and self.aws.account is None:
@@ -96,21 +53,3 @@ class Federation(Model):
         if self.certificate.mode:
             return self.certificate.mode
         return "letsencrypt" if self.dns else "self-signed"
-
-
-def load_federation(path: str | Path) -> Federation:
-    """Read and validate a federation file; raise ConfigError with every problem found."""
-    path = Path(path)
-    label = path.name
-    data = read_federation_file(path)
-    if not isinstance(data, dict):
-        raise ConfigError([f"{label}: the file must be a YAML mapping with at least 'project' and 'project_admin_email'"])
-    # Top-level x-... keys hold YAML anchors for merge keys (`x-gpu-site: &gpu-site`, then
-    # `<<: *gpu-site` in a site), as in Compose files; they are not settings.
-    data = {key: value for key, value in data.items() if not (isinstance(key, str) and key.startswith("x-"))}
-    try:
-        federation = Federation.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(problems_of(error, label, Federation, SITE_MODELS)) from None
-    federation._source_file = path.name
-    return federation

@@ -14,7 +14,7 @@ from pydantic import field_validator, model_validator
 from flarectl.config.fields import MAX_GPU_MEMORY_GIB, AbsolutePath, GiB, Interpreter, Model, Requirements, SiteName, check_local_path
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 
 def kit_present(kit: str | None) -> bool:
@@ -67,7 +67,7 @@ class ClientSite(Site):
             raise ValueError(f"{value:g} GiB per GPU is more than {cls.largest_gpus}; use the memory of one GPU")
         return value
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         """Where the site runs, in a few words (the federation picture); each kind says its own."""
         return self.hardware
 

@@ -10,10 +10,10 @@ from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import USERDATA_DIR
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 
-def runtime_files(site: FolderSite, federation: Federation) -> dict[str, str]:
+def runtime_files(site: FolderSite, federation: FederationSettings) -> dict[str, str]:
     """flare-client.sh and its doctor as they are, and its client.env for this site."""
     return {
         "flare-client.sh": (USERDATA_DIR / "client" / "flare-client.sh").read_text(),
@@ -31,7 +31,7 @@ setup, from any machine with flarectl: `flarectl site doctor --kit {site.kit}`.
 """
 
 
-def needs_help(site: FolderSite, federation: Federation, *, runs_on: str, user: str) -> str:
+def needs_help(site: FolderSite, federation: FederationSettings, *, runs_on: str, user: str) -> str:
     """The README paragraph on what the Org Admin needs: the files, the network, the user."""
     server = (
         f"{federation.dns.server_name}:{federation.hub.fl_port}" if federation.dns else f"the hub's address, port {federation.hub.fl_port}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
     import aws_cdk as cdk
 
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
     from flarectl.config.sites import ClientSite
 
 
@@ -26,15 +27,30 @@ class SiteKind:
     need a lookup (an instance type that fits); synth runs it for every site before it writes
     anything. `add_commands` adds the kind's verbs to `flarectl`. A kind whose output is files
     has `emit` (write them to a directory); its synth is `synth_files(emit, ...)`, and
-    `flarectl site-files` writes them without CDK."""
+    `flarectl site-files` writes them without CDK. A step that needs the CDK app (stacks/) is
+    named as "module:function" and imported only when it runs, so the library never loads CDK."""
 
     name: str
     model: type[ClientSite]
-    synth: Callable[[cdk.App, Any, Federation], str]
-    emit: Callable[[Any, Federation, Path], list[Path]] | None = None
-    check: Callable[[Any, Federation], list[str]] | None = None
-    preflight: Callable[[cdk.App, Any, Federation], list[str]] | None = None
+    synth: Callable[[cdk.App, Any, FederationSettings], str] | str
+    emit: Callable[[Any, FederationSettings, Path], list[Path]] | None = None
+    check: Callable[[Any, FederationSettings], list[str]] | None = None
+    preflight: Callable[[cdk.App, Any, FederationSettings], list[str]] | str | None = None
     add_commands: Callable[[argparse._SubParsersAction], None] | None = None
+
+    def run_synth(self, app: cdk.App, site: ClientSite, federation: FederationSettings) -> str:
+        return str(_step(self.synth)(app, site, federation))
+
+    def run_preflight(self, app: cdk.App, site: ClientSite, federation: FederationSettings) -> list[str]:
+        return list(_step(self.preflight)(app, site, federation)) if self.preflight else []
+
+
+def _step(step: Callable[..., Any] | str) -> Callable[..., Any]:
+    """A step given as "module:function" is imported now."""
+    if callable(step):
+        return step
+    module, _, name = step.partition(":")
+    return getattr(import_module(module), name)
 
 
 def site_directory(app: cdk.App, site: ClientSite) -> Path:
@@ -42,10 +58,12 @@ def site_directory(app: cdk.App, site: ClientSite) -> Path:
     return Path(app.outdir) / "sites" / site.name
 
 
-def synth_files(emit: Callable[[Any, Federation, Path], list[Path]], where: str) -> Callable[[cdk.App, Any, Federation], str]:
+def synth_files(
+    emit: Callable[[Any, FederationSettings, Path], list[Path]], where: str
+) -> Callable[[cdk.App, Any, FederationSettings], str]:
     """A file kind's synth step: `emit` the site's files into cdk.out/sites/<site>/."""
 
-    def synth(app: cdk.App, site: ClientSite, federation: Federation) -> str:
+    def synth(app: cdk.App, site: ClientSite, federation: FederationSettings) -> str:
         written = emit(site, federation, site_directory(app, site))
         return f"sites/{site.name}: {len(written)} files for {where} (see its README.md)"
 

@@ -14,7 +14,7 @@ from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 GPU_HELP = "Install the NVIDIA driver (Ubuntu: sudo ubuntu-drivers install, then reboot) and run setup again"
 
@@ -27,11 +27,11 @@ class LinuxSite(FolderSite):
 
     kind: Literal["linux"]
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         return f"Linux GPU server: {self.workdir}"
 
 
-def site_readme(site: LinuxSite, federation: Federation) -> str:
+def site_readme(site: LinuxSite, federation: FederationSettings) -> str:
     return (
         f"""# Linux GPU site `{site.name}`
 
@@ -57,7 +57,7 @@ its log in `{site.workdir}/client.log`.
     )
 
 
-def emit(site: LinuxSite, federation: Federation, directory: Path) -> list[Path]:
+def emit(site: LinuxSite, federation: FederationSettings, directory: Path) -> list[Path]:
     settings = {"SITE_DIR": site.workdir, "SITE_NAME": site.name, "GPUS": str(site.gpus), "PLATFORM": "linux", "GPU_HELP": GPU_HELP}
     files = {
         "flare-site.sh": render_script("client/flare-site.sh", settings),

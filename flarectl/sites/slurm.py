@@ -20,7 +20,7 @@ from flarectl.sites.folder import needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 # One long option; `&` and `|` for constraint expressions (--constraint=a100&ib). #SBATCH lines
 # are read by sbatch, not by a shell, and the value has no space, quote or ; to break out with.
@@ -116,7 +116,7 @@ class SlurmSite(FolderSite):
     parent: SlurmParent | None = None
     launcher_port: LauncherPort = 8102  # where the parent listens for its FL jobs (NVFlare's internal_port)
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         partition = f", partition {self.partition}" if self.partition else ""
         return f"Slurm cluster{partition} ({self.mode}): {self.workdir}"
 
@@ -322,7 +322,7 @@ are listed by `squeue --me` as `nvfl-{site.name}-<id>`: `scancel` those too.
 """
 
 
-def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]:
+def emit(site: SlurmSite, federation: FederationSettings, directory: Path) -> list[Path]:
     if site.mode == "launcher":
         job, job_options = f"{site.workdir}/prepared/startup/parent.slurm", parent_options(site)
         mode_files = {
@@ -351,7 +351,7 @@ def emit(site: SlurmSite, federation: Federation, directory: Path) -> list[Path]
     return write_files(directory, files)
 
 
-def check(site: SlurmSite, federation: Federation) -> list[str]:
+def check(site: SlurmSite, federation: FederationSettings) -> list[str]:
     """Fields that interact: the time limits with the hand-over, the mode with the fields only
     one mode reads, and launcher mode with the NVFlare version."""
     problems = []

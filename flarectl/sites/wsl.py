@@ -12,7 +12,7 @@ from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 GPU_HELP = (
     "Install the NVIDIA Windows driver (it includes WSL support), run check-windows.ps1 in PowerShell, then 'wsl --shutdown' and try again"
@@ -27,7 +27,7 @@ class WslSite(FolderSite):
 
     kind: Literal["wsl"]
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         return f"Windows laptop, WSL 2: {self.workdir}"
 
 
@@ -54,7 +54,7 @@ after Windows restarts.
 """ + doctor_help(site)
 
 
-def emit(site: WslSite, federation: Federation, directory: Path) -> list[Path]:
+def emit(site: WslSite, federation: FederationSettings, directory: Path) -> list[Path]:
     settings = {"SITE_DIR": site.workdir, "SITE_NAME": site.name, "GPUS": str(site.gpus), "PLATFORM": "wsl", "GPU_HELP": GPU_HELP}
     files = {
         "flare-site.sh": render_script("client/flare-site.sh", settings),

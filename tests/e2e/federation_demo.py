@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from flarectl import lead  # noqa: E402
 from flarectl.client_runtime import HostLayout, client_env  # noqa: E402
-from flarectl.config.federation import Federation  # noqa: E402
+from flarectl.federation import Federation  # noqa: E402
 from flarectl.host_scripts import USERDATA_DIR  # noqa: E402
 from flarectl.sites import linux as linux_site  # noqa: E402
 from flarectl.sites import slurm as slurm_site  # noqa: E402

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from tests.integration.acme import running_pebble
 from tests.integration.booted_host import CACHE, BootedHost, can_boot
 from tests.integration.conftest import start_emulator

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.integration.provision import provision

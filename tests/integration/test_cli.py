@@ -9,7 +9,7 @@ import pytest
 
 from flarectl.cli import main as flarectl
 from flarectl.config import DEFAULT_FEDERATION
-from flarectl.config.federation import load_federation
+from flarectl.federation import load_federation
 from flarectl.picture import render_svg
 from flarectl.summary import summarize
 from tests.integration.conftest import cdk, cli_env

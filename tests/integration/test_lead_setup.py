@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.lead_kit import write_lead_kit
 from tests.conftest import ROOT
 from tests.integration.conftest import free_port

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.sites.linux import emit
 from tests.conftest import needs
 from tests.fake_nvidia_smi import fake_nvidia_smi

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from flarectl.cli import main as flarectl
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from tests.integration.conftest import emulator_client
 from tests.synth_fixtures import synth_hub
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.sites import linux, wsl
 from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.fake_nvidia_smi import fake_nvidia_smi

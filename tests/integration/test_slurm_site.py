@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from flarectl import lead
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS, emit
 from tests.conftest import needs
 from tests.fake_nvidia_smi import fake_nvidia_smi

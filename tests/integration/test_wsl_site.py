@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.sites.wsl import emit
 from tests.fake_nvidia_smi import fake_nvidia_smi
 from tests.integration.conftest import free_port

@@ -22,7 +22,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from flarectl import cli
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.azure import custom_data as azure_custom_data
 from flarectl.sites.azure import deploy as azure_deploy

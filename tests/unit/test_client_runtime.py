@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from flarectl.client_runtime import HostLayout, client_env
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.host_scripts import USERDATA_DIR
 
 REQUIREMENTS = ["numpy >=1.26", "scipy>=1.11, <2", "torch==2.5.1", 'pandas; python_version >= "3.10"']

@@ -10,7 +10,7 @@ import yaml
 
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import load_federation
+from flarectl.federation import load_federation
 
 VALID: dict[str, Any] = {"project": "cancer-fl", "project_admin_email": "admin@mydomain.edu"}
 DNS = {

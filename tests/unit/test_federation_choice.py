@@ -72,7 +72,7 @@ def test_a_real_federations_stacks_have_no_such_rule(dns_template: Template, cli
 def test_the_azure_readme_names_the_federation_file_in_every_command(tmp_path: Path) -> None:
     """An Org Admin who runs the README's commands word for word reads the site's own file, not
     the embedded default."""
-    from flarectl.config.federation import load_federation
+    from flarectl.federation import load_federation
     from flarectl.sites.azure import emit
 
     path = tmp_path / "onc-federation.yaml"
@@ -90,7 +90,7 @@ def test_the_azure_readme_names_the_federation_file_in_every_command(tmp_path: P
     ("slurm", {"kit": "/s/k", "workdir": "/s/w"}, "every compute node the job may run on"),
 ])  # fmt: skip
 def test_site_readmes_say_how_to_get_the_files_and_what_the_site_needs(tmp_path: Path, kind: str, fields: dict, runs_on: str) -> None:
-    from flarectl.config.federation import load_federation
+    from flarectl.federation import load_federation
     from flarectl.sites.registry import KINDS
 
     path = tmp_path / "onc-federation.yaml"

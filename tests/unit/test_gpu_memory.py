@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flarectl.client_runtime import client_settings, cloud_layout, folder_layout
-from flarectl.config.federation import Federation
 from flarectl.config.sites import FolderSite
+from flarectl.federation import Federation
 from flarectl.gpu_models import GPU_MODELS
 from flarectl.sites.aws.instance_types import BUILTIN, CATALOGUE
 from flarectl.sites.azure.sizes import GPU_SIZES
@@ -77,7 +77,7 @@ def test_any_registration_the_file_accepts_for_a_model_starts_nvflare(model: str
 
 def test_the_embedded_default_and_every_priced_type_fit_their_gpus() -> None:
     from flarectl.config import DEFAULT_FEDERATION
-    from flarectl.config.federation import load_federation
+    from flarectl.federation import load_federation
 
     default = load_federation(DEFAULT_FEDERATION)
     aws = next(site for site in default.sites if site.kind == "aws")

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import load_federation
+from flarectl.federation import load_federation
 from flarectl.sites.registry import KINDS
 from tests.unit.test_config import MINIMAL_SITES
 

@@ -131,7 +131,7 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
     import importlib.util
     import sys
 
-    from flarectl.config.federation import load_federation
+    from flarectl.federation import load_federation
     from flarectl.hub_env import hub_settings
     from tests.synth_fixtures import DEFAULT_FEDERATION
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from flarectl.cli import main as flarectl
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.linux import emit
 from flarectl.sites.registry import KINDS

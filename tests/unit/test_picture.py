@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flarectl.cli import main as flarectl
 from flarectl.config import DEFAULT_FEDERATION
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 from flarectl.picture import clean, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flarectl.config import DEFAULT_FEDERATION
-from flarectl.config.federation import Federation, load_federation
+from flarectl.federation import Federation, load_federation
 from flarectl.sites.slurm import emit
 from tests.conftest import needs
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from flarectl.client_runtime import client_settings, cloud_layout, folder_layout
 from flarectl.config.errors import ConfigError
-from flarectl.config.federation import Federation, load_federation
 from flarectl.config.sites import CloudSite, FolderSite
+from flarectl.federation import Federation, load_federation
 from flarectl.host_scripts import render_settings_file
 from flarectl.hub_env import hub_env, hub_settings
 from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS

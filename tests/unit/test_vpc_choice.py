@@ -7,7 +7,7 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.vpc_choice import VpcChoice, choose_vpc
 from tests.synth_fixtures import ACCOUNT, REGION, federation, synth_hub, vpc_context
 

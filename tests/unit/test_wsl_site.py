@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.config.federation import Federation
+from flarectl.federation import Federation
 from flarectl.host_scripts import USERDATA_DIR
 from flarectl.sites.wsl import emit
 from tests.conftest import needs

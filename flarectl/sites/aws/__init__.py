@@ -1,12 +1,12 @@
 """AWS GPU sites (`kind: aws`): one CloudFormation stack per site, `FlareClient-<site>`, on the
 Deep Learning Base AMI, running the shared client runtime.
 
-model.py (the config), instance_types.py (which EC2 type fits the GPUs), synth.py (the stack;
-CDK is imported only there)."""
+model.py (the config), instance_types.py (which EC2 type fits the GPUs); the stack and the
+preflight that needs CDK's context are in the CDK app (stacks/aws_site.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flarectl.config.hub import graviton
 from flarectl.gpu_models import GPU_MODELS, registration_problem
@@ -17,7 +17,6 @@ from flarectl.sites.aws.instance_types import (
     UNCATALOGUED_FAMILIES,
     NoInstanceType,
     choose,
-    choose_instance_type,
     dlami_supports,
     table_entry,
 )
@@ -25,12 +24,10 @@ from flarectl.sites.aws.model import AwsSite
 from flarectl.sites.kind import SiteKind
 
 if TYPE_CHECKING:
-    import aws_cdk as cdk
-
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 
-def check(site: AwsSite, federation: Federation) -> list[str]:
+def check(site: AwsSite, federation: FederationSettings) -> list[str]:
     """Rules between fields, with no AWS call: what synth would refuse, refused at load."""
     problems = []
     if site.network.vpc.startswith("vpc-") and (site.aws or federation.aws).account is None:
@@ -77,26 +74,5 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
     return [f"gpu_memory_gib: {problem}"] if problem else []
 
 
-def preflight(app: cdk.App, site: AwsSite, federation: Federation) -> list[str]:
-    """With credentials for the account, EC2's catalogue must have a type that fits; without
-    them, an explicit VPC must be in CDK's lookup cache."""
-    from flarectl.sites.aws.synth import environment_problems
-
-    problems = environment_problems(app, site, federation)
-    if site.instance_type:
-        return problems
-    aws = site.aws or federation.aws
-    try:
-        choose_instance_type(gpus=site.gpus, gpu_memory_gib=site.gpu_memory_gib, arch=site.arch, account=aws.account, region=aws.region)
-    except NoInstanceType as error:
-        problems.append(f"gpu_memory_gib: {error}")
-    return problems
-
-
-def synth(app: cdk.App, site: Any, federation: Federation) -> str:
-    from flarectl.sites.aws.synth import add_site_stack
-
-    return add_site_stack(app, site, federation)
-
-
-KIND = SiteKind(name="aws", model=AwsSite, synth=synth, check=check, preflight=preflight)
+# Its CDK steps are in the CDK app, loaded only by `cdk synth`.
+KIND = SiteKind(name="aws", model=AwsSite, synth="stacks.aws_site:synth", check=check, preflight="stacks.aws_site:preflight")

@@ -11,7 +11,7 @@ from flarectl.config.hub import AwsTarget, Network
 from flarectl.config.sites import CloudSite
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 DLAMI_PARAMETER = "/aws/service/deeplearning/ami/{arch}/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 MIN_SITE_ROOT_GIB = 75  # the Deep Learning Base AMI's own snapshot size
@@ -35,7 +35,7 @@ class AwsSite(CloudSite):
     network: Network = Network()
     ami_ssm_parameter: SsmParameterName | None = None
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         target = self.aws or federation.aws
         where = f"AWS {target.account} {target.region}" if target.account else "AWS (deploy's account and region)"
         if self.instance_type:

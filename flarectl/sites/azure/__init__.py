@@ -17,20 +17,20 @@ from flarectl.sites.azure.sizes import location_problems, size_problems
 from flarectl.sites.kind import SiteKind, synth_files
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 
-def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]:
+def emit(site: AzureSite, federation: FederationSettings, directory: Path) -> list[Path]:
     from flarectl.sites.azure.files import emit as emit_files
 
     return emit_files(site, federation, directory)
 
 
-def check(site: AzureSite, federation: Federation) -> list[str]:
+def check(site: AzureSite, federation: FederationSettings) -> list[str]:
     return location_problems(site.location) + size_problems(site.vm_size, site.gpus, site.gpu_memory_gib) + _shared_group(site, federation)
 
 
-def _shared_group(site: AzureSite, federation: Federation) -> list[str]:
+def _shared_group(site: AzureSite, federation: FederationSettings) -> list[str]:
     """`flarectl azure destroy` deletes a site's resource group: two sites in one group (Azure's
     names ignore case) would destroy each other. Only sites in two named, different
     subscriptions are apart (an unnamed one is chosen at deploy, and may be the same)."""

@@ -18,7 +18,7 @@ from flarectl.host_scripts import USERDATA_DIR, render_script
 from flarectl.sites.azure.model import AzureSite
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 NVIDIA_DRIVER_BRANCH = "580-server"
 CUSTOM_DATA_LIMIT = 65535  # bytes of base64 Azure accepts
@@ -36,7 +36,7 @@ def kit_zip(kit: Path) -> bytes:
     return buffer.getvalue()
 
 
-def cloud_config(site: AzureSite, federation: Federation, kit: bytes | None) -> str:
+def cloud_config(site: AzureSite, federation: FederationSettings, kit: bytes | None) -> str:
     """The cloud-config the VM boots with. Without `kit` (for review) the kit's file holds a
     note instead of the key material."""
     runtime = HOST.runtime_dir
@@ -87,7 +87,7 @@ def decode_custom_data(value: str) -> str:
     return gzip.decompress(base64.b64decode(value)).decode()
 
 
-def custom_data_for_deploy(site: AzureSite, federation: Federation) -> tuple[str, str]:
+def custom_data_for_deploy(site: AzureSite, federation: FederationSettings) -> tuple[str, str]:
     """(custom data, its sha256) with the startup kit inside; ValueError when there is no kit
     or it does not fit."""
     if not site.kit_present:

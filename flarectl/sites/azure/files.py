@@ -13,10 +13,10 @@ from flarectl.sites.azure.template import arm_template
 from flarectl.sites.kind import write_files
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 
-def site_readme(site: AzureSite, federation: Federation) -> str:
+def site_readme(site: AzureSite, federation: FederationSettings) -> str:
     group = site.resource_group_for(federation.project)
     ssh = (
         f"SSH is open on port 22 from {site.ssh_cidr} only, for `{site.admin_user}` with your key."
@@ -55,7 +55,7 @@ connect, 2 connects but jobs would fail).
 """
 
 
-def emit(site: AzureSite, federation: Federation, directory: Path) -> list[Path]:
+def emit(site: AzureSite, federation: FederationSettings, directory: Path) -> list[Path]:
     files = {
         "azure-template.json": json.dumps(arm_template(site, federation), indent=2) + "\n",
         "cloud-init.yaml": cloud_config(site, federation, kit=None),

@@ -11,7 +11,7 @@ from flarectl.config.fields import GiB, SshCidr, matching, within
 from flarectl.config.sites import CloudSite
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 SubscriptionId = Annotated[
     str,
@@ -63,7 +63,7 @@ class AzureSite(CloudSite):
     gpu_driver: Literal["ubuntu"] = "ubuntu"
     encryption_at_host: bool = True
 
-    def place(self, federation: Federation) -> str:
+    def place(self, federation: FederationSettings) -> str:
         subscription = f"subscription {self.subscription_id}" if self.subscription_id else "subscription at deploy"
         return f"Azure {self.location}, {self.vm_size}, {subscription}"
 

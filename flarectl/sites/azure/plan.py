@@ -22,7 +22,7 @@ from flarectl.sites.azure.custom_data import custom_data_for_deploy
 from flarectl.sites.azure.model import AzureSite
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 # What the pinned SDKs send (azure-mgmt-resource 26, -network 33.1, -compute 39); the
 # template uses the same, and a test checks them against the recorded requests.
@@ -72,7 +72,7 @@ class SitePlan:
         return resource_id(self.subscription_id, self.resource_group, type_, name)
 
 
-def site_tags(site: AzureSite, federation: Federation) -> dict[str, str]:
+def site_tags(site: AzureSite, federation: FederationSettings) -> dict[str, str]:
     return {**site.tags, "flare-project": federation.project, "flare-site": site.name, "flare-managed-by": "flarectl"}
 
 
@@ -238,7 +238,7 @@ def _virtual_machine(s: _Site, custom_data: str, custom_data_sha256: str, ssh_pu
 
 def plan_site(
     site: AzureSite,
-    federation: Federation,
+    federation: FederationSettings,
     *,
     subscription_id: str,
     custom_data: str,
@@ -266,7 +266,7 @@ def throwaway_ssh_key() -> str:
     return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " flarectl-no-login"
 
 
-def deploy_plan(site: AzureSite, federation: Federation, *, subscription_id: str) -> SitePlan:
+def deploy_plan(site: AzureSite, federation: FederationSettings, *, subscription_id: str) -> SitePlan:
     """The plan with the real custom data (startup kit inside); ValueError without a kit."""
     custom_data, custom_data_sha256 = custom_data_for_deploy(site, federation)
     return plan_site(

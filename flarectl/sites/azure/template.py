@@ -9,7 +9,7 @@ from flarectl.sites.azure.model import AzureSite
 from flarectl.sites.azure.plan import plan_site
 
 if TYPE_CHECKING:
-    from flarectl.config.federation import Federation
+    from flarectl.config.federation import FederationSettings
 
 # Stand-ins in the template for what only a deploy knows.
 TEMPLATE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -18,7 +18,7 @@ CUSTOM_DATA_SHA_PARAMETER = "[parameters('customDataSha256')]"
 SSH_KEY_PARAMETER = "[parameters('adminSshPublicKey')]"
 
 
-def arm_template(site: AzureSite, federation: Federation) -> dict[str, Any]:
+def arm_template(site: AzureSite, federation: FederationSettings) -> dict[str, Any]:
     """The ARM template (resource group scope) of exactly what a deploy creates. The custom
     data and its hash are parameters: the startup kit never lands in this file."""
     plan = plan_site(
