@@ -40,11 +40,12 @@ synth: $(VENV)/.runtime node_modules/.installed
 	@echo
 	@$(PYTHON) -m flarectl summary cdk.out
 
-# The Python quality gate: lint, formatting and types (config in pyproject.toml).
+# The Python quality gate: lint, formatting, types and the import layers (config in pyproject.toml).
 lint: $(VENV)/.dev
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: lint $(VENV)/.dev node_modules/.installed .tools/sslyze/.installed
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The hub's dashboard behind its proxy (flare-proxy: nginx with userdata/hub/nginx.conf, the
+"""The hub's dashboard behind its proxy (flare-proxy: nginx with flarectl/hosts/hub/nginx.conf, the
 dashboard's gunicorn on its socket), run from their own units by the test harness on this
 machine: requests per second with and without keep-alive, and latency percentiles with 200
 concurrent clients (each from its own loopback address, as 200 people would be; the proxy's

@@ -12,7 +12,7 @@ from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_re
 from flare_constructs.managed_instance import ManagedInstance
 from flare_constructs.review_only import refuse_deploy
 from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 
 HOST = cloud_layout(kit="kit")  # the bundle unzips to kit/ and runtime/
@@ -27,7 +27,7 @@ def site_bundle(kit: Path, bundle: Path) -> str:
     shutil.copytree(kit, bundle / "kit", ignore=shutil.ignore_patterns("__pycache__"))
     (bundle / "runtime").mkdir()
     for name in RUNTIME_FILES:
-        shutil.copy2(USERDATA_DIR / "client" / name, bundle / "runtime" / name)
+        shutil.copy2(HOSTS_DIR / "client" / name, bundle / "runtime" / name)
     return str(bundle)
 
 

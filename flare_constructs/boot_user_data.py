@@ -7,9 +7,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 
-COMMON = USERDATA_DIR / "common"
+COMMON = HOSTS_DIR / "common"
 FETCH_HELPER = "/opt/nvflare/bin/fetch_s3_zip.py"
 
 

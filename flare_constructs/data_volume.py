@@ -81,7 +81,7 @@ class HubDataVolume(Construct):
         )
 
     def grant_attach(self, role: iam.IRole) -> None:
-        """The hub attaches the volume itself at boot (userdata/hub/instance.py): a template
+        """The hub attaches the volume itself at boot (flarectl/hosts/hub/instance.py): a template
         VolumeAttachment cannot move the volume to a replacement instance, which CloudFormation
         creates while the old one still holds it. Only this volume, only to this stack's instances."""
         stack = Stack.of(self)

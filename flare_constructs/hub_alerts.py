@@ -15,12 +15,12 @@ from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
 
-# userdata/hub/hub_metrics.py publishes these (a test keeps the two in step).
+# flarectl/hosts/hub/hub_metrics.py publishes these (a test keeps the two in step).
 NAMESPACE = "NVFlare/Hub"
 HEALTH_CHECK_FAILED = "HealthCheckFailed"
 CERTIFICATE_DAYS_LEFT = "DashboardCertificateDaysLeft"
 DATA_VOLUME_USED = "DataVolumeUsedPercent"
-# The line nginx writes for a login answered 401 or 429 (userdata/hub/nginx.conf: refused_login).
+# The line nginx writes for a login answered 401 or 429 (flarectl/hosts/hub/nginx.conf: refused_login).
 REFUSED_LOGIN_LINE = "refused login from"
 REFUSED_LOGINS = "RefusedLogins"
 REFUSED_LOGINS_PER_5_MINUTES = 30  # well above a few people mistyping; a guessing script from many addresses

@@ -11,12 +11,12 @@ from constructs import Construct
 
 from flare_constructs.acknowledge import acknowledge
 from flare_constructs.retained_names import stack_id_suffix
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 
 
 def agent_configuration() -> ModuleType:
-    """userdata/hub/cloudwatch_agent.py: it owns which log goes to which group, on the host."""
-    spec = importlib.util.spec_from_file_location("cloudwatch_agent", USERDATA_DIR / "hub" / "cloudwatch_agent.py")
+    """flarectl/hosts/hub/cloudwatch_agent.py: it owns which log goes to which group, on the host."""
+    spec = importlib.util.spec_from_file_location("cloudwatch_agent", HOSTS_DIR / "hub" / "cloudwatch_agent.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

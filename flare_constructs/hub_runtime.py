@@ -5,14 +5,14 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_read
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_script
 
-RUNTIME_DIR = USERDATA_DIR / "hub"
+RUNTIME_DIR = HOSTS_DIR / "hub"
 
 
 class HubRuntime(Construct):
-    """`user_data`: cloud-config (run the bootstrap at every boot) + userdata/hub/bootstrap.sh
-    with its settings. The rest of userdata/hub/ (hubctl.py, units/) is an S3 asset the
+    """`user_data`: cloud-config (run the bootstrap at every boot) + flarectl/hosts/hub/bootstrap.sh
+    with its settings. The rest of flarectl/hosts/hub/ (hubctl.py, units/) is an S3 asset the
     bootstrap fetches, so the runtime can grow past EC2's 16 KiB user-data limit."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: dict[str, str]) -> None:

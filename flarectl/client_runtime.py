@@ -1,5 +1,5 @@
 """The one owner of what a client host reads: the settings of the shared client runtime
-(userdata/client/flare-client.sh reads them from client.env) and where the runtime's pieces
+(flarectl/hosts/client/flare-client.sh reads them from client.env) and where the runtime's pieces
 live on the host. Every site kind renders its client.env here, the same way."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ RUNTIME_FILES = (
     "flare-doctor.py",
     "flare-client.service",
     "install-service.sh",
-)  # userdata/client/, shipped to cloud VMs
+)  # flarectl/hosts/client/, shipped to cloud VMs
 
 
 @dataclass(frozen=True)

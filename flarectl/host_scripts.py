@@ -1,4 +1,4 @@
-"""Renders the host files (userdata/, shipped in the package as flarectl.userdata).
+"""Renders the host files (flarectl/hosts/, shipped in the package as flarectl.hosts).
 
 A host script is a real shell file with one line `# @SETTINGS@ NAME1 NAME2 ...` that
 declares the settings it needs. Rendering replaces that line with `readonly NAME='value'`
@@ -14,26 +14,26 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 
-USERDATA_DIR = Path(str(resources.files("flarectl.userdata")))
+HOSTS_DIR = Path(str(resources.files("flarectl.hosts")))
 SETTINGS_LINE = re.compile(r"^# @SETTINGS@((?: [A-Z][A-Z0-9_]*)*)$", re.M)
 
 
 def declared_settings(relative_path: str) -> list[str]:
-    """The setting names userdata/<relative_path> declares on its `# @SETTINGS@` line."""
-    text = (USERDATA_DIR / relative_path).read_text(encoding="utf-8")
+    """The setting names flarectl/hosts/<relative_path> declares on its `# @SETTINGS@` line."""
+    text = (HOSTS_DIR / relative_path).read_text(encoding="utf-8")
     found = SETTINGS_LINE.findall(text)
     if len(found) != 1:
-        raise ValueError(f"userdata/{relative_path} must contain exactly one '# @SETTINGS@ NAME ...' line")
+        raise ValueError(f"flarectl/hosts/{relative_path} must contain exactly one '# @SETTINGS@ NAME ...' line")
     return found[0].split()
 
 
 def render_script(relative_path: str, settings: dict[str, str]) -> str:
-    """The file at userdata/<relative_path> with its settings filled in."""
+    """The file at flarectl/hosts/<relative_path> with its settings filled in."""
     declared = declared_settings(relative_path)
     if sorted(declared) != sorted(settings):
         missing, extra = sorted(set(declared) - set(settings)), sorted(set(settings) - set(declared))
-        raise ValueError(f"userdata/{relative_path}: settings missing {missing}, not declared {extra}")
-    text = (USERDATA_DIR / relative_path).read_text(encoding="utf-8")
+        raise ValueError(f"flarectl/hosts/{relative_path}: settings missing {missing}, not declared {extra}")
+    text = (HOSTS_DIR / relative_path).read_text(encoding="utf-8")
     lines = [f"readonly {line}" for line in assignments(settings)]
     return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
 
@@ -73,7 +73,7 @@ def render_env_file(settings: dict[str, str], *, about: str) -> str:
 
 
 def render_settings_file(settings: dict[str, str], *, about: str) -> str:
-    """A settings file for userdata/client/flare-client.sh (it sources it)."""
+    """A settings file for flarectl/hosts/client/flare-client.sh (it sources it)."""
     return (
         f"# {about}\n# Written by flarectl from the federation file; shell-quoted NAME=value lines.\n"
         + "\n".join(assignments(settings))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from flarectl.client_runtime import client_env, folder_layout
 from flarectl.config.sites import FolderSite
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 
 if TYPE_CHECKING:
     from flarectl.config.federation import FederationSettings
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 def runtime_files(site: FolderSite, federation: FederationSettings) -> dict[str, str]:
     """flare-client.sh and its doctor as they are, and its client.env for this site."""
     return {
-        "flare-client.sh": (USERDATA_DIR / "client" / "flare-client.sh").read_text(),
-        "flare-doctor.py": (USERDATA_DIR / "client" / "flare-doctor.py").read_text(),
+        "flare-client.sh": (HOSTS_DIR / "client" / "flare-client.sh").read_text(),
+        "flare-doctor.py": (HOSTS_DIR / "client" / "flare-doctor.py").read_text(),
         "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
     }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from flarectl.config.sites import FolderSite
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_script
 from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
 
@@ -59,7 +59,7 @@ def emit(site: WslSite, federation: FederationSettings, directory: Path) -> list
     files = {
         "flare-site.sh": render_script("client/flare-site.sh", settings),
         **runtime_files(site, federation),
-        "check-windows.ps1": (USERDATA_DIR / "wsl" / "check-windows.ps1").read_text(),
+        "check-windows.ps1": (HOSTS_DIR / "wsl" / "check-windows.ps1").read_text(),
         "README.md": site_readme(site)
         + needs_help(
             site, federation, runs_on="the laptop (WSL shares Windows' network)", user="the WSL user who runs `bash flare-site.sh setup`"

@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 from flarectl import lead  # noqa: E402
 from flarectl.client_runtime import HostLayout, client_env  # noqa: E402
 from flarectl.federation import Federation  # noqa: E402
-from flarectl.host_scripts import USERDATA_DIR  # noqa: E402
+from flarectl.host_scripts import HOSTS_DIR  # noqa: E402
 from flarectl.sites import linux as linux_site  # noqa: E402
 from flarectl.sites import slurm as slurm_site  # noqa: E402
 from flarectl.sites import wsl as wsl_site  # noqa: E402
@@ -127,14 +127,14 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
     settings = aws / "client.env"
     aws_federation = Federation.model_validate({"project": "demo", "project_admin_email": "it@hospital.test", "sites": [
         {"name": "aws-site", "kind": "aws", "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
-    here = HostLayout(site_root=str(aws), settings_file=str(settings), runtime_dir=str(USERDATA_DIR / "client"),
+    here = HostLayout(site_root=str(aws), settings_file=str(settings), runtime_dir=str(HOSTS_DIR / "client"),
                       kit_source=str(prod / "aws-site"), venv=sys.prefix, managed_venv=False)  # this venv, used in place  # fmt: skip
     settings.write_text(client_env(aws_federation.sites[0], "2.9.0", here))
     subprocess.run(
-        ["bash", str(USERDATA_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
+        ["bash", str(HOSTS_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
     )
-    unit = USERDATA_DIR / "client" / "flare-client.service"
-    aws_client = subprocess.Popen(unit_command(unit, USERDATA_DIR / "client" / "flare-client.sh", settings), env={**env, "CUDA_VISIBLE_DEVICES": "0"},
+    unit = HOSTS_DIR / "client" / "flare-client.service"
+    aws_client = subprocess.Popen(unit_command(unit, HOSTS_DIR / "client" / "flare-client.sh", settings), env={**env, "CUDA_VISIBLE_DEVICES": "0"},
                                   stdout=(aws / "client.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     cleanups.append(lambda: stop_process(aws_client))
 

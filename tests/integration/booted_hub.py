@@ -114,9 +114,9 @@ class BootedHub:
     def project(self) -> dict:
         import importlib.util
 
-        from flarectl.host_scripts import USERDATA_DIR
+        from flarectl.host_scripts import HOSTS_DIR
 
-        spec = importlib.util.spec_from_file_location("dashboard_project", USERDATA_DIR / "hub" / "dashboard_project.py")
+        spec = importlib.util.spec_from_file_location("dashboard_project", HOSTS_DIR / "hub" / "dashboard_project.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

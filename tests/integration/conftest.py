@@ -57,8 +57,7 @@ def flarectl_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = work / "source"
     source.mkdir()
     shutil.copy(ROOT / "pyproject.toml", source)
-    for package in ("flarectl", "userdata"):
-        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "flarectl", source / "flarectl", ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)]
     subprocess.run(command, check=True, capture_output=True)
     (wheel,) = (work / "dist").glob("flarectl-*.whl")

@@ -1,8 +1,8 @@
 """Runs the hub's own systemd units on this machine, in a temporary directory.
 
-Each unit's Environment= and ExecStart are taken from userdata/hub/units/ and only the
+Each unit's Environment= and ExecStart are taken from flarectl/hosts/hub/units/ and only the
 host paths are mapped (/var/lib/nvflare and /run -> temp dirs, /opt/nvflare/venv -> this venv,
-/opt/nvflare/hub/hubctl.py -> userdata/hub/hubctl.py). EnvironmentFile (hub.env, written
+/opt/nvflare/hub/hubctl.py -> flarectl/hosts/hub/hubctl.py). EnvironmentFile (hub.env, written
 by the bootstrap) is replaced by the test's settings. `systemctl` is the stand-in in
 fake_systemctl.py, so what hubctl restarts really restarts. What systemd itself provides is
 given as it would: RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY (the dashboard's secret_key, made
@@ -26,11 +26,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import needs
 from tests.integration.fake_systemctl import pid_of
 
-UNITS = USERDATA_DIR / "hub" / "units"
+UNITS = HOSTS_DIR / "hub" / "units"
 VENV = Path(sys.prefix)
 
 
@@ -85,7 +85,7 @@ class Hub:
             "/opt/nvflare/venv/bin/python": sys.executable,
             "/opt/nvflare/venv": str(VENV),
             "/opt/nvflare/certbot/bin/certbot": str(VENV / "bin" / "certbot"),
-            "/opt/nvflare/hub/hubctl.py": str(USERDATA_DIR / "hub" / "hubctl.py"),
+            "/opt/nvflare/hub/hubctl.py": str(HOSTS_DIR / "hub" / "hubctl.py"),
         }
         for unit in ("flare-dashboard.service", "flare-proxy.service", "flare-server.service"):
             self.register(unit)

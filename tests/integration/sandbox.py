@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from flarectl.sites.azure.custom_data import decode_custom_data
 
 RECORDED = ["dpkg-query", "apt-get", "mountpoint", "mount", "mkfs.ext4", "blkid", "id", "useradd", "chown", "stat", "python3",
@@ -36,7 +36,7 @@ class HostSandbox:
         for directory in (self.host / "etc", self.host / "opt" / "nvflare" / "bin", self.bin):
             directory.mkdir(parents=True, exist_ok=True)
         # What cloud-init's write_files puts in place before the bootstrap runs.
-        shutil.copy(USERDATA_DIR / "common" / "fetch_s3_zip.py", self.host / "opt" / "nvflare" / "bin" / "fetch_s3_zip.py")
+        shutil.copy(HOSTS_DIR / "common" / "fetch_s3_zip.py", self.host / "opt" / "nvflare" / "bin" / "fetch_s3_zip.py")
         for name in RECORDED:
             stub = self.bin / name
             stub.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "host_recorder.py"} {name} "$@"\n')

@@ -1,4 +1,4 @@
-"""The AWS site bootstrap (userdata/client/aws-bootstrap.sh) for real in a sandbox: it fetches
+"""The AWS site bootstrap (flarectl/hosts/client/aws-bootstrap.sh) for real in a sandbox: it fetches
 the site bundle that CDK would publish (from the emulator's S3), runs the shared client
 runtime's install, and installs the systemd unit. Recorders stand in for apt, useradd,
 chown, venv creation, pip and systemctl (the sandbox venv's python is this test venv's)."""
@@ -15,7 +15,7 @@ import pytest
 
 from flare_constructs.aws_client_site import HOST, site_bundle
 from flarectl.client_runtime import CLOUD_BUNDLE, client_env
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 from tests.integration.conftest import emulator_client
 from tests.integration.provision import provision
@@ -82,7 +82,7 @@ def test_first_boot_installs_the_client_through_the_shared_runtime(site: Site, f
     manager = next(c for c in resources["components"] if c["id"] == "resource_manager")
     assert (manager["args"]["num_of_gpus"], manager["args"]["mem_per_gpu_in_GiB"]) == (1, 16)
     unit = (site.host / "etc" / "systemd" / "system" / "flare-client.service").read_text()
-    assert unit == (USERDATA_DIR / "client" / "flare-client.service").read_text()
+    assert unit == (HOSTS_DIR / "client" / "flare-client.service").read_text()
     assert Path(venv).readlink() == Path(f"{venv}-2.9.0")
 
 
@@ -90,7 +90,7 @@ def test_settings_file_is_what_the_unit_runs_the_runtime_with(site: Site, first_
     settings = (site.host / "etc" / "nvflare-client" / "client.env").read_text()
     assert "SITE_NAME=site-a\n" in settings and "GPUS=1\n" in settings
     assert f"KIT_SOURCE={site.host}/opt/nvflare-client/bundle/kit\n" in settings
-    unit = (USERDATA_DIR / "client" / "flare-client.service").read_text()
+    unit = (HOSTS_DIR / "client" / "flare-client.service").read_text()
     assert "ExecStart=/bin/bash /opt/nvflare-client/bundle/runtime/flare-client.sh /etc/nvflare-client/client.env run" in unit
 
 

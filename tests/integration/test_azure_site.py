@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flarectl.federation import Federation
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from flarectl.sites.azure import custom_data as azure_custom_data
 from tests.integration.provision import provision
 from tests.integration.sandbox import HostSandbox, unpack_custom_data
@@ -85,7 +85,7 @@ def test_first_boot_installs_the_driver_then_the_client_service(tmp_path: Path, 
     )
     assert (manager["args"]["num_of_gpus"], manager["args"]["mem_per_gpu_in_GiB"]) == (1, 15)
     unit = (vm.host / "etc" / "systemd" / "system" / "flare-client.service").read_text()
-    assert unit == (USERDATA_DIR / "client" / "flare-client.service").read_text()
+    assert unit == (HOSTS_DIR / "client" / "flare-client.service").read_text()
     assert "BEGIN" not in output and "PRIVATE KEY" not in output  # cloud-init logs what the bootstrap prints
 
 
@@ -99,8 +99,8 @@ def test_the_unit_runs_the_shared_runtime_with_the_custom_data_settings(tmp_path
     vm, code, output, _ = boot(tmp_path, kit, gpu_answers=True)
     assert code == 0, output
     exec_start = next(
-        line for line in (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines() if line.startswith("ExecStart=")
+        line for line in (HOSTS_DIR / "client" / "flare-client.service").read_text().splitlines() if line.startswith("ExecStart=")
     )
     _, script, settings, command = shlex.split(exec_start.removeprefix("ExecStart="))
-    assert (vm.host / script.lstrip("/")).read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
+    assert (vm.host / script.lstrip("/")).read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     assert (vm.host / settings.lstrip("/")).exists() and command == "run"

@@ -1,4 +1,4 @@
-"""The shared client runtime (userdata/client/flare-client.sh) for real: install a kit from
+"""The shared client runtime (flarectl/hosts/client/flare-client.sh) for real: install a kit from
 `nvflare provision`, run the client, connect to a real FL server (the hub's own server
 unit), and run a numpy FedAvg job (Client API) to FINISHED:COMPLETED as a Lead would."""
 
@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from flarectl.client_runtime import UV_VERSION
-from flarectl.host_scripts import USERDATA_DIR, render_settings_file
+from flarectl.host_scripts import HOSTS_DIR, render_settings_file
 from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub, wait_for
 from tests.integration.jobs import numpy_job
 from tests.integration.provision import ADMIN, provision
 
-RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
+RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
 SITES = ["site-a", "site-b"]
 
 

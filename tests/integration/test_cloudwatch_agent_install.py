@@ -1,4 +1,4 @@
-"""userdata/hub/install-cloudwatch-agent.sh for real against a local stand-in of AWS's agent
+"""flarectl/hosts/hub/install-cloudwatch-agent.sh for real against a local stand-in of AWS's agent
 bucket, with packages signed by keys made here: it installs only a package whose signature
 verifies against the pinned key fingerprint, and downloads nothing when a new enough agent
 is there. dpkg is a recorder (nothing is installed on this machine)."""
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import needs
 
-SCRIPT = USERDATA_DIR / "hub" / "install-cloudwatch-agent.sh"
+SCRIPT = HOSTS_DIR / "hub" / "install-cloudwatch-agent.sh"
 MIN_VERSION = "1.300070.0"
 
 

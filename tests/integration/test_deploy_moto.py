@@ -22,7 +22,7 @@ from unittest import mock
 import pytest
 import yaml
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.integration.conftest import cdk
 from tests.integration.emulated_deploy import AMI_PARAMETER, REGION, Deployment, bootstrap, user_data_parts
 from tests.integration.imds import imds
@@ -111,11 +111,11 @@ def test_instance_runs_the_ubuntu_image_with_the_bootstrap(deployment: Deploymen
 
 
 def attach_data_volume(deployment: Deployment, instance_id: str, volume_id: str) -> subprocess.CompletedProcess[str]:
-    """What the hub's bootstrap runs on `instance_id` (userdata/hub/instance.py), against the emulator."""
+    """What the hub's bootstrap runs on `instance_id` (flarectl/hosts/hub/instance.py), against the emulator."""
     with imds({"instance-id": instance_id}) as endpoint:
         env = {**os.environ, "AWS_ENDPOINT_URL": deployment.endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint}  # fmt: skip
-        command = [sys.executable, str(USERDATA_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--wait-minutes", "0.1"]
+        command = [sys.executable, str(HOSTS_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--wait-minutes", "0.1"]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -196,7 +196,7 @@ def test_alarms_reach_the_admin_and_watch_what_the_health_check_publishes(deploy
     rules = deployment.client("events").list_rules()["Rules"]
     assert [json.loads(r["EventPattern"])["source"] for r in rules] == [["aws.backup"]]
 
-    spec = importlib.util.spec_from_file_location("hub_metrics", USERDATA_DIR / "hub" / "hub_metrics.py")
+    spec = importlib.util.spec_from_file_location("hub_metrics", HOSTS_DIR / "hub" / "hub_metrics.py")
     assert spec and spec.loader
     hub_metrics = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hub_metrics)

@@ -272,7 +272,7 @@ def test_a_replacement_host_serves_the_same_project_and_kit_from_the_kept_volume
 
 
 # systemd-analyze security's exposure (0 = fully sandboxed, 10 = none) for every hub service;
-# before the sandbox of userdata/hub/units/flare-.service.d: 6.0, 8.3 and 9.6 for the root oneshots.
+# before the sandbox of flarectl/hosts/hub/units/flare-.service.d: 6.0, 8.3 and 9.6 for the root oneshots.
 EXPOSURE_AT_MOST = {"flare-proxy.service": 3.0, "flare-dashboard.service": 1.8, "flare-server.service": 1.4, "flare-health.service": 2.3,
                     "flare-cert-renew.service": 2.5, "flare-kit-sync.service": 2.5, "flare-project.service": 2.5}  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The hub bootstrap (userdata/hub/bootstrap.sh) run for real in a sandbox directory, with
+"""The hub bootstrap (flarectl/hosts/hub/bootstrap.sh) run for real in a sandbox directory, with
 the system-changing commands (apt-get, useradd, mkfs, mount, chown, python3 -m venv, pip,
 systemctl) replaced by recorders (host_recorder.py). The runtime asset comes from S3 in
 moto_server, as on a host it comes from the CDK asset bucket."""
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import USERDATA_DIR, render_env_file, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_env_file, render_script
 from tests.conftest import needs
 from tests.integration.conftest import emulator_client
 from tests.integration.imds import serve_imds
@@ -27,9 +27,9 @@ from tests.integration.sandbox import HostSandbox, changing
 def runtime_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
-        for path in (USERDATA_DIR / "hub").rglob("*"):
+        for path in (HOSTS_DIR / "hub").rglob("*"):
             if path.is_file() and path.name != "bootstrap.sh" and "__pycache__" not in path.parts:
-                bundle.write(path, str(path.relative_to(USERDATA_DIR / "hub")))
+                bundle.write(path, str(path.relative_to(HOSTS_DIR / "hub")))
     return buffer.getvalue()
 
 
@@ -134,7 +134,7 @@ def test_first_boot_changes_the_host_in_order(sandbox: Sandbox, first_run: list[
 
 
 def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_run: list[str]) -> None:
-    units = USERDATA_DIR / "hub" / "units"
+    units = HOSTS_DIR / "hub" / "units"
     installed = sandbox.host / "etc" / "systemd" / "system"
     for unit in (p for p in units.rglob("*") if p.is_file()):  # the sandbox drop-in folder too
         assert (installed / unit.relative_to(units)).read_text() == unit.read_text()
@@ -144,7 +144,7 @@ def test_units_settings_runtime_and_fstab_are_written(sandbox: Sandbox, first_ru
     assert {'SERVER_NAME="flareserver.hospital.test"', 'PROJECT_TITLE="NVFlare federation cancer-fl"',
             'PROJECT_DESCRIPTION="Breast cancer histology"', 'FREEZE_PROJECT="true"'} <= set(settings)  # fmt: skip
     assert not [line for line in settings if "password" in line.lower()]
-    assert (sandbox.host / "opt" / "nvflare" / "hub" / "hubctl.py").read_text() == (USERDATA_DIR / "hub" / "hubctl.py").read_text()
+    assert (sandbox.host / "opt" / "nvflare" / "hub" / "hubctl.py").read_text() == (HOSTS_DIR / "hub" / "hubctl.py").read_text()
     assert (sandbox.host / "opt" / "nvflare" / "venv").readlink() == sandbox.host / "opt" / "nvflare" / "venv-2.9.0"
     fstab = (sandbox.host / "etc" / "fstab").read_text().splitlines()
     assert len(fstab) == 1 and fstab[0].endswith(" /var/lib/nvflare ext4 defaults,nofail 0 2")
@@ -236,7 +236,7 @@ def test_a_volume_owned_by_another_uid_is_re_owned_whole(aws_emulator: dict[str,
 def attach_in_background(emulator: dict[str, str], volume_id: str, instance_id: str, *args: str) -> tuple[subprocess.Popen[str], object]:
     server = serve_imds({"instance-id": instance_id})
     env = {**os.environ, **emulator, "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
-    command = [sys.executable, str(USERDATA_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--poll-seconds", "0.2", *args]
+    command = [sys.executable, str(HOSTS_DIR / "hub" / "instance.py"), "attach", volume_id, "/dev/sdf", "--poll-seconds", "0.2", *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), server
 
 

@@ -1,4 +1,4 @@
-"""The hub's proxy (flare-proxy.service: Debian's nginx with userdata/hub/nginx.conf) in front of
+"""The hub's proxy (flare-proxy.service: Debian's nginx with flarectl/hosts/hub/nginx.conf) in front of
 the real dashboard (gunicorn on its local socket), run from their own units by the harness:
 slow clients, login guessing, headers, and what the dashboard keeps private. The booted hub
 (test_hub_booted.py) scans its TLS and checks the same proxy under the real systemd."""

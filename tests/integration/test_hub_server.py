@@ -113,7 +113,7 @@ def test_published_kit_is_installed_and_the_server_serves_clients(
     assert str(hub.data / "server" / "jobs-storage") in json.dumps(resources)
     assert "/tmp/nvflare" not in json.dumps(resources)
     wait_for(lambda: "site-1" in connected_clients(prod), timeout=120, interval=2)
-    # The file the CloudWatch agent ships as the audit trail (userdata/hub/cloudwatch_agent.py)
+    # The file the CloudWatch agent ships as the audit trail (flarectl/hosts/hub/cloudwatch_agent.py)
     # names the admin who ran each command: the session above asked for the system info.
     audit = (hub.data / "kits" / "current" / "audit.log").read_text()
     assert f"[U:{ADMIN}]" in audit and "check_status" in audit, audit[-2000:]

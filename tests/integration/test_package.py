@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import ROOT
 
 
@@ -35,9 +35,14 @@ def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProc
 def test_the_wheel_carries_every_host_file_and_the_default_federation(installed: dict[str, Path]) -> None:
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     host_files = {
-        f"flarectl/userdata/{p.relative_to(USERDATA_DIR)}" for p in USERDATA_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        f"flarectl/hosts/{p.relative_to(HOSTS_DIR)}" for p in HOSTS_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     }
     assert host_files <= names and "flarectl/federation.yaml" in names
+    # Every package of the tree is found (a new site kind needs no edit of pyproject.toml).
+    packages = {
+        f"{p.parent.relative_to(ROOT)}/__init__.py" for p in (ROOT / "flarectl").rglob("__init__.py") if "__pycache__" not in p.parts
+    }
+    assert {name for name in names if name.endswith("/__init__.py")} == packages
     assert not any(name.startswith(("tests/", "stacks/", "flare_constructs/")) for name in names)
 
 
@@ -60,7 +65,7 @@ def test_installed_flarectl_writes_a_site_from_its_own_host_files(installed: dic
         "flare-doctor.py",
         "flare-watchdog.sh",
     ]
-    assert (out / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
-    imported = subprocess.run([str(installed["venv"] / "bin/python"), "-c", "import flarectl.host_scripts as h; print(h.USERDATA_DIR)"],
+    assert (out / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
+    imported = subprocess.run([str(installed["venv"] / "bin/python"), "-c", "import flarectl.host_scripts as h; print(h.HOSTS_DIR)"],
                               cwd=installed["cwd"], capture_output=True, text=True, check=True)  # fmt: skip
     assert str(installed["venv"]) in imported.stdout and str(ROOT) not in imported.stdout

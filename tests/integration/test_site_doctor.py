@@ -1,4 +1,4 @@
-"""The site doctor (userdata/client/flare-doctor.py through `flare-client.sh SETTINGS doctor`
+"""The site doctor (flarectl/hosts/client/flare-doctor.py through `flare-client.sh SETTINGS doctor`
 and `flarectl site doctor`) against a real FL server, each fault made for real: a server name
 that resolves to 127.0.1.1 (a private /etc/hosts in a mount namespace), a wrong port, a port
 another service holds, a kit from another provisioning, an expired and an expiring client
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import USERDATA_DIR, render_settings_file
+from flarectl.host_scripts import HOSTS_DIR, render_settings_file
 from tests.conftest import needs
 from tests.fake_nvidia_smi import fake_nvidia_smi as stand_in_nvidia_smi
 from tests.fake_nvidia_smi import nvflare_accepts
@@ -29,7 +29,7 @@ from tests.integration.conftest import free_port
 from tests.integration.hub_harness import Hub
 from tests.integration.provision import provision
 
-RUNTIME = USERDATA_DIR / "client" / "flare-client.sh"
+RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
 LINE = re.compile(r"^  (ok|PROBLEM|skipped) +(kit|federation|certificate|server name|port|tls|clock|gpus|nvflare|disk) +(.*)$")
 ALL_CHECKS = {"kit", "certificate", "server name", "port", "tls", "clock", "gpus", "nvflare", "disk"}
 

@@ -23,7 +23,8 @@ from flarectl import cli
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
 from flarectl.federation import Federation, load_federation
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
+from flarectl.sites.azure import clients as azure_clients
 from flarectl.sites.azure import custom_data as azure_custom_data
 from flarectl.sites.azure import deploy as azure_deploy
 from flarectl.sites.azure import files as azure_site
@@ -82,8 +83,8 @@ def arm() -> FakeArm:
     return FakeArm()
 
 
-def clients(arm: FakeArm) -> azure_deploy.AzureClients:
-    return azure_deploy.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+def clients(arm: FakeArm) -> azure_clients.AzureClients:
+    return azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
 
 
 def plan(federation: Federation) -> azure_plan.SitePlan:
@@ -194,7 +195,7 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     files = custom_data_files(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"])
     runtime = "/opt/nvflare-client/bundle/runtime"
     for name in ("flare-client.sh", "flare-doctor.py", "flare-client.service", "install-service.sh"):
-        assert files[f"{runtime}/{name}"]["content"] == (USERDATA_DIR / "client" / name).read_text()
+        assert files[f"{runtime}/{name}"]["content"] == (HOSTS_DIR / "client" / name).read_text()
     assert "ubuntu-drivers install --gpgpu" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
     settings = files["/etc/nvflare-client/client.env"]["content"]
     assert "SITE_NAME=onc-az\n" in settings and "KIT_SOURCE=/opt/nvflare-client/bundle/kit.zip\n" in settings
@@ -310,7 +311,7 @@ def test_destroy_without_confirmation_deletes_nothing(federation: Federation, ar
 
 def test_destroy_refuses_a_resource_group_flarectl_did_not_create(tmp_path: Path, arm: FakeArm) -> None:
     federation = azure_federation(kit_for(tmp_path, "onc-az"), resource_group="shared-research")
-    azure_deploy.connect(SUBSCRIPTION, FakeCredential(), transport=arm).resources.resource_groups.create_or_update(
+    azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm).resources.resource_groups.create_or_update(
         "shared-research", {"location": "westeurope", "tags": {"owner": "it"}}
     )
     deploy(federation, arm)
@@ -454,13 +455,13 @@ def write_federation(tmp_path: Path, **fields: Any) -> Path:
     return path
 
 
-REAL_CONNECT = azure_deploy.connect
+REAL_CONNECT = azure_clients.connect
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, arm: FakeArm, *argv: str) -> int:
     """`flarectl ...` with the SDK clients talking to the fake ARM."""
     monkeypatch.setattr(
-        azure_deploy,
+        azure_clients,
         "connect",
         lambda subscription, credential=None: REAL_CONNECT(subscription, FakeCredential(), transport=arm, polling_interval=0),
     )

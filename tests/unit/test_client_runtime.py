@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flarectl.client_runtime import HostLayout, client_env
 from flarectl.federation import Federation
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 
 REQUIREMENTS = ["numpy >=1.26", "scipy>=1.11, <2", "torch==2.5.1", 'pandas; python_version >= "3.10"']
 
@@ -34,7 +34,7 @@ def test_pip_gets_each_requirement_whole_from_a_file(tmp_path: Path) -> None:
     )
     settings = tmp_path / "client.env"
     settings.write_text(client_env(federation.sites[0], "2.9.0", layout) + "UV_VERSION=''\n")  # pip itself (the uv path: integration)
-    runtime = USERDATA_DIR / "client" / "flare-client.sh"
+    runtime = HOSTS_DIR / "client" / "flare-client.sh"
     result = subprocess.run(["bash", str(runtime), str(settings), "install"], capture_output=True, text=True)
     assert "is not a client startup kit" in result.stderr  # it got past the requirements
     lines = recorded.read_text().splitlines()

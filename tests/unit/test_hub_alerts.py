@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from flare_constructs import hub_alerts
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.synth_fixtures import federation, synth_hub
 from tests.unit.test_server_stack import hub_policy, logical_id, only
 
@@ -72,9 +72,9 @@ def test_refused_logins_and_handshakes_are_counted_from_their_log_groups(
 
 
 def test_the_refused_login_line_is_the_one_nginx_writes() -> None:
-    from flarectl.host_scripts import USERDATA_DIR
+    from flarectl.host_scripts import HOSTS_DIR
 
-    nginx = (USERDATA_DIR / "hub" / "nginx.conf").read_text()
+    nginx = (HOSTS_DIR / "hub" / "nginx.conf").read_text()
     assert "log_format refused_login 'refused login from $remote_addr: HTTP $status';" in nginx
     assert "access_log @ACCESS_LOG@ refused_login if=$login_refused;" in nginx
 
@@ -121,7 +121,7 @@ def test_the_hub_may_publish_its_figures_only_in_its_namespace(default_template:
 
 
 def test_alarm_names_and_what_the_health_check_publishes_are_in_step() -> None:
-    spec = importlib.util.spec_from_file_location("hub_metrics", USERDATA_DIR / "hub" / "hub_metrics.py")
+    spec = importlib.util.spec_from_file_location("hub_metrics", HOSTS_DIR / "hub" / "hub_metrics.py")
     assert spec and spec.loader
     published = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(published)

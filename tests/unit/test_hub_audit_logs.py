@@ -13,11 +13,11 @@ from pathlib import Path
 import jsonschema
 from aws_cdk.assertions import Template
 
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from tests.synth_fixtures import federation, synth_hub
 from tests.unit.test_server_stack import bootstrap_part, hub_policy
 
-AGENT = USERDATA_DIR / "hub" / "cloudwatch_agent.py"
+AGENT = HOSTS_DIR / "hub" / "cloudwatch_agent.py"
 SCHEMA = json.loads((Path(__file__).parents[1] / "data" / "cloudwatch-agent-schema.json").read_text())
 PREFIX = {"Fn::Join": ["", ["/nvflare/cancer-fl/", {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}]]}  # fmt: skip
 NAMES = {"fl-server-audit", "fl-server", "dashboard", "proxy", "health", "certificates", "kits", "bootstrap"}
@@ -101,7 +101,7 @@ def test_the_agent_configuration_is_valid_for_the_agent_and_names_every_group() 
         "/nvflare/cancer-fl/1a2b3c4d/certificates": ["flare-cert-renew.service"],
         "/nvflare/cancer-fl/1a2b3c4d/kits": ["flare-kit-sync.service", "flare-project.service"],
     }
-    every_unit = {p.name for p in (USERDATA_DIR / "hub" / "units").glob("*.service")}
+    every_unit = {p.name for p in (HOSTS_DIR / "hub" / "units").glob("*.service")}
     assert {u for names in units.values() for u in names} == every_unit  # a new service is shipped too
 
 

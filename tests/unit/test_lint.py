@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from flarectl.host_scripts import USERDATA_DIR, declared_settings, render_script
-from tests.conftest import needs
+from flarectl.host_scripts import HOSTS_DIR, declared_settings, render_script
+from tests.conftest import ROOT, needs
 
 TEMPLATES = ["default_template", "dns_template", "existing_vpc_template", "client_template", "client_template_without_kit"]
 
@@ -28,14 +28,14 @@ def test_cfn_lint_clean(fixture: str, request: pytest.FixtureRequest, tmp_path: 
 HOSTILE = "x'; touch /tmp/pwned; echo '$(id)`id`"
 
 
-@pytest.mark.parametrize("script", sorted(str(p.relative_to(USERDATA_DIR)) for p in USERDATA_DIR.rglob("*.sh")))
+@pytest.mark.parametrize("script", sorted(str(p.relative_to(HOSTS_DIR)) for p in HOSTS_DIR.rglob("*.sh")))
 def test_host_scripts_are_shellcheck_clean(script: str, tmp_path: Path) -> None:
     needs(shutil.which("shellcheck") is not None, "shellcheck (Debian package 'shellcheck')")
     rendered = tmp_path / Path(script).name
-    if "# @SETTINGS@" in (USERDATA_DIR / script).read_text():
+    if "# @SETTINGS@" in (HOSTS_DIR / script).read_text():
         rendered.write_text(render_script(script, {name: "example-value" for name in declared_settings(script)}))
     else:
-        shutil.copy(USERDATA_DIR / script, rendered)
+        shutil.copy(HOSTS_DIR / script, rendered)
     result = subprocess.run(["shellcheck", "--severity=style", str(rendered)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -64,7 +64,7 @@ def test_rendering_refuses_missing_or_undeclared_settings() -> None:
 
 
 UNIT_FILES = {
-    p.name: p for p in [*(USERDATA_DIR / "hub" / "units").glob("*.*[a-z]"), USERDATA_DIR / "client" / "flare-client.service"] if p.is_file()
+    p.name: p for p in [*(HOSTS_DIR / "hub" / "units").glob("*.*[a-z]"), HOSTS_DIR / "client" / "flare-client.service"] if p.is_file()
 }
 SANDBOX = "flare-.service.d/10-sandbox.conf"  # applies to every flare-*.service
 UNITS = sorted(UNIT_FILES)
@@ -85,7 +85,7 @@ def systemd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for unit, path in UNIT_FILES.items():
         shutil.copy(path, root / "etc/systemd/system" / unit)
     (root / "etc/systemd/system" / SANDBOX).parent.mkdir()
-    shutil.copy(USERDATA_DIR / "hub" / "units" / SANDBOX, root / "etc/systemd/system" / SANDBOX)
+    shutil.copy(HOSTS_DIR / "hub" / "units" / SANDBOX, root / "etc/systemd/system" / SANDBOX)
     return root
 
 
@@ -99,7 +99,7 @@ def test_systemd_analyze_verify(unit: str, systemd_root: Path) -> None:
 
 def test_systemd_analyze_catches_a_broken_unit(systemd_root: Path) -> None:
     broken = systemd_root / "etc/systemd/system/flare-broken.service"
-    broken.write_text((USERDATA_DIR / "hub/units/flare-dashboard.service").read_text().replace("RestartSec=", "RestartSecs="))
+    broken.write_text((HOSTS_DIR / "hub/units/flare-dashboard.service").read_text().replace("RestartSec=", "RestartSecs="))
     result = subprocess.run(
         ["systemd-analyze", "verify", f"--root={systemd_root}", "/etc/systemd/system/flare-broken.service"], capture_output=True, text=True
     )
@@ -107,15 +107,15 @@ def test_systemd_analyze_catches_a_broken_unit(systemd_root: Path) -> None:
 
 
 def test_every_timer_has_its_service() -> None:
-    for timer in (USERDATA_DIR / "hub" / "units").glob("*.timer"):
+    for timer in (HOSTS_DIR / "hub" / "units").glob("*.timer"):
         assert (timer.with_suffix(".service")).exists(), timer.name
 
 
 def test_server_unit_waits_for_a_kit_and_the_dashboard_restarts_always() -> None:
-    server = (USERDATA_DIR / "hub/units/flare-server.service").read_text()
+    server = (HOSTS_DIR / "hub/units/flare-server.service").read_text()
     assert "ConditionPathExists=/var/lib/nvflare/kits/current/startup/fed_server.json" in server
     assert "Restart=on-failure" in server
-    dashboard = (USERDATA_DIR / "hub/units/flare-dashboard.service").read_text()
+    dashboard = (HOSTS_DIR / "hub/units/flare-dashboard.service").read_text()
     assert "Restart=always" in dashboard and "User=nvflare" in dashboard
     assert "NVFL_CREDENTIAL" not in dashboard
 
@@ -123,7 +123,7 @@ def test_server_unit_waits_for_a_kit_and_the_dashboard_restarts_always() -> None
 def test_host_certbot_pin_matches_the_tested_one() -> None:
     from stacks.server_stack import CERTBOT_VERSION
 
-    requirements = (USERDATA_DIR.parent / "requirements-dev.txt").read_text()
+    requirements = (ROOT / "requirements-dev.txt").read_text()
     assert f"certbot=={CERTBOT_VERSION}" in requirements and f"certbot-dns-route53=={CERTBOT_VERSION}" in requirements
 
 
@@ -135,7 +135,7 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
     from flarectl.hub_env import hub_settings
     from tests.synth_fixtures import DEFAULT_FEDERATION
 
-    spec = importlib.util.spec_from_file_location("hubctl", USERDATA_DIR / "hub" / "hubctl.py")
+    spec = importlib.util.spec_from_file_location("hubctl", HOSTS_DIR / "hub" / "hubctl.py")
     assert spec and spec.loader
     hubctl = importlib.util.module_from_spec(spec)
     sys.modules["hubctl"] = hubctl  # dataclasses look their module up
@@ -144,7 +144,7 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
         load_federation(DEFAULT_FEDERATION), kit_bucket="kits", admin_secret_name="p/dashboard-admin", region="us-east-1"
     )
     assert set(hubctl.HUB_ENV) == set(written) - {"AWS_DEFAULT_REGION"}  # that one is boto3's
-    for unit in (USERDATA_DIR / "hub" / "units").glob("*.service"):
+    for unit in (HOSTS_DIR / "hub" / "units").glob("*.service"):
         environment = " ".join(line for line in unit.read_text().splitlines() if line.startswith("Environment="))
         assert all(f"{name}=" in environment for name in hubctl.UNIT_ENV), unit.name
 
@@ -152,7 +152,7 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
 def test_the_cloud_unit_runs_the_runtime_where_client_runtime_puts_it() -> None:
     from flarectl.client_runtime import cloud_layout
 
-    unit = (USERDATA_DIR / "client" / "flare-client.service").read_text().splitlines()
+    unit = (HOSTS_DIR / "client" / "flare-client.service").read_text().splitlines()
     for kit in ("kit", "kit.zip"):  # AWS bundles a folder, Azure a zip; the rest is the same
         layout = cloud_layout(kit)
         assert f"ExecStart=/bin/bash {layout.runtime_dir}/flare-client.sh {layout.settings_file} run" in unit
@@ -161,8 +161,50 @@ def test_the_cloud_unit_runs_the_runtime_where_client_runtime_puts_it() -> None:
 @pytest.mark.parametrize("config", [None, "my-federation.yaml"])
 def test_make_synth_names_a_file_only_when_given_one(config: str | None) -> None:
     """Without CONFIG=, `make synth` names no file, so cdk uses the remembered one (choice.py)."""
-    root = USERDATA_DIR.parent
+    root = ROOT
     command = ["make", "-n", "synth", *([f"CONFIG={config}"] if config else [])]
     planned = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
     synth = [line for line in planned if line.startswith("cdk synth")]
     assert synth == ([f"cdk synth --quiet -c config={root / config}"] if config else ["cdk synth --quiet "])
+
+
+def test_site_kinds_are_independent_plug_ins() -> None:
+    """No kind imports another (directly or through a shared module): a kind can be added or
+    removed alone. The kinds come from the registry, so a new one is checked without an edit here."""
+    import grimp
+
+    from flarectl.sites.registry import KIND_MODULES
+
+    graph = grimp.build_graph("flarectl")
+    chains = [(a, b) for a in KIND_MODULES for b in KIND_MODULES if a != b and graph.chain_exists(importer=a, imported=b, as_packages=True)]
+    assert chains == []
+
+
+# What each folder's scripts may import besides the standard library and their own siblings:
+# what the host's venv installs (flarectl/hosts/hub/bootstrap.sh; the client runtime is stdlib only).
+HOST_PACKAGES = {
+    "hub": {"boto3", "botocore", "cryptography", "nvflare"},
+    "common": {"boto3"},  # fetch_s3_zip.py runs in the hub's venv
+    "client": set(),
+    "slurm": set(),
+    "wsl": set(),
+    "lead": set(),
+}
+
+
+@pytest.mark.parametrize("path", sorted(HOSTS_DIR.rglob("*.py")), ids=lambda path: str(path.relative_to(HOSTS_DIR)))
+def test_host_code_imports_only_what_the_host_has(path: Path) -> None:
+    """Hosts have no flarectl: a host script imports the standard library, the scripts beside it
+    and what its host's venv installs, never the flarectl package or its dependencies."""
+    import ast
+    import sys
+
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    folder = path.parent.relative_to(HOSTS_DIR).parts[0] if path.parent != HOSTS_DIR else "lead"
+    siblings = {sibling.stem for sibling in path.parent.glob("*.py")}
+    assert imported - set(sys.stdlib_module_names) - siblings - HOST_PACKAGES[folder] == set()

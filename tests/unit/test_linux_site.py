@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from flarectl.cli import main as flarectl
 from flarectl.federation import Federation
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from flarectl.sites.linux import emit
 from flarectl.sites.registry import KINDS
 
@@ -41,7 +41,7 @@ def test_the_kinds_are_registered_once() -> None:
 
 def test_files_for_the_machine(emitted: Path) -> None:
     assert sorted(p.name for p in emitted.iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
-    assert (emitted / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
+    assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     settings = (emitted / "client.env").read_text().splitlines()
     for line in ("SITE_NAME=path-lab", "KIT_SOURCE=/srv/nvflare/kits/path-lab", "SITE_ROOT=/srv/nvflare/path-lab",
                  "VENV=/srv/nvflare/path-lab/venv", "GPUS=2", "GPU_MEMORY_GIB=22", "REQUIREMENTS=torch==2.5.1", "PYTHON=python3"):  # fmt: skip
@@ -57,7 +57,7 @@ def test_the_unit_starts_at_boot_restarts_always_and_runs_the_shared_runtime(emi
 
 
 def test_the_runtime_waits_for_nvidia_smi_before_the_client_starts() -> None:
-    runtime = (USERDATA_DIR / "client" / "flare-client.sh").read_text()
+    runtime = (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     run_client = runtime.split("run_client() {", 1)[1].split("\n}\n", 1)[0]
     assert run_client.index("wait_for_gpus") < run_client.index("client_train")
     assert "until nvidia-smi -L" in runtime

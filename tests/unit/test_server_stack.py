@@ -11,7 +11,8 @@ import yaml
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
+from tests.conftest import ROOT
 from tests.synth_fixtures import CDK_JSON_CONTEXT
 
 INSTANCE = "AWS::EC2::Instance"
@@ -175,7 +176,7 @@ class TestHost:
         assert ["scripts-user", "always"] in config["cloud_final_modules"]
         helper = config["write_files"][0]
         assert helper["path"] == "/opt/nvflare/bin/fetch_s3_zip.py"
-        assert helper["content"] == (USERDATA_DIR / "common" / "fetch_s3_zip.py").read_text()
+        assert helper["content"] == (HOSTS_DIR / "common" / "fetch_s3_zip.py").read_text()
 
     def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
         text = bootstrap_part(default_template)
@@ -369,8 +370,8 @@ def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Templa
     groups = default_template.find_resources("AWS::Logs::LogGroup")
     assert fingerprint[1] == {"Ref": next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == "proxy")}
     assert "'\"SHA-256 fingerprint\"'" in fingerprint[2]
-    assert 'log(f"dashboard certificate {FINGERPRINT_LABEL}: ' in (USERDATA_DIR / "hub" / "hubctl.py").read_text()
-    assert 'FINGERPRINT_LABEL = "SHA-256 fingerprint"' in (USERDATA_DIR / "hub" / "hubctl.py").read_text()
+    assert 'log(f"dashboard certificate {FINGERPRINT_LABEL}: ' in (HOSTS_DIR / "hub" / "hubctl.py").read_text()
+    assert 'FINGERPRINT_LABEL = "SHA-256 fingerprint"' in (HOSTS_DIR / "hub" / "hubctl.py").read_text()
 
 
 class TestDataVolume:
@@ -603,7 +604,7 @@ def test_what_cdk_destroy_keeps_is_what_the_readme_lists(cloudtrail: str) -> Non
     trail = cloudtrail == "create"
     assert kept == Counter({"AWS::EC2::EIP": 1, "AWS::EC2::Volume": 1, "AWS::Backup::BackupVault": 1, "AWS::KMS::Key": 1,
                             "AWS::SecretsManager::Secret": 1, "AWS::S3::Bucket": 2 + trail, "AWS::Logs::LogGroup": 8 + trail})  # fmt: skip
-    readme = (USERDATA_DIR.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("| Kept by `cdk destroy` |") : readme.index("Client sites: `cdk destroy FlareClient-<site>`")]
     for row in ("Elastic IP", "Data volume", "Backup vault", "Project KMS key", "Admin secret", "Kit bucket", "Audit log bucket",
                 "8 log groups", "audit.cloudtrail: create"):  # fmt: skip

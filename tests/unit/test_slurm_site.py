@@ -31,7 +31,7 @@ def test_files_for_the_login_node(emitted: Path) -> None:
     assert sorted(p.name for p in emitted.iterdir()) == [
         "README.md", "client.env", "crontab.txt", "flare-client.sbatch", "flare-client.sh", "flare-doctor.py", "flare-watchdog.sh"
     ]  # fmt: skip
-    assert (emitted / "flare-client.sh").read_text() == (Path(__file__).parents[2] / "userdata/client/flare-client.sh").read_text()
+    assert (emitted / "flare-client.sh").read_text() == (Path(__file__).parents[2] / "flarectl/hosts/client/flare-client.sh").read_text()
 
 
 def test_job_script_directives_come_first_and_hand_over_before_the_limit(emitted: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flarectl.federation import Federation
-from flarectl.host_scripts import USERDATA_DIR
+from flarectl.host_scripts import HOSTS_DIR
 from flarectl.sites.wsl import emit
 from tests.conftest import needs
 
@@ -36,7 +36,7 @@ def test_files_for_the_laptop(emitted: Path) -> None:
         "flare-doctor.py",
         "flare-site.sh",
     ]
-    assert (emitted / "flare-client.sh").read_text() == (USERDATA_DIR / "client" / "flare-client.sh").read_text()
+    assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     script = (emitted / "flare-site.sh").read_text()
     assert "readonly SITE_DIR=/home/ann/nvflare/laptop-1" in script and "readonly SITE_NAME=laptop-1" in script
     settings = (emitted / "client.env").read_text()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction, load_site: Callable[..., Any]) -> None:
     azure = commands.add_parser("azure", help="plan, deploy or destroy an Azure GPU site (kind: azure)")
     azure.add_argument("action", choices=["plan", "deploy", "destroy"])
     azure.add_argument("site", help="the site's name in the federation file")
@@ -18,7 +21,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     azure.add_argument("--subscription", help="Azure subscription id (default: the site's subscription_id, then AZURE_SUBSCRIPTION_ID)")
     azure.add_argument("--yes", action="store_true", help="destroy without asking")
-    azure.set_defaults(run=run)
+    azure.set_defaults(run=functools.partial(run, load_site=load_site))
 
 
 def fail(message: str) -> int:
@@ -26,10 +29,10 @@ def fail(message: str) -> int:
     return 2
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, load_site: Callable[..., Any]) -> int:
     from azure.core.exceptions import AzureError
 
-    from flarectl.cli import load_site
+    from flarectl.sites.azure import clients as azure_clients
     from flarectl.sites.azure import deploy, plan
     from flarectl.sites.azure.model import AzureSite
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             site_plan = plan.deploy_plan(site, federation, subscription_id=subscription)
     except ValueError as error:
         return fail(f"sites[{index}].kit: {error}")
-    clients = deploy.connect(subscription)
+    clients = azure_clients.connect(subscription)
 
     def confirm(question: str) -> bool:
         if args.yes:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
-from flarectl.host_scripts import USERDATA_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, render_script
 from flarectl.sites.azure.model import AzureSite
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def cloud_config(site: AzureSite, federation: FederationSettings, kit: bytes | N
         {
             "path": f"{runtime}/{name}",
             "permissions": "0755" if name.endswith(".sh") else "0644",
-            "content": (USERDATA_DIR / "client" / name).read_text(),
+            "content": (HOSTS_DIR / "client" / name).read_text(),
         }
         for name in RUNTIME_FILES
     ]

@@ -12,13 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from flarectl.sites.azure import preflight
+from flarectl.sites.azure.clients import AzureClients
 from flarectl.sites.azure.plan import CUSTOM_DATA_TAG, Planned, SitePlan
 
 PROGRESS_SECONDS = 15.0
@@ -58,27 +55,6 @@ def signed_in(action: Callable[..., Any]) -> Callable[..., Any]:
             ) from None
 
     return run
-
-
-@dataclass(frozen=True)
-class AzureClients:
-    resources: ResourceManagementClient
-    network: NetworkManagementClient
-    compute: ComputeManagementClient
-
-
-def connect(subscription_id: str, credential: TokenCredential | None = None, **options: Any) -> AzureClients:
-    """SDK clients for one subscription. Without `credential`, DefaultAzureCredential: `az login`,
-    AZURE_* environment variables or a managed identity; never a file in the repository."""
-    if credential is None:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
-    return AzureClients(
-        resources=ResourceManagementClient(credential, subscription_id, **options),
-        network=NetworkManagementClient(credential, subscription_id, **options),
-        compute=ComputeManagementClient(credential, subscription_id, **options),
-    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
 if TYPE_CHECKING:
-    from flarectl.sites.azure.deploy import AzureClients
+    from flarectl.sites.azure.clients import AzureClients
     from flarectl.sites.azure.plan import SitePlan
 
 FEATURES_API = "2021-07-01"
