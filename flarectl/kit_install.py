@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from flarectl.hosts.common import startup_kit
+
 KINDS = {"startup/fed_admin.json": "admin", "startup/fed_client.json": "site", "startup/fed_server.json": "server"}
 
 
@@ -60,15 +62,14 @@ def install(path: Path, pin: str | None, *, to: Path | None, home: Path) -> tupl
     if not zipfile.is_zipfile(path):
         raise KitInstallError(f"{path} is not a zip file; pass the kit the dashboard downloaded")
     with zipfile.ZipFile(path) as bundle:
-        names = bundle.namelist()
-        for name in names:
-            if name.startswith("/") or ".." in Path(name).parts:
-                raise KitInstallError(f"{path} has an unsafe path {name!r}; not unpacked")
-        kind, root = kind_and_root(names)
+        unsafe = startup_kit.unsafe_members(bundle)
+        if unsafe:
+            raise KitInstallError(f"{path} has an unsafe path {unsafe[0]!r}; not unpacked")
+        kind, root = kind_and_root(bundle.namelist())
         staging = Path(tempfile.mkdtemp(prefix=".flarectl-kit-"))
         try:
             try:
-                bundle.extractall(staging, pwd=pin.encode() if pin else None)
+                startup_kit.extract(bundle, staging, pin.encode() if pin else None)
             except RuntimeError:
                 raise KitInstallError("the PIN does not open the zip; use the one the dashboard showed for this download") from None
             staged = staging / root if root else staging

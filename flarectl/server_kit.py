@@ -20,6 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from flarectl.hosts.common.startup_kit import KitIdentity, identity
+
 REQUIRED = ("startup/fed_server.json", "startup/server.crt", "startup/server.key", "startup/rootCA.pem")
 POINTER = "server/current.json"
 HISTORY = "server/history.json"  # every kit published, newest first; withdrawn ones marked
@@ -72,21 +74,19 @@ def check_server_kit(archive: bytes, label: Path) -> None:
         raise KitError(f"{label} is not a server startup kit: missing {', '.join(missing)}")
 
 
-def kit_identity(archive: bytes) -> tuple[str, str, int]:
-    """(project, server host, port) of a server kit, from its startup/fed_server.json."""
+def kit_identity(archive: bytes) -> KitIdentity:
+    """What a server kit serves, from its startup/fed_server.json."""
     bundle = zipfile.ZipFile(io.BytesIO(archive))
     name = next(n for n in bundle.namelist() if n.endswith(REQUIRED[0]))
-    server = json.loads(bundle.read(name))["servers"][0]
-    host, _, port = str(server["service"]["target"]).rpartition(":")
-    return str(server["name"]), host, int(port)
+    return identity(json.loads(bundle.read(name)))
 
 
 def check_identity(archive: bytes, label: Path, *, project: str, server_name: str | None, port: int) -> None:
     """The kit is for this federation: the project, the server's name (known with DNS) and port."""
-    kit_project, host, kit_port = kit_identity(archive)
+    kit = kit_identity(archive)
     found = [
         f"{what} is {have!r}, the federation file says {want!r}"
-        for what, have, want in (("project", kit_project, project), ("server name", host, server_name), ("port", kit_port, port))
+        for what, have, want in (("project", kit.project, project), ("server name", kit.host, server_name), ("port", kit.port, port))
         if want is not None and have != want
     ]
     if found:

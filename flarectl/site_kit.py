@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flarectl.hosts.common import startup_kit
+from flarectl.hosts.common.startup_kit import identity
+
 API = "/nvflare-dashboard/api/v1"
 
 
@@ -131,15 +134,16 @@ class DashboardClient:
 
 def check_kit(kit: Path, site: str, server_name: str | None, fl_port: int) -> str:
     """What the kit dials, or SiteKitError when it is not this site's or not this federation's server."""
-    settings = json.loads((kit / "startup" / "fed_client.json").read_text())
-    host, _, port = str(settings["servers"][0]["service"]["target"]).rpartition(":")
-    if settings.get("client", {}).get("fqsn", site) != site:
-        raise SiteKitError(f"the kit is for site {settings['client']['fqsn']!r}, not {site!r}")
-    if server_name and host != server_name:
-        raise SiteKitError(f"the kit dials {host}, the federation file names the server {server_name}: the dashboard's project differs")
-    if int(port) != fl_port:
-        raise SiteKitError(f"the kit dials port {port}, the federation file's hub.fl_port is {fl_port}")
-    return f"{host}:{port}"
+    dials = identity(json.loads((kit / "startup" / "fed_client.json").read_text()))
+    if dials.site not in (None, site):
+        raise SiteKitError(f"the kit is for site {dials.site!r}, not {site!r}")
+    if server_name and dials.host != server_name:
+        raise SiteKitError(
+            f"the kit dials {dials.host}, the federation file names the server {server_name}: the dashboard's project differs"
+        )
+    if dials.port != fl_port:
+        raise SiteKitError(f"the kit dials port {dials.port}, the federation file's hub.fl_port is {fl_port}")
+    return dials.address
 
 
 def unignored_in_git(target: Path) -> str | None:
@@ -165,10 +169,10 @@ def fetch(client: DashboardClient, *, email: str, password: str, site: str, targ
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
-            for member in bundle.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise SiteKitError(f"the kit has an unsafe path {member!r}; not unpacked")
-            bundle.extractall(staging, pwd=pin.encode())
+            try:
+                startup_kit.extract(bundle, staging, pin.encode())
+            except startup_kit.UnsafeKit as error:
+                raise SiteKitError(str(error)) from None
         dials = check_kit(staging, site, server_name, fl_port)
         os.chmod(staging / "startup" / "client.key", 0o600)
         os.chmod(staging, 0o700)

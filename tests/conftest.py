@@ -44,6 +44,24 @@ def needs(condition: bool, why: str) -> None:
     pytest.skip(why)
 
 
+# `make test` runs files side by side (pytest-xdist, --dist loadgroup): each file on one worker
+# (its module fixtures made once), and the files that share something machine-wide on the same
+# one. Booted hosts: systemd-nspawn and the cached root. Slurm: the one munge daemon. The CDK CLI:
+# it writes lookups into the checkout's cdk.context.json. Unit tests share session templates.
+SHARED_GROUPS = {
+    "booted": {"test_hub_booted", "test_sites_booted", "test_values_reach_systemd"},
+    "slurm": {"test_slurm_site", "test_federation"},
+    "cdk-cli": {"test_cli", "test_deploy_moto", "test_restore_cycle", "test_kits_like_keys"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        group = next((name for name, modules in SHARED_GROUPS.items() if module in modules), None)
+        item.add_marker(pytest.mark.xdist_group(group or ("unit" if "unit" in item.path.parts else module)))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
