@@ -135,10 +135,10 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
     from flarectl.hub_env import hub_settings
     from tests.synth_fixtures import DEFAULT_FEDERATION
 
-    spec = importlib.util.spec_from_file_location("hubctl", HOSTS_DIR / "hub" / "hubctl.py")
+    spec = importlib.util.spec_from_file_location("hub_settings", HOSTS_DIR / "hub" / "hub_settings.py")
     assert spec and spec.loader
     hubctl = importlib.util.module_from_spec(spec)
-    sys.modules["hubctl"] = hubctl  # dataclasses look their module up
+    sys.modules["hub_settings"] = hubctl  # dataclasses look their module up
     spec.loader.exec_module(hubctl)
     written = hub_settings(
         load_federation(DEFAULT_FEDERATION), kit_bucket="kits", admin_secret_name="p/dashboard-admin", region="us-east-1"
