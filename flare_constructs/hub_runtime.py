@@ -1,5 +1,6 @@
 """What runs on the hub: the bootstrap as user data, and hubctl + systemd units as an asset."""
 
+from aws_cdk import SymlinkFollowMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -17,7 +18,10 @@ class HubRuntime(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
-        self.asset = s3_assets.Asset(self, "Files", path=str(RUNTIME_DIR), exclude=["bootstrap.sh", "__pycache__"])
+        # startup_kit.py is a link to ../common/ (one reading of a kit for the hub, sites and flarectl).
+        self.asset = s3_assets.Asset(
+            self, "Files", path=str(RUNTIME_DIR), exclude=["bootstrap.sh", "__pycache__"], follow_symlinks=SymlinkFollowMode.ALWAYS
+        )
         script = render_script(
             "hub/bootstrap.sh",
             {**settings, "RUNTIME_BUCKET": self.asset.s3_bucket_name, "RUNTIME_KEY": self.asset.s3_object_key},

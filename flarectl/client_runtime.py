@@ -14,6 +14,7 @@ UV_VERSION = "0.13.8"  # installs the sites' venvs (pip when it cannot be had); 
 RUNTIME_FILES = (
     "flare-client.sh",
     "flare-doctor.py",
+    "startup_kit.py",  # the doctor's reading of the kit (a link to ../common/startup_kit.py)
     "flare-client.service",
     "install-service.sh",
 )  # flarectl/hosts/client/, shipped to cloud VMs

@@ -64,6 +64,7 @@ def test_installed_flarectl_writes_a_site_from_its_own_host_files(installed: dic
         "flare-client.sh",
         "flare-doctor.py",
         "flare-watchdog.sh",
+        "startup_kit.py",
     ]
     assert (out / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     imported = subprocess.run([str(installed["venv"] / "bin/python"), "-c", "import flarectl.host_scripts as h; print(h.HOSTS_DIR)"],

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,3 +308,26 @@ def test_a_dashboard_zip_needs_its_pin(federation: dict, tmp_path: Path) -> None
     assert opened.returncode == 0, opened.stdout + opened.stderr
     on_argv = subprocess.run([*command, "--zip-password", "1234abcd"], capture_output=True, text=True, timeout=120)
     assert on_argv.returncode == 2 and "unrecognized arguments: --zip-password 1234abcd" in on_argv.stderr
+
+
+def test_a_zip_with_a_path_out_of_its_folder_is_refused_before_anything_is_unpacked(federation: dict, tmp_path: Path) -> None:
+    """The doctor unpacks a zip into scratch space with the same safe unzip as every other reader
+    of a kit (startup_kit.extract): a member such as ../x is refused and nothing is written."""
+    import zipfile
+
+    archive = tmp_path / "site-a.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in (federation["prod"] / "site-a").rglob("*"):
+            if path.is_file():
+                bundle.write(path, str(path.relative_to(federation["prod"] / "site-a")))
+        bundle.writestr("../../../escaped-by-the-doctor", "x")
+    command = [sys.executable, "-m", "flarectl", "site", "doctor", "--kit", str(archive), "--workdir", str(tmp_path)]
+    refused = subprocess.run(command, input="", capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert Report(1, refused.stdout).problems() == {
+        "kit": f"{archive}: the kit has an unsafe path '../../../escaped-by-the-doctor'; not unpacked; download this site's kit from its dashboard again"
+    }
+    assert (
+        not list(Path(tempfile.gettempdir()).parent.glob("escaped-by-the-doctor"))
+        and not (tmp_path.parent / "escaped-by-the-doctor").exists()
+    )

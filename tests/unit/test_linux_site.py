@@ -40,7 +40,14 @@ def test_the_kinds_are_registered_once() -> None:
 
 
 def test_files_for_the_machine(emitted: Path) -> None:
-    assert sorted(p.name for p in emitted.iterdir()) == ["README.md", "client.env", "flare-client.sh", "flare-doctor.py", "flare-site.sh"]
+    assert sorted(p.name for p in emitted.iterdir()) == [
+        "README.md",
+        "client.env",
+        "flare-client.sh",
+        "flare-doctor.py",
+        "flare-site.sh",
+        "startup_kit.py",
+    ]
     assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     settings = (emitted / "client.env").read_text().splitlines()
     for line in ("SITE_NAME=path-lab", "KIT_SOURCE=/srv/nvflare/kits/path-lab", "SITE_ROOT=/srv/nvflare/path-lab",
@@ -100,6 +107,7 @@ def test_site_files_writes_what_synth_writes(tmp_path: Path, capsys: pytest.Capt
         "flare-client.sh",
         "flare-doctor.py",
         "flare-site.sh",
+        "startup_kit.py",
     ]
     assert "README.md" in capsys.readouterr().out
 

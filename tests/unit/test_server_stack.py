@@ -370,8 +370,8 @@ def test_outputs_tell_the_admin_how_to_reach_everything(default_template: Templa
     groups = default_template.find_resources("AWS::Logs::LogGroup")
     assert fingerprint[1] == {"Ref": next(k for k, g in groups.items() if g["Properties"]["LogGroupName"]["Fn::Join"][1][-1] == "proxy")}
     assert "'\"SHA-256 fingerprint\"'" in fingerprint[2]
-    assert 'log(f"dashboard certificate {FINGERPRINT_LABEL}: ' in (HOSTS_DIR / "hub" / "hubctl.py").read_text()
-    assert 'FINGERPRINT_LABEL = "SHA-256 fingerprint"' in (HOSTS_DIR / "hub" / "hubctl.py").read_text()
+    assert 'log(f"dashboard certificate {FINGERPRINT_LABEL}: ' in (HOSTS_DIR / "hub" / "hub_services.py").read_text()
+    assert 'FINGERPRINT_LABEL = "SHA-256 fingerprint"' in (HOSTS_DIR / "hub" / "hub_certificates.py").read_text()
 
 
 class TestDataVolume:

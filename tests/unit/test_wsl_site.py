@@ -35,6 +35,7 @@ def test_files_for_the_laptop(emitted: Path) -> None:
         "flare-client.sh",
         "flare-doctor.py",
         "flare-site.sh",
+        "startup_kit.py",
     ]
     assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     script = (emitted / "flare-site.sh").read_text()

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import startup_kit  # beside this file (a link to flarectl/hosts/common/startup_kit.py in the repository)
+
 KIT_FILES = ("fed_client.json", "client.crt", "client.key", "rootCA.pem")
 CERT_WARN_DAYS = 30
 CLOCK_TOLERANCE_SECONDS = 5
@@ -101,7 +103,9 @@ def find_startup(kit: Path, scratch: Path) -> Path:
     if kit.is_file() and zipfile.is_zipfile(kit):
         with zipfile.ZipFile(kit) as archive:
             try:
-                archive.extractall(scratch, pwd=kit_pin(archive))
+                startup_kit.extract(archive, scratch, kit_pin(archive))
+            except startup_kit.UnsafeKit as error:
+                raise Problem(f"{kit}: {error}; download this site's kit from its dashboard again") from None
             except RuntimeError:  # zipfile's word for an encrypted member without the right password
                 raise Problem(
                     f"{kit} is protected by the PIN the dashboard showed, and no PIN or another one was given: type it when asked, "
@@ -142,9 +146,9 @@ def check_kit(startup: Path, site: str | None) -> tuple[dict, str]:
     if days < 0:
         raise Problem(f"the client certificate expired on {expiry}; ask the Project Admin for a new kit for {site} from the dashboard")
     settings = json.loads((startup / "fed_client.json").read_text())
-    server = settings["servers"][0]
-    host, _, port = server["service"]["target"].rpartition(":")
-    found = {"host": host, "port": int(port), "identity": server.get("identity", host), "startup": startup, "days": days}
+    dials = startup_kit.identity(settings)
+    identity = settings["servers"][0].get("identity", dials.host)
+    found = {"host": dials.host, "port": dials.port, "identity": identity, "startup": startup, "days": days}
     return found, f"complete; client.crt for {site}, signed by the kit's root CA, valid {days} more days"
 
 

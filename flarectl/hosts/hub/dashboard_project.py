@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import startup_kit
+
 API = "/nvflare-dashboard/api/v1"
 SERVER_ID = 1  # the dashboard has one FL server entry
 STATE_FILE = "dashboard-kit.json"  # in the kits folder: which settings the current dashboard kit was made for
@@ -168,11 +170,14 @@ def server_kit(dashboard: Dashboard) -> tuple[bytes, str]:
 def kit_mismatch(kit: Path, *, project: str, server_name: str | None, port: int) -> str | None:
     """How a server kit differs from this hub's project, server name (None: not known here, the
     Elastic IP) and FL port; None when it is this hub's."""
-    server = json.loads((kit / "startup" / "fed_server.json").read_text())["servers"][0]
-    host, _, kit_port = str(server["service"]["target"]).rpartition(":")
+    served = startup_kit.read_identity(kit / "startup")
     found = [
         f"{what} is {have!r}, hub.env says {want!r}"
-        for what, have, want in (("project", server["name"], project), ("server name", host, server_name), ("port", int(kit_port), port))
+        for what, have, want in (
+            ("project", served.project, project),
+            ("server name", served.host, server_name),
+            ("port", served.port, port),
+        )
         if want is not None and have != want
     ]
     return "; ".join(found) or None
@@ -180,8 +185,7 @@ def kit_mismatch(kit: Path, *, project: str, server_name: str | None, port: int)
 
 def check_kit(kit: Path, wanted: dict[str, Any]) -> None:
     """The kit serves the name and port the federation file says (what every site's kit dials)."""
-    server = json.loads((kit / "startup" / "fed_server.json").read_text())["servers"][0]
-    host, _, port = str(server["service"]["target"]).rpartition(":")
+    served = startup_kit.read_identity(kit / "startup")
     expected = (wanted["server1"], wanted["server_props"]["fed_learn_port"])
-    if (host, int(port)) != expected:
-        raise DashboardError(f"the dashboard's kit serves {host}:{port}, not {expected[0]}:{expected[1]}; not installed")
+    if (served.host, served.port) != expected:
+        raise DashboardError(f"the dashboard's kit serves {served.address}, not {expected[0]}:{expected[1]}; not installed")

@@ -13,6 +13,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import startup_kit
 from hub_host import log, own, restart, secret_json, write_private
 from hub_settings import Hub
 
@@ -92,10 +93,11 @@ def unpack_kit(archive: bytes, target: Path, password: bytes | None = None) -> N
     own(target.parent, recursive=False)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
-        for member in bundle.namelist():
-            if member.startswith("/") or ".." in Path(member).parts:
-                raise SystemExit(f"hubctl: kit archive has an unsafe path {member!r}")
-        bundle.extractall(staging, pwd=password)
+        try:
+            startup_kit.extract(bundle, staging, password)
+        except startup_kit.UnsafeKit as error:
+            shutil.rmtree(staging)
+            raise SystemExit(f"hubctl: {error}") from None
     root = next((p.parent.parent for p in staging.rglob("startup/fed_server.json")), None)
     missing = [name for name in REQUIRED_SERVER_FILES if root is None or not (root / "startup" / name).exists()]
     if missing or root is None:

@@ -1,0 +1,1 @@
+../common/startup_kit.py
