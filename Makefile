@@ -47,8 +47,11 @@ lint: $(VENV)/.dev
 	$(PYTHON) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 
+# Files run side by side on TEST_WORKERS processes (tests/conftest.py groups what shares a port,
+# a booted host or the Slurm cluster); TEST_WORKERS=0 runs them one after another.
+TEST_WORKERS ?= 3
 test: lint $(VENV)/.dev node_modules/.installed .tools/sslyze/.installed
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/synth.py
