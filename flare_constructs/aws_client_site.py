@@ -12,7 +12,7 @@ from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_re
 from flare_constructs.managed_instance import ManagedInstance
 from flare_constructs.review_only import refuse_deploy
 from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
-from flarectl.host_scripts import HOSTS_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 
 HOST = cloud_layout(kit="kit")  # the bundle unzips to kit/ and runtime/
@@ -53,7 +53,7 @@ class AwsClientSite(Construct):
         )
         bundle = self._bundle(site)
         script = render_script(
-            "client/aws-bootstrap.sh",
+            PACKAGE_DIR / "sites" / "aws" / "host" / "aws-bootstrap.sh",
             {
                 "CLIENT_SETTINGS": client_env(site, nvflare_version, HOST),
                 "SETTINGS_PATH": HOST.settings_file,

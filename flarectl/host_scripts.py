@@ -1,4 +1,5 @@
-"""Renders the host files (flarectl/hosts/, shipped in the package as flarectl.hosts).
+"""Renders the host files: those every host shares (flarectl/hosts/) and a site kind's own
+(flarectl/sites/<kind>/host/), shipped in the package.
 
 A host script is a real shell file with one line `# @SETTINGS@ NAME1 NAME2 ...` that
 declares the settings it needs. Rendering replaces that line with `readonly NAME='value'`
@@ -14,26 +15,38 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 
-HOSTS_DIR = Path(str(resources.files("flarectl.hosts")))
+PACKAGE_DIR = Path(str(resources.files("flarectl")))
+HOSTS_DIR = PACKAGE_DIR / "hosts"
 SETTINGS_LINE = re.compile(r"^# @SETTINGS@((?: [A-Z][A-Z0-9_]*)*)$", re.M)
 
 
-def declared_settings(relative_path: str) -> list[str]:
-    """The setting names flarectl/hosts/<relative_path> declares on its `# @SETTINGS@` line."""
-    text = (HOSTS_DIR / relative_path).read_text(encoding="utf-8")
-    found = SETTINGS_LINE.findall(text)
+def host_file(path: str | Path) -> Path:
+    """A path relative to flarectl/hosts/ (the shared host files), or a kind's own file as a Path."""
+    return path if isinstance(path, Path) else HOSTS_DIR / path
+
+
+def host_files(pattern: str) -> list[Path]:
+    """Every host file matching `pattern`: the shared ones and each kind's own."""
+    return sorted([*HOSTS_DIR.rglob(pattern), *(PACKAGE_DIR / "sites").glob(f"*/host/**/{pattern}")])
+
+
+def declared_settings(path: str | Path) -> list[str]:
+    """The setting names the host file declares on its `# @SETTINGS@` line."""
+    file = host_file(path)
+    found = SETTINGS_LINE.findall(file.read_text(encoding="utf-8"))
     if len(found) != 1:
-        raise ValueError(f"flarectl/hosts/{relative_path} must contain exactly one '# @SETTINGS@ NAME ...' line")
+        raise ValueError(f"{file.relative_to(PACKAGE_DIR.parent)} must contain exactly one '# @SETTINGS@ NAME ...' line")
     return found[0].split()
 
 
-def render_script(relative_path: str, settings: dict[str, str]) -> str:
-    """The file at flarectl/hosts/<relative_path> with its settings filled in."""
-    declared = declared_settings(relative_path)
+def render_script(path: str | Path, settings: dict[str, str]) -> str:
+    """The host file (see host_file) with its settings filled in."""
+    file = host_file(path)
+    declared = declared_settings(file)
     if sorted(declared) != sorted(settings):
         missing, extra = sorted(set(declared) - set(settings)), sorted(set(settings) - set(declared))
-        raise ValueError(f"flarectl/hosts/{relative_path}: settings missing {missing}, not declared {extra}")
-    text = (HOSTS_DIR / relative_path).read_text(encoding="utf-8")
+        raise ValueError(f"{file.relative_to(PACKAGE_DIR.parent)}: settings missing {missing}, not declared {extra}")
+    text = file.read_text(encoding="utf-8")
     lines = [f"readonly {line}" for line in assignments(settings)]
     return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
 

@@ -15,7 +15,7 @@ import pytest
 
 from flare_constructs.aws_client_site import HOST, site_bundle
 from flarectl.client_runtime import CLOUD_BUNDLE, client_env
-from flarectl.host_scripts import HOSTS_DIR, render_script
+from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 from tests.integration.conftest import emulator_client
 from tests.integration.provision import provision
@@ -44,7 +44,7 @@ class Site(HostSandbox):
                                        "gpu_memory_gib": float(overrides.pop("GPU_MEMORY_GIB", "16"))})  # fmt: skip
         settings = {"CLIENT_SETTINGS": client_env(site, "2.9.0", HOST.under(str(self.host))), "SETTINGS_PATH": HOST.settings_file,
                     "BUNDLE_PATH": CLOUD_BUNDLE, "VENV_PATH": HOST.venv, "BUNDLE_BUCKET": "site-assets", "BUNDLE_KEY": "bundle-1.zip"}  # fmt: skip
-        return self.run_script(render_script("client/aws-bootstrap.sh", settings))
+        return self.run_script(render_script(PACKAGE_DIR / "sites/aws/host/aws-bootstrap.sh", settings))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flarectl.host_scripts import HOSTS_DIR
+from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR
+from flarectl.host_scripts import host_files as every_host_file
 from tests.conftest import ROOT
 
 
@@ -34,9 +35,7 @@ def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProc
 
 def test_the_wheel_carries_every_host_file_and_the_default_federation(installed: dict[str, Path]) -> None:
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
-    host_files = {
-        f"flarectl/hosts/{p.relative_to(HOSTS_DIR)}" for p in HOSTS_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    }
+    host_files = {f"flarectl/{p.relative_to(PACKAGE_DIR)}" for p in every_host_file("*") if p.is_file() and "__pycache__" not in p.parts}
     assert host_files <= names and "flarectl/federation.yaml" in names
     # Every package of the tree is found (a new site kind needs no edit of pyproject.toml).
     packages = {

@@ -41,7 +41,7 @@ def cloud_config(site: AzureSite, federation: FederationSettings, kit: bytes | N
     note instead of the key material."""
     runtime = HOST.runtime_dir
     bootstrap = render_script(
-        "client/azure-bootstrap.sh",
+        Path(__file__).parent / "host" / "azure-bootstrap.sh",
         {
             "NVIDIA_DRIVER_BRANCH": NVIDIA_DRIVER_BRANCH,
             "SETTINGS_PATH": HOST.settings_file,

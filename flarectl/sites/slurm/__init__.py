@@ -18,9 +18,12 @@ from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
 from flarectl.sites.folder import needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
+from flarectl.sites.readme import render_readme
 
 if TYPE_CHECKING:
     from flarectl.config.federation import FederationSettings
+
+HOST = Path(__file__).parent / "host"  # this kind's own host files
 
 # One long option; `&` and `|` for constraint expressions (--constraint=a100&ib). #SBATCH lines
 # are read by sbatch, not by a shell, and the value has no space, quote or ; to break out with.
@@ -186,7 +189,7 @@ def directives(site: SlurmSite) -> list[str]:
 
 
 def job_script(site: SlurmSite) -> str:
-    text = render_script("slurm/flare-client.sbatch", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name})
+    text = render_script(HOST / "flare-client.sbatch", {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name})
     return text.replace(SBATCH_MARKER, "\n".join(f"#SBATCH {d}" for d in directives(site)), 1)
 
 
@@ -245,33 +248,9 @@ They still need the outbound TCP connection to the FL server.
 def site_readme(site: SlurmSite) -> str:
     if site.mode == "launcher":
         return launcher_readme(site)
-    return f"""# Slurm site `{site.name}`
-
-Generated from the federation file; nothing here is a secret. Everything runs as your own
-user on the cluster; no root, no daemon.
-
-1. Download this site's startup kit from the NVFlare dashboard and unzip it to
-   `{site.kit}` (on the shared filesystem).
-2. Copy this folder's files to `{site.workdir}/` on the login node.
-3. Start the client once: `bash {site.workdir}/flare-watchdog.sh`
-   (it submits `flare-client.sbatch` unless a job named `{site.job_name}` is queued or running).
-4. Keep it running: add the line in `crontab.txt` with `crontab -e`.
-
-Check: `squeue --me -n {site.job_name}`; logs: `{site.workdir}/{site.job_name}-<jobid>.out`
-(the first lines show `nvidia-smi` and the client's start). Shortly before the wall-time
-limit ({site.time}) the job submits its own successor and stops; the successor starts as
-soon as it ends.
-
-Stop: remove the crontab line, then `scancel --me -n {site.job_name}`.
-
-Does it connect? Each job runs the site doctor before the client (its report is at the top
-of the job's log). On a GPU node by hand: `srun {srun_options(site)}bash {site.workdir}/flare-client.sh
-{site.workdir}/client.env doctor` (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
-
-The first job creates `{folder_layout(site).venv}` with NVFlare and the site's
-requirements (`client.env`) unless it already has them, using `{site.python}` (Python 3.10
-or newer).
-"""
+    values = {"name": site.name, "kit": site.kit, "workdir": site.workdir, "job_name": site.job_name, "time": site.time,
+              "srun_options": srun_options(site), "venv": folder_layout(site).venv, "python": site.python}  # fmt: skip
+    return render_readme(Path(__file__).parent / "README.md", **values)
 
 
 def launcher_readme(site: SlurmSite) -> str:
@@ -280,46 +259,11 @@ def launcher_readme(site: SlurmSite) -> str:
     parent_where = ", ".join(
         f"{k} {v}" for k, v in named(partition=parent.partition, account=parent.account or site.account, qos=parent.qos).items()
     )
-    return f"""# Slurm site `{site.name}` (launcher mode)
-
-NVFlare's own Slurm job launcher (NVFlare 2.9): the client parent runs as a small CPU-only
-job, and each FL job becomes its own GPU job, so a GPU is held only while an FL job runs.
-It needs Slurm accounting (`sacct` must answer; NVFlare's docs name Slurm 23.02.3 or newer)
-and a filesystem shared by the login and compute nodes.
-
-Which resources go where:
-
-| Job | Asks Slurm for | Set in the federation file | Emitted into |
-|---|---|---|---|
-| The parent `{site.job_name}` (one, always up) | {parent_where or "the cluster's default partition"}, time {parent.time}, {parent.cpus} CPU(s), {parent.memory} memory, no GPU | `parent:` (partition, account, qos, time, cpus, memory) | `slurm.yaml` `parent.sbatch_directives` (where, how long); the CPUs and memory by `flare-watchdog.sh` when it submits |
-| Each FL job | {where or "the cluster's default partition"}, time {site.time}, {" ".join(fl_job_options(site))} | the site's own partition, account, qos, time, gres/gpus, cpus, memory, extra_directives | `slurm.yaml` `job_launcher.sbatch_directives` (where, how long); the rest by `flare-sbatch.sh`, which NVFlare runs as its `sbatch` |
-
-A job whose `meta.json` `resource_spec` asks for GPUs, CPUs or memory for this site gets what
-it asks (NVFlare's options come after the site's and win).
-
-1. Download this site's startup kit from the NVFlare dashboard and unzip it to `{site.kit}`.
-2. Copy this folder's files to `{site.workdir}/` on the login node.
-3. Prepare once (and after every new kit or a changed `slurm.yaml`):
-   `bash {site.workdir}/flare-launcher-prepare.sh` (installs NVFlare into
-   `{folder_layout(site).venv}`, checks that `sacct` answers, then runs `nvflare deploy prepare` with
-   `slurm.yaml` into `{site.workdir}/prepared`).
-4. Start: `bash {site.workdir}/flare-watchdog.sh` (submits `prepared/startup/parent.slurm`
-   as job `{site.job_name}` unless it is queued or running); keep it running with the line
-   in `crontab.txt` (`crontab -e`).
-
-Check: `squeue --me` (the parent `{site.job_name}` and, during training, one job per FL job);
-logs: the parent's in `{site.workdir}/{site.job_name}-<jobid>.out`, each FL job's in its run
-folder under `{site.workdir}/prepared/`. FL jobs reach the parent on port {site.launcher_port}
-of the parent's node (`launcher_port`), so compute nodes must reach it there.
-When the parent reaches its time limit ({parent.time}) it stops and FL jobs still running
-lose it; the watchdog submits a new parent within 10 minutes. Ask for as long a parent time
-as the cluster allows.
-
-Does it connect? `bash {site.workdir}/flare-client.sh {site.workdir}/client.env doctor` on the
-login node (exit 0 ok, 1 cannot connect, 2 connects but jobs would fail).
-Stop: remove the crontab line, then `scancel --me -n {site.job_name}`; FL jobs still running
-are listed by `squeue --me` as `nvfl-{site.name}-<id>`: `scancel` those too.
-"""
+    values = {"name": site.name, "kit": site.kit, "workdir": site.workdir, "job_name": site.job_name, "time": site.time,
+              "venv": folder_layout(site).venv, "parent_time": parent.time, "parent_cpus": parent.cpus, "parent_memory": parent.memory,
+              "parent_where": parent_where or "the cluster's default partition", "where": where or "the cluster's default partition",
+              "fl_job_options": " ".join(fl_job_options(site)), "launcher_port": site.launcher_port}  # fmt: skip
+    return render_readme(Path(__file__).parent / "README-launcher.md", **values)
 
 
 def emit(site: SlurmSite, federation: FederationSettings, directory: Path) -> list[Path]:
@@ -327,8 +271,8 @@ def emit(site: SlurmSite, federation: FederationSettings, directory: Path) -> li
         job, job_options = f"{site.workdir}/prepared/startup/parent.slurm", parent_options(site)
         mode_files = {
             "slurm.yaml": yaml.safe_dump(launcher_config(site), sort_keys=False),
-            "flare-launcher-prepare.sh": render_script("slurm/flare-launcher-prepare.sh", {"SITE_DIR": site.workdir}),
-            "flare-sbatch.sh": render_script("slurm/flare-sbatch.sh", {"FL_JOB_OPTIONS": " ".join(fl_job_options(site))}),
+            "flare-launcher-prepare.sh": render_script(HOST / "flare-launcher-prepare.sh", {"SITE_DIR": site.workdir}),
+            "flare-sbatch.sh": render_script(HOST / "flare-sbatch.sh", {"FL_JOB_OPTIONS": " ".join(fl_job_options(site))}),
         }
     else:
         job, job_options = f"{site.workdir}/flare-client.sbatch", []
@@ -336,7 +280,7 @@ def emit(site: SlurmSite, federation: FederationSettings, directory: Path) -> li
     watchdog_settings = {"SITE_DIR": site.workdir, "JOB_NAME": site.job_name, "JOB_SCRIPT": job, "JOB_OPTIONS": " ".join(job_options)}
     files = {
         **mode_files,
-        "flare-watchdog.sh": render_script("slurm/flare-watchdog.sh", watchdog_settings),
+        "flare-watchdog.sh": render_script(HOST / "flare-watchdog.sh", watchdog_settings),
         **runtime_files(site, federation),
         "crontab.txt": f"*/10 * * * * /bin/bash {site.workdir}/flare-watchdog.sh >> {site.workdir}/watchdog.log 2>&1\n",
         "README.md": site_readme(site)

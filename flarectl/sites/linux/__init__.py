@@ -12,6 +12,7 @@ from flarectl.config.sites import FolderSite
 from flarectl.host_scripts import render_script
 from flarectl.sites.folder import doctor_help, needs_help, runtime_files
 from flarectl.sites.kind import SiteKind, synth_files, write_files
+from flarectl.sites.readme import render_readme
 
 if TYPE_CHECKING:
     from flarectl.config.federation import FederationSettings
@@ -32,26 +33,10 @@ class LinuxSite(FolderSite):
 
 
 def site_readme(site: LinuxSite, federation: FederationSettings) -> str:
+    values = {"name": site.name, "python": site.python, "kit": site.kit, "workdir": site.workdir,
+              "nvflare_version": federation.nvflare_version, "venv": site.venv or site.workdir + "/venv"}  # fmt: skip
     return (
-        f"""# Linux GPU site `{site.name}`
-
-The NVFlare client runs on this machine as a systemd service that starts at boot, waits until
-`nvidia-smi` answers (the driver can come up after the network), and restarts whenever it
-exits. It needs Python 3.10 or newer with venv (`{site.python}`), and sudo for the unit.
-
-1. Download this site's startup kit from the NVFlare dashboard and unzip it at `{site.kit}`.
-2. Copy this folder to `{site.workdir}/` on the machine.
-3. `cd {site.workdir} && bash flare-site.sh setup` (checks `nvidia-smi`, installs NVFlare
-   {federation.nvflare_version} and the site's requirements into `{site.venv or site.workdir + "/venv"}`, installs the kit and the
-   unit `flare-client-{site.name}.service`).
-4. `bash flare-site.sh start`.
-
-Status: `bash flare-site.sh status` (or `systemctl status flare-client-{site.name}`); log:
-`journalctl -u flare-client-{site.name} -f`. Stop: `bash flare-site.sh stop`; to keep it from
-starting at boot, `sudo systemctl disable flare-client-{site.name}`.
-Without systemd (a container, say), start/stop use a supervised background process with
-its log in `{site.workdir}/client.log`.
-"""
+        render_readme(Path(__file__).parent / "README.md", **values)
         + doctor_help(site)
         + needs_help(site, federation, runs_on="this machine", user="the user who runs `bash flare-site.sh setup`")
     )
