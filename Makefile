@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth lint test demo bench bench-slurm bench-boot clean
+.PHONY: synth lint test docs demo bench bench-slurm bench-boot clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/host_install.py
 	$(PYTHON) bench/hub_proxy.py
+
+# The generated parts of docs/ (the READMEs synth emits, for the embedded default federation).
+docs: $(VENV)/.runtime
+	$(PYTHON) docs/generate.py
 
 # A whole federation on this machine, then the same job on `nvflare poc`.
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).

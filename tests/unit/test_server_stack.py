@@ -594,7 +594,7 @@ def test_without_dns_the_hub_may_read_its_own_elastic_ip_and_nothing_more(defaul
 
 @pytest.mark.parametrize("cloudtrail", ["existing", "create"])
 def test_what_cdk_destroy_keeps_is_what_the_readme_lists(cloudtrail: str) -> None:
-    """The README's tear-down table names every resource the stack retains, by kind and count."""
+    """The Project Admin's tear-down table names every resource the stack retains, by kind and count."""
     from collections import Counter
 
     from tests.synth_fixtures import federation, synth_hub
@@ -604,7 +604,7 @@ def test_what_cdk_destroy_keeps_is_what_the_readme_lists(cloudtrail: str) -> Non
     trail = cloudtrail == "create"
     assert kept == Counter({"AWS::EC2::EIP": 1, "AWS::EC2::Volume": 1, "AWS::Backup::BackupVault": 1, "AWS::KMS::Key": 1,
                             "AWS::SecretsManager::Secret": 1, "AWS::S3::Bucket": 2 + trail, "AWS::Logs::LogGroup": 8 + trail})  # fmt: skip
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "project-admin.md").read_text()
     table = readme[readme.index("| Kept by `cdk destroy` |") : readme.index("Client sites: `cdk destroy FlareClient-<site>`")]
     for row in ("Elastic IP", "Data volume", "Backup vault", "Project KMS key", "Admin secret", "Kit bucket", "Audit log bucket",
                 "8 log groups", "audit.cloudtrail: create"):  # fmt: skip
