@@ -22,7 +22,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# sslyze in a venv of its own (tests/integration/tls_scan.py): it pins cryptography below certbot's.
+# sslyze in a venv of its own (tests/harness/tls_scan.py): it pins cryptography below certbot's.
 .tools/sslyze/.installed: requirements-tls-scan.txt
 	test -x .tools/sslyze/bin/python || python3 -m venv .tools/sslyze
 	.tools/sslyze/bin/python -m pip install --quiet -r requirements-tls-scan.txt

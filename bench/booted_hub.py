@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The hub from first boot to its dashboard answering, under a real systemd and cloud-init
-(tests/integration/booted_hub.py): the user data of a hub deployed into the local AWS emulator,
+(tests/harness/booted_hub.py): the user data of a hub deployed into the local AWS emulator,
 booted twice, with empty download caches (apt, pip and uv from the package archives) and with
 the caches the first boot filled. The cached Debian root is built first if this machine has
 none (not counted). Prints the figures; asserts nothing.
@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.booted_host import debian_root  # noqa: E402
-from tests.integration.booted_hub import booted_hub  # noqa: E402
-from tests.integration.hub_harness import wait_for  # noqa: E402
+from tests.harness.booted_host import debian_root  # noqa: E402
+from tests.harness.booted_hub import booted_hub  # noqa: E402
+from tests.harness.hub_harness import wait_for  # noqa: E402
 
 
 def boot_once(workdir: Path, downloads: Path) -> tuple[float, float]:

@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.conftest import emulator_client, free_port, start_emulator  # noqa: E402
-from tests.integration.hub_harness import Hub, https_get, wait_for  # noqa: E402
+from tests.harness.hub_harness import Hub, https_get, wait_for  # noqa: E402
+from tests.harness.local import emulator_client, free_port, start_emulator  # noqa: E402
 
 PATH = "/nvflare-dashboard/api/v1/project"  # a real API answer (the database is read)
 

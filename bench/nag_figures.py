@@ -31,7 +31,7 @@ def main() -> int:
     from app import build_app
     from flarectl.config import DEFAULT_FEDERATION
     from flarectl.federation import load_federation
-    from tests.synth_fixtures import CDK_JSON_CONTEXT, DNS, fake_client_kit, federation
+    from tests.harness.synth_fixtures import CDK_JSON_CONTEXT, DNS, fake_client_kit, federation
 
     kit = fake_client_kit(Path(tempfile.mkdtemp()), "onc-lab")
     federations = {

@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flarectl import lead  # noqa: E402
-from tests.integration.conftest import free_port  # noqa: E402
-from tests.integration.hub_harness import Hub, wait_for  # noqa: E402
-from tests.integration.jobs import numpy_job  # noqa: E402
-from tests.integration.provision import ADMIN, provision  # noqa: E402
-from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
-from tests.integration.test_slurm_site import FAKE_NVIDIA_SMI, REGISTERED, job_log, site_files, watchdog  # noqa: E402
+from tests.harness.hub_harness import Hub, wait_for  # noqa: E402
+from tests.harness.jobs import numpy_job  # noqa: E402
+from tests.harness.local import free_port  # noqa: E402
+from tests.harness.provision import ADMIN, provision  # noqa: E402
+from tests.harness.slurm_cluster import SlurmCluster  # noqa: E402
+from tests.harness.slurm_site import FAKE_NVIDIA_SMI, REGISTERED, job_log, site_files, watchdog  # noqa: E402
 
 
 @dataclass

@@ -72,7 +72,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # Session-scoped synthesized templates, shared by unit and integration tests.
-pytest_plugins = ["tests.synth_fixtures"]
+pytest_plugins = ["tests.harness.synth_fixtures"]
 
 # Commands the tests run never remember a federation file in the checkout (choice.py): a
 # session-wide memory of their own, in a temporary folder.

@@ -34,6 +34,9 @@ class SiteKind:
 
     name: str
     model: type[ClientSite]
+    # The fewest fields a valid site of this kind needs besides name and kind: the shared-field
+    # tests run against every kind through it.
+    minimal: dict[str, Any]
     synth: Callable[[CdkApp, Any, FederationSettings], str] | str
     emit: Callable[[Any, FederationSettings, Path], list[Path]] | None = None
     check: Callable[[Any, FederationSettings], list[str]] | None = None

@@ -41,12 +41,12 @@ from flarectl.sites import linux as linux_site  # noqa: E402
 from flarectl.sites import slurm as slurm_site  # noqa: E402
 from flarectl.sites import wsl as wsl_site  # noqa: E402
 from flarectl.sites.azure import custom_data as azure_plan  # noqa: E402
-from tests.integration.conftest import free_port  # noqa: E402
-from tests.integration.hub_harness import Hub, unit_directives, wait_for  # noqa: E402
-from tests.integration.jobs import starter_job  # noqa: E402
-from tests.integration.provision import ADMIN, provision  # noqa: E402
-from tests.integration.sandbox import unpack_custom_data  # noqa: E402
-from tests.integration.slurm_cluster import SlurmCluster  # noqa: E402
+from tests.harness.hub_harness import Hub, unit_directives, wait_for  # noqa: E402
+from tests.harness.jobs import starter_job  # noqa: E402
+from tests.harness.local import free_port  # noqa: E402
+from tests.harness.provision import ADMIN, provision  # noqa: E402
+from tests.harness.sandbox import unpack_custom_data  # noqa: E402
+from tests.harness.slurm_cluster import SlurmCluster  # noqa: E402
 
 SITES = ("aws-site", "azure-site", "slurm-site", "linux-site", "wsl-site")
 FAKE_NVIDIA_SMI = """#!/bin/sh

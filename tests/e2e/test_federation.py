@@ -11,7 +11,7 @@ import psutil
 
 from tests.conftest import needs
 from tests.e2e.federation_demo import run
-from tests.integration import slurm_cluster
+from tests.harness import slurm_cluster
 
 
 def nvflare_processes() -> list[str]:

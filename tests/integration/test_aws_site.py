@@ -17,9 +17,9 @@ from flare_constructs.aws_client_site import HOST, site_bundle
 from flarectl.client_runtime import CLOUD_BUNDLE, client_env
 from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
-from tests.integration.conftest import emulator_client
-from tests.integration.provision import provision
-from tests.integration.sandbox import HostSandbox, changing
+from tests.harness.local import emulator_client
+from tests.harness.provision import provision
+from tests.harness.sandbox import HostSandbox, changing
 
 
 def zipped(directory: Path) -> bytes:

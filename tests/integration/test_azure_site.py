@@ -14,8 +14,8 @@ import pytest
 from flarectl.federation import Federation
 from flarectl.host_scripts import HOSTS_DIR
 from flarectl.sites.azure import custom_data as azure_custom_data
-from tests.integration.provision import provision
-from tests.integration.sandbox import HostSandbox, unpack_custom_data
+from tests.harness.provision import provision
+from tests.harness.sandbox import HostSandbox, unpack_custom_data
 
 DRIVER_COMMANDS = ("apt-get", "ubuntu-drivers", "modprobe")
 SERVICE_COMMANDS = ("useradd", "chown", "python3 -m venv", "systemctl")

@@ -12,8 +12,8 @@ from flarectl.config import DEFAULT_FEDERATION
 from flarectl.federation import load_federation
 from flarectl.picture import render_svg
 from flarectl.summary import summarize
-from tests.integration.conftest import cdk, cli_env
-from tests.unit.test_snapshots import ASSET_HASH
+from tests.harness.local import cdk, cli_env
+from tests.harness.templates import ASSET_HASH
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import pytest
 
 from flarectl.client_runtime import UV_VERSION
 from flarectl.host_scripts import HOSTS_DIR, render_settings_file
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.jobs import numpy_job
-from tests.integration.provision import ADMIN, provision
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.jobs import numpy_job
+from tests.harness.local import free_port
+from tests.harness.provision import ADMIN, provision
 
 RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
 SITES = ["site-a", "site-b"]
@@ -296,7 +296,7 @@ def test_a_venv_from_before_is_kept_under_its_version_and_a_sites_own_is_used_in
 def test_run_refuses_in_one_line_a_registration_nvflare_would_refuse(federation: dict, tmp_path: Path) -> None:
     """A T4 reports 15360 MiB; 16 GiB registered would make NVFlare's GPUResourceManager raise at
     every start. The runtime says so once and exits 3, which its units do not restart."""
-    from tests.fake_nvidia_smi import fake_nvidia_smi, nvflare_accepts
+    from tests.harness.fake_nvidia_smi import fake_nvidia_smi, nvflare_accepts
 
     settings = site_settings(tmp_path, "site-a", federation["prod"] / "site-a", GPUS="1", GPU_MEMORY_GIB="16")
     assert runtime(settings, "install").returncode == 0

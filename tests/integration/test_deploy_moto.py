@@ -23,9 +23,9 @@ import pytest
 import yaml
 
 from flarectl.host_scripts import HOSTS_DIR
-from tests.integration.conftest import cdk
-from tests.integration.emulated_deploy import AMI_PARAMETER, REGION, Deployment, bootstrap, user_data_parts
-from tests.integration.imds import imds
+from tests.harness.emulated_deploy import AMI_PARAMETER, REGION, Deployment, bootstrap, user_data_parts
+from tests.harness.imds import imds
+from tests.harness.local import cdk
 
 
 def federation_yaml(zone_id: str, instance_type: str, ami_parameter: str = AMI_PARAMETER) -> str:
@@ -291,7 +291,7 @@ SITE_AMI_PARAMETER = "/test/dlami/ami-id"
 
 @pytest.fixture(scope="module")
 def site(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    from tests.synth_fixtures import fake_client_kit
+    from tests.harness.synth_fixtures import fake_client_kit
 
     deployment = Deployment(aws_emulator, tmp_path_factory.mktemp("site"))
     image_id = deployment.client("ec2").describe_images(Owners=["amazon"])["Images"][1]["ImageId"]

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from flarectl.cli import main as flarectl
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.jobs import numpy_job
-from tests.integration.provision import ADMIN, client_command, provision
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.jobs import numpy_job
+from tests.harness.local import free_port
+from tests.harness.provision import ADMIN, client_command, provision
 
 UP, STOPPED, NEVER = ["site-up-1", "site-up-2"], "site-stopped", "site-never"
 

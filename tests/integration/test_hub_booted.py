@@ -1,4 +1,4 @@
-"""The hub booted for real (tests/integration/booted_hub.py): first boot on an earlier NVFlare
+"""The hub booted for real (tests/harness/booted_hub.py): first boot on an earlier NVFlare
 release, the upgrade in place and a rollback, kills, timers, a reboot and a replacement host.
 Tests run in order: they follow one host's life."""
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.integration.booted_hub import CURRENT_NVFLARE, EARLIER_NVFLARE, FIGURES, SERVICES, ZONE, BootedHub
-from tests.integration.hub_harness import served_certificate, wait_for
+from tests.harness.booted_hub import CURRENT_NVFLARE, EARLIER_NVFLARE, FIGURES, SERVICES, ZONE, BootedHub
+from tests.harness.hub_harness import served_certificate, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_port_443_meets_mozillas_intermediate_tls_configuration(hub: BootedHub) 
     """sslyze's own Mozilla checker, on the certificate from ACME. What only the stand-in causes:
     sslyze does not trust pebble's CA, and pebble 2.4 issues certificates for 5 years (Let's
     Encrypt: 90 days)."""
-    from tests.integration.tls_scan import scan
+    from tests.harness.tls_scan import scan
 
     result = scan("127.0.0.1", 443, f"dashboard.{ZONE}")
     assert result.suites == {
@@ -202,7 +202,7 @@ def test_the_health_check_leaves_a_starting_or_busy_dashboard_alone(hub: BootedH
     for 60 s while the health timer fires every 10 s: the dashboard is never restarted."""
     import threading
 
-    from tests.integration.hub_harness import https_get
+    from tests.harness.hub_harness import https_get
 
     hub.host.systemctl("restart", "flare-dashboard.service")
     started = hub.host.main_pid("flare-dashboard.service")

@@ -19,9 +19,9 @@ import pytest
 
 from flarectl.host_scripts import HOSTS_DIR, render_env_file, render_script
 from tests.conftest import needs
-from tests.integration.conftest import emulator_client
-from tests.integration.imds import serve_imds
-from tests.integration.sandbox import HostSandbox, changing
+from tests.harness.imds import serve_imds
+from tests.harness.local import emulator_client
+from tests.harness.sandbox import HostSandbox, changing
 
 
 def runtime_zip() -> bytes:

@@ -12,9 +12,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tests.integration.acme import running_pebble
-from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.acme import running_pebble
+from tests.harness.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.local import emulator_client, free_port
 
 FIGURES: dict[str, float] = {}
 DASHBOARD_NAME = "dashboard.acme.test"

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.local import emulator_client, free_port
 
 FIGURES: dict[str, float] = {}
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, https_get, served_certificate, wait_for
-from tests.integration.imds import imds
-from tests.integration.jobs import numpy_job
-from tests.integration.provision import client_command
+from tests.harness.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.imds import imds
+from tests.harness.jobs import numpy_job
+from tests.harness.local import emulator_client, free_port
+from tests.harness.provision import client_command
 
 PROJECT = "zerotouch"
 FIGURES: dict[str, float] = {}

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import needs
-from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, wait_for
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.local import emulator_client, free_port
 
 FIGURES: dict[str, str] = {}
 API = "/nvflare-dashboard/api/v1"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from flarectl.cli import main as flarectl
-from tests.integration.conftest import emulator_client, free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.provision import ADMIN, client_command, provision
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.local import emulator_client, free_port
+from tests.harness.provision import ADMIN, client_command, provision
 
 BUCKET = "hubtest-kits"
 

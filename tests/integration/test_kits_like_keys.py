@@ -10,8 +10,8 @@ import secrets
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.integration.conftest import cdk, cli_env
-from tests.synth_fixtures import fake_client_kit
+from tests.harness.local import cdk, cli_env
+from tests.harness.synth_fixtures import fake_client_kit
 
 
 def holding(root: Path, canary: bytes) -> set[str]:

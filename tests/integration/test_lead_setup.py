@@ -20,9 +20,9 @@ import pytest
 from flarectl.federation import Federation
 from flarectl.lead_kit import write_lead_kit
 from tests.conftest import ROOT
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub
-from tests.integration.provision import ADMIN, client_command, provision
+from tests.harness.hub_harness import Hub
+from tests.harness.local import free_port
+from tests.harness.provision import ADMIN, client_command, provision
 
 PROJECT = "leadfed"
 PIN = "4e1f0c2a9b7d"

@@ -19,14 +19,14 @@ import pytest
 from flarectl.federation import Federation
 from flarectl.sites.linux import emit
 from tests.conftest import needs
-from tests.fake_nvidia_smi import fake_nvidia_smi
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.provision import provision
+from tests.harness.fake_nvidia_smi import fake_nvidia_smi
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.local import free_port
+from tests.harness.provision import provision
 
 REGISTERED = "Successfully registered client:path-lab"
 # The driver comes up late: nvidia-smi fails until the counter file says it was called once;
-# then it answers as an L4 does (tests/fake_nvidia_smi.py).
+# then it answers as an L4 does (tests/harness/fake_nvidia_smi.py).
 FAKE_NVIDIA_SMI = """n=$(cat "{bin}/n" 2>/dev/null || echo 0); echo $((n+1)) >"{bin}/n"
 [ "$n" -ge 1 ] || exit 9
 exec "{bin}/nvidia-smi-l4" "$@"

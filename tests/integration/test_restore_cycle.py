@@ -19,9 +19,9 @@ import yaml
 
 from flarectl.server_kit import read_pointer
 from tests.conftest import ROOT
-from tests.integration.conftest import cdk, start_emulator
-from tests.integration.emulated_deploy import ACCOUNT, AMI_PARAMETER, REGION, Deployment, user_data_parts
-from tests.integration.provision import provision
+from tests.harness.emulated_deploy import ACCOUNT, AMI_PARAMETER, REGION, Deployment, user_data_parts
+from tests.harness.local import cdk, start_emulator
+from tests.harness.provision import provision
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import yaml
 
 from flarectl.cli import main as flarectl
 from flarectl.federation import Federation
-from tests.integration.conftest import emulator_client
-from tests.synth_fixtures import synth_hub
+from tests.harness.local import emulator_client
+from tests.harness.synth_fixtures import synth_hub
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ import pytest
 
 from flarectl.host_scripts import HOSTS_DIR, render_settings_file
 from tests.conftest import needs
-from tests.fake_nvidia_smi import fake_nvidia_smi as stand_in_nvidia_smi
-from tests.fake_nvidia_smi import nvflare_accepts
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub
-from tests.integration.provision import provision
+from tests.harness.fake_nvidia_smi import fake_nvidia_smi as stand_in_nvidia_smi
+from tests.harness.fake_nvidia_smi import nvflare_accepts
+from tests.harness.hub_harness import Hub
+from tests.harness.local import free_port
+from tests.harness.provision import provision
 
 RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
 LINE = re.compile(r"^  (ok|PROBLEM|skipped) +(kit|federation|certificate|server name|port|tls|clock|gpus|nvflare|disk) +(.*)$")

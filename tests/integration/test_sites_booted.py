@@ -25,12 +25,12 @@ import yaml
 from flarectl.federation import Federation
 from flarectl.sites import linux, wsl
 from flarectl.sites.azure import custom_data as azure_custom_data
-from tests.fake_nvidia_smi import fake_nvidia_smi
-from tests.integration.booted_host import BootedHost
-from tests.integration.booted_hub import CURRENT_NVFLARE, FIGURES, ZONE, BootedHub, download_caches
-from tests.integration.emulated_deploy import AMI_PARAMETER, user_data
-from tests.integration.hub_harness import wait_for
-from tests.integration.provision import ADMIN, provision
+from tests.harness.booted_host import BootedHost
+from tests.harness.booted_hub import CURRENT_NVFLARE, FIGURES, ZONE, BootedHub, download_caches
+from tests.harness.emulated_deploy import AMI_PARAMETER, user_data
+from tests.harness.fake_nvidia_smi import fake_nvidia_smi
+from tests.harness.hub_harness import wait_for
+from tests.harness.provision import ADMIN, provision
 
 SITES = {"site-aws": "aws", "site-azure": "azure", "site-linux": "linux", "site-wsl": "wsl"}
 SERVER_NAME = f"server.{ZONE}"  # the booted hub's dns.server_name: the name its kit must serve

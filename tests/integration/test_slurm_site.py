@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,21 +22,17 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from flarectl import lead
-from flarectl.federation import Federation
-from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS, emit
+from flarectl.sites.slurm import RESERVED_OPTIONS, SBATCH_OPTIONS
 from tests.conftest import needs
-from tests.fake_nvidia_smi import fake_nvidia_smi
-from tests.integration import slurm_cluster
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.jobs import numpy_job
-from tests.integration.provision import ADMIN, provision
-from tests.integration.slurm_cluster import SlurmCluster
+from tests.harness import slurm_cluster
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.jobs import numpy_job
+from tests.harness.local import free_port
+from tests.harness.provision import ADMIN, provision
+from tests.harness.slurm_cluster import SlurmCluster
+from tests.harness.slurm_site import FAKE_NVIDIA_SMI, REGISTERED, job_log, site_files, watchdog
 
 FIGURES: dict[str, float] = {}
-REGISTERED = "Successfully registered client:{site}"
-# Answers like nvidia-smi on a node with two A40s (what the table says an A40 reports).
-FAKE_NVIDIA_SMI = fake_nvidia_smi("A40", 2)
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +57,6 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     hub.stop_all()
 
 
-def site_files(root: Path, prod: Path, name: str, **fields) -> Path:
-    """Emit the site exactly as `cdk synth` does, straight into its workdir (one machine here)."""
-    workdir = root / name
-    site = {"name": name, "kind": "slurm", "kit": str(prod / name), "workdir": str(workdir), "venv": sys.prefix,
-            "gres": "gpu:a40:1", "cpus": 1, "memory": "500M", "gpus": 1, "gpu_memory_gib": 40, **fields}  # fmt: skip
-    federation = Federation.model_validate({"project": "slurmfed", "project_admin_email": "it@hospital.test", "sites": [site]})
-    emit(federation.sites[0], federation, workdir)
-    return workdir
-
-
 @pytest.fixture(scope="module")
 def submit_env(cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The login node's environment: Slurm's config, and an nvidia-smi for the fake GPUs."""
@@ -79,15 +64,6 @@ def submit_env(cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     (fake / "nvidia-smi").write_text(FAKE_NVIDIA_SMI)
     (fake / "nvidia-smi").chmod(0o755)
     return {**cluster.env, "PATH": f"{fake}:{os.environ['PATH']}"}
-
-
-def watchdog(workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(workdir / "flare-watchdog.sh")], env=env, capture_output=True, text=True, timeout=60)
-
-
-def job_log(workdir: Path, job_id: str) -> str:
-    logs = list(workdir.glob(f"*-{job_id}.out"))
-    return logs[0].read_text() if logs else ""
 
 
 def test_job_runs_the_client_and_a_numpy_job_completes(cluster, federation, submit_env, tmp_path_factory) -> None:

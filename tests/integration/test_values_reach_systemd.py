@@ -17,9 +17,8 @@ from hypothesis import given, settings
 
 from flarectl.host_scripts import declared_settings, render_script
 from flarectl.hub_env import hub_env
-from tests.integration.booted_host import BootedHost, can_boot
-from tests.unit.test_values_arrive import DEPLOY_NAMES, hub_sections, written
-from tests.values import accepted
+from tests.harness.booted_host import BootedHost, can_boot
+from tests.harness.values import DEPLOY_NAMES, accepted, hub_sections, written
 
 ORACLE_FILE = "var/tmp/oracle.env"
 

@@ -17,10 +17,10 @@ import pytest
 
 from flarectl.federation import Federation
 from flarectl.sites.wsl import emit
-from tests.fake_nvidia_smi import fake_nvidia_smi
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import Hub, wait_for
-from tests.integration.provision import provision
+from tests.harness.fake_nvidia_smi import fake_nvidia_smi
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.local import free_port
+from tests.harness.provision import provision
 
 REGISTERED = "Successfully registered client:laptop-1"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.unit.test_server_stack import (
+from tests.harness.templates import (
     SESSION_MANAGER_STATEMENTS,
     bootstrap_part,
     cloud_config,
@@ -123,7 +123,7 @@ def test_the_kit_bundle_is_built_inside_cdk_out_only(client_federation, tmp_path
     import aws_cdk as cdk
 
     from app import build_app
-    from tests.synth_fixtures import CDK_JSON_CONTEXT
+    from tests.harness.synth_fixtures import CDK_JSON_CONTEXT
 
     before = set(glob.glob(f"{tempfile.gettempdir()}/*"))
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=CDK_JSON_CONTEXT)
@@ -145,7 +145,7 @@ def test_offline_synth_says_what_credentials_would_decide_differently(client_fed
     from app import build_app
     from flarectl.sites.aws.instance_types import choose_instance_type
     from flarectl.summary import summarize
-    from tests.synth_fixtures import ACCOUNT, CDK_JSON_CONTEXT, REGION
+    from tests.harness.synth_fixtures import ACCOUNT, CDK_JSON_CONTEXT, REGION
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: like being offline
     choose_instance_type.cache_clear()

@@ -1,6 +1,6 @@
 """Azure sites: one plan, two renderings (the SDK requests `flarectl azure deploy` sends and
 the ARM template `cdk synth` writes), through the real azure-mgmt-* clients over a recording
-transport that answers like ARM (tests/fake_arm.py). Sockets are blocked and
+transport that answers like ARM (tests/harness/fake_arm.py). Sockets are blocked and
 DefaultAzureCredential must never be built."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from flarectl.sites.azure import deploy as azure_deploy
 from flarectl.sites.azure import files as azure_site
 from flarectl.sites.azure import plan as azure_plan
 from flarectl.sites.azure import template as azure_template
-from tests.fake_arm import ARM, FakeArm, FakeCredential
-from tests.synth_fixtures import fake_client_kit
+from tests.harness.fake_arm import ARM, FakeArm, FakeCredential
+from tests.harness.synth_fixtures import fake_client_kit
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 SECRET_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-not-a-real-key-but-a-secret-marker\n-----END PRIVATE KEY-----\n"

@@ -6,35 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.errors import ConfigError
 from flarectl.federation import load_federation
-
-VALID: dict[str, Any] = {"project": "cancer-fl", "project_admin_email": "admin@mydomain.edu"}
-DNS = {
-    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
-    "zone_name": "mydomain.edu",
-    "dashboard_name": "flareboard.mydomain.edu",
-    "server_name": "flareserver.mydomain.edu",
-}
-
-
-def write(tmp_path: Path, data: Any) -> Path:
-    path = tmp_path / "federation.yaml"
-    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
-    return path
-
-
-def problems(tmp_path: Path, data: Any) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_federation(write(tmp_path, data))
-    return caught.value.problems
-
-
-def with_(**sections: Any) -> dict[str, Any]:
-    return {**VALID, **sections}
+from tests.harness.config_cases import DNS, MINIMAL_SITES, VALID, problems, with_, write
 
 
 def test_embedded_default_is_valid_and_offline() -> None:
@@ -375,22 +351,6 @@ def test_aws_fields_that_interact(tmp_path: Path, fields: dict[str, Any], expect
 def test_aws_instance_types_the_ami_runs_are_accepted(tmp_path: Path, fields: dict[str, Any], ok: bool) -> None:
     federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 15, **fields}])))
     assert (federation.sites[0].instance_type == fields["instance_type"]) is ok
-
-
-# One minimal valid site of every kind: the shared fields must behave the same in each.
-MINIMAL_SITES: dict[str, dict[str, Any]] = {
-    "aws": {"gpu_memory_gib": 16},
-    "azure": {"location": "eastus"},
-    "slurm": {"kit": "/shared/kits/lab", "workdir": "/shared/lab"},
-    "wsl": {"kit": "/home/ann/kits/lab", "workdir": "/home/ann/lab"},
-    "linux": {"kit": "/srv/kits/lab", "workdir": "/srv/lab"},
-}
-
-
-def test_every_registered_kind_has_a_minimal_example() -> None:
-    from flarectl.sites.registry import KINDS
-
-    assert set(MINIMAL_SITES) == set(KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(MINIMAL_SITES))

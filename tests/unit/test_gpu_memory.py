@@ -19,8 +19,8 @@ from flarectl.federation import Federation
 from flarectl.gpu_models import GPU_MODELS
 from flarectl.sites.aws.instance_types import BUILTIN, CATALOGUE
 from flarectl.sites.azure.sizes import GPU_SIZES
-from tests.fake_nvidia_smi import nvflare_accepts
-from tests.values import bash_reads, load_or_problems, write_federation
+from tests.harness.fake_nvidia_smi import nvflare_accepts
+from tests.harness.values import bash_reads, load_or_problems, write_federation
 
 FOLDER = {"slurm": {"kit": "/s/k", "workdir": "/s/w"}, "linux": {"kit": "/srv/k", "workdir": "/srv/w"},
           "wsl": {"kit": "/home/a/k", "workdir": "/home/a/w"}}  # fmt: skip

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from flarectl.config.errors import ConfigError
 from flarectl.federation import load_federation
 from flarectl.sites.registry import KINDS
-from tests.unit.test_config import MINIMAL_SITES
+from tests.harness.config_cases import MINIMAL_SITES
 
 HOSTILE = [
     "x\ny",

@@ -11,8 +11,8 @@ from aws_cdk.assertions import Template
 
 from flare_constructs import hub_alerts
 from flarectl.host_scripts import HOSTS_DIR
-from tests.synth_fixtures import federation, synth_hub
-from tests.unit.test_server_stack import hub_policy, logical_id, only
+from tests.harness.synth_fixtures import federation, synth_hub
+from tests.harness.templates import hub_policy, logical_id, only
 
 
 def test_each_alarm_watches_its_figure_and_reaches_the_topic(default_template: Template) -> None:

@@ -14,8 +14,9 @@ import jsonschema
 from aws_cdk.assertions import Template
 
 from flarectl.host_scripts import HOSTS_DIR
-from tests.synth_fixtures import federation, synth_hub
-from tests.unit.test_server_stack import bootstrap_part, hub_policy
+from tests.harness.config_cases import problems, with_
+from tests.harness.synth_fixtures import federation, synth_hub
+from tests.harness.templates import bootstrap_part, hub_policy
 
 AGENT = HOSTS_DIR / "hub" / "cloudwatch_agent.py"
 SCHEMA = json.loads((Path(__file__).parents[1] / "data" / "cloudwatch-agent-schema.json").read_text())
@@ -52,8 +53,6 @@ def test_retention_comes_from_the_federation_file() -> None:
 
 
 def test_a_retention_cloudwatch_does_not_offer_is_refused(tmp_path: Path) -> None:
-    from tests.unit.test_config import problems, with_
-
     assert problems(tmp_path, with_(audit={"log_retention_days": 100})) == [
         "federation.yaml: audit.log_retention_days: 100 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30, 60, 90, "
         "120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (days)"

@@ -133,7 +133,7 @@ def test_hubctl_requires_exactly_what_hub_env_and_the_units_always_set() -> None
 
     from flarectl.federation import load_federation
     from flarectl.hub_env import hub_settings
-    from tests.synth_fixtures import DEFAULT_FEDERATION
+    from tests.harness.synth_fixtures import DEFAULT_FEDERATION
 
     spec = importlib.util.spec_from_file_location("hub_settings", HOSTS_DIR / "hub" / "hub_settings.py")
     assert spec and spec.loader

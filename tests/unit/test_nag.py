@@ -16,7 +16,7 @@ from aws_cdk.assertions import Template
 
 import flare_constructs.acknowledge as acknowledge_module
 from app import build_app
-from tests.synth_fixtures import CDK_JSON_CONTEXT, DNS, federation
+from tests.harness.synth_fixtures import CDK_JSON_CONTEXT, DNS, federation
 
 
 def test_an_unreviewed_resource_fails_the_synth(capfd: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,7 @@ import aws_cdk as cdk
 import pytest
 
 from app import build_app
-from tests.synth_fixtures import CDK_JSON_CONTEXT, DNS, federation
+from tests.harness.synth_fixtures import CDK_JSON_CONTEXT, DNS, federation
 
 VALUE_FORMS = ("{{resolve:secretsmanager", "{{resolve:ssm-secure", '"SecretString":')
 

@@ -7,91 +7,25 @@ import tempfile
 
 import aws_cdk as cdk
 import pytest
-import yaml
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
 from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import ROOT
-from tests.synth_fixtures import CDK_JSON_CONTEXT
-
-INSTANCE = "AWS::EC2::Instance"
-
-
-def only(template: Template, kind: str) -> dict:
-    resources = template.find_resources(kind)
-    assert len(resources) == 1, f"expected one {kind}, found {list(resources)}"
-    return next(iter(resources.values()))
-
-
-def logical_id(template: Template, kind: str) -> str:
-    resources = template.find_resources(kind)
-    assert len(resources) == 1
-    return next(iter(resources))
-
-
-def render(value: object) -> str:
-    """CloudFormation intrinsics as readable text: joins joined, nested Base64 shown decoded,
-    references as <{"Ref": ...}>."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(render(part) for part in parts)
-    if isinstance(value, dict) and "Fn::Base64" in value:
-        return render(value["Fn::Base64"])
-    return f"<{json.dumps(value)}>"
-
-
-def user_data_text(template: Template) -> str:
-    return render(only(template, INSTANCE)["Properties"]["UserData"])
-
-
-def cloud_config(template: Template) -> dict:
-    text = user_data_text(template)
-    part = text.split('Content-Type: text/cloud-config; charset="utf-8"')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
-    body = part.split("\n\n", 1)[1]
-    assert body.startswith("#cloud-config\n")
-    return yaml.safe_load(body)
-
-
-def bootstrap_part(template: Template) -> str:
-    """The shell-script part of the multipart user data."""
-    text = user_data_text(template)
-    part = text.split('Content-Type: text/x-shellscript; charset="utf-8"')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
-    return part.split("Content-Transfer-Encoding: base64\n\n", 1)[1].strip("\n")
-
-
-def hub_role(template: Template) -> str:
-    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"Description": "NVFlare hub host"}})
-    assert len(roles) == 1
-    return next(iter(roles))
-
-
-SESSION_MANAGER_STATEMENTS = [
-    {
-        "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                   "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
-        "Effect": "Allow",
-        "Resource": "*",
-    }
-]  # fmt: skip
-
-
-def session_manager_statements(template: Template, role: dict) -> list[dict]:
-    """The statements of the role's managed policies (only the Session Manager one)."""
-    (policy_ref,) = role["ManagedPolicyArns"]
-    policy = template.to_json()["Resources"][policy_ref["Ref"]]
-    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
-    return policy["Properties"]["PolicyDocument"]["Statement"]
-
-
-def hub_policy(template: Template) -> list[dict]:
-    policies = template.find_resources(
-        "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("HubHostRoleDefaultPolicy")}}
-    )
-    assert len(policies) == 1
-    return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+from tests.harness.synth_fixtures import CDK_JSON_CONTEXT
+from tests.harness.templates import (
+    INSTANCE,
+    SESSION_MANAGER_STATEMENTS,
+    bootstrap_part,
+    cloud_config,
+    hub_policy,
+    hub_role,
+    logical_id,
+    only,
+    render,
+    session_manager_statements,
+    user_data_text,
+)
 
 
 def ingress(template: Template) -> set[tuple[str, int, int]]:
@@ -446,7 +380,7 @@ class TestRuntime:
         assert f"readonly RUNTIME_KEY={key}" in bootstrap_part(default_template)
 
     def test_provided_certificate_secret_is_readable(self) -> None:
-        from tests.synth_fixtures import federation, synth_hub
+        from tests.harness.synth_fixtures import federation, synth_hub
 
         template = synth_hub(federation(certificate={"mode": "provided", "secret_name": "it/flareboard-cert"}))
         statements = json.dumps(hub_policy(template))
@@ -456,7 +390,7 @@ class TestRuntime:
 
 
 def test_restore_adopts_an_existing_data_volume() -> None:
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"}))
     template.resource_count_is("AWS::EC2::Volume", 0)
@@ -468,7 +402,7 @@ def test_restore_adopts_an_existing_data_volume() -> None:
 
 def test_restore_adopts_the_kept_elastic_ip() -> None:
     """Kits name the server by address when there is no DNS: a rebuilt hub keeps the old one."""
-    from tests.synth_fixtures import DNS, federation, synth_hub
+    from tests.harness.synth_fixtures import DNS, federation, synth_hub
 
     template = synth_hub(federation(dns=DNS, hub={"elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "52.10.20.30"}}))
     template.resource_count_is("AWS::EC2::EIP", 0)
@@ -512,7 +446,7 @@ class TestCloudRequirements:
 
 def test_restore_adopts_the_kept_admin_secret() -> None:
     """cdk destroy keeps <project>/dashboard-admin: a rebuild reads it instead of creating it again."""
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     template = synth_hub(federation(hub={"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing"}))
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
@@ -525,7 +459,7 @@ def test_restore_adopts_the_kept_admin_secret() -> None:
 def test_a_new_hub_creates_the_secret_and_a_vault_whose_name_does_not_repeat() -> None:
     """Both are retained by cdk destroy: the secret has its adoption path (above), and the vault's
     name carries the stack's own id, so a rebuilt stack never collides with the kept vault."""
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     template = synth_hub(federation())
     template.resource_count_is("AWS::SecretsManager::Secret", 1)
@@ -546,7 +480,7 @@ def test_a_new_hub_creates_the_secret_and_a_vault_whose_name_does_not_repeat() -
 def test_every_retained_resource_with_a_fixed_name_has_an_adoption_path() -> None:
     """A resource cdk destroy keeps under a name the next deploy would use again makes that deploy fail
     (AlreadyExists): each such name must be one the federation file can adopt."""
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     template = synth_hub(federation()).to_json()
     name_keys = ("Name", "SecretName", "BackupVaultName", "BucketName", "LogGroupName", "RoleName", "TopicName", "KeyAlias")
@@ -564,7 +498,7 @@ def test_every_retained_resource_with_a_fixed_name_has_an_adoption_path() -> Non
 def test_the_hub_role_uses_the_project_key_only_through_a_service(restore: bool) -> None:
     """The README: the hub may decrypt with the project key only through Secrets Manager, S3 or
     EC2 (kms:ViaService), in IAM policies and in the key's own policy alike."""
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     restored = {"hub": {"data_volume_id": "vol-0123456789abcdef0", "admin_secret": "existing", "kit_bucket": "kept-kits-bucket"}}
     template = synth_hub(federation(**(restored if restore else {})))
@@ -597,7 +531,7 @@ def test_what_cdk_destroy_keeps_is_what_the_readme_lists(cloudtrail: str) -> Non
     """The Project Admin's tear-down table names every resource the stack retains, by kind and count."""
     from collections import Counter
 
-    from tests.synth_fixtures import federation, synth_hub
+    from tests.harness.synth_fixtures import federation, synth_hub
 
     template = synth_hub(federation(audit={"cloudtrail": cloudtrail}))
     kept = Counter(r["Type"] for r in template.to_json()["Resources"].values() if r.get("DeletionPolicy") == "Retain")

@@ -6,7 +6,6 @@ Update deliberately with `make test PYTEST_ARGS="--snapshot-update"` and review 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+from tests.harness.templates import ASSET_HASH
 
 
 def stable(template: Template) -> Any:

@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from flarectl.federation import Federation
 from flarectl.vpc_choice import VpcChoice, choose_vpc
-from tests.synth_fixtures import ACCOUNT, REGION, federation, synth_hub, vpc_context
+from tests.harness.synth_fixtures import ACCOUNT, REGION, federation, synth_hub, vpc_context
 
 
 def hub_vpc(fed: Federation) -> VpcChoice:

@@ -75,4 +75,11 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
 
 
 # Its CDK steps are in the CDK app, loaded only by `cdk synth`.
-KIND = SiteKind(name="aws", model=AwsSite, synth="stacks.aws_site:synth", check=check, preflight="stacks.aws_site:preflight")
+KIND = SiteKind(
+    name="aws",
+    model=AwsSite,
+    minimal={"gpu_memory_gib": 16},
+    synth="stacks.aws_site:synth",
+    check=check,
+    preflight="stacks.aws_site:preflight",
+)

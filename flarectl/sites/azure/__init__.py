@@ -53,6 +53,7 @@ def _shared_group(site: AzureSite, federation: FederationSettings) -> list[str]:
 KIND = SiteKind(
     name="azure",
     model=AzureSite,
+    minimal={"location": "eastus"},
     synth=synth_files(emit, "review; deploy with `flarectl azure deploy`"),
     emit=emit,
     check=check,

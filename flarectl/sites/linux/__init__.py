@@ -52,4 +52,10 @@ def emit(site: LinuxSite, federation: FederationSettings, directory: Path) -> li
     return write_files(directory, files)
 
 
-KIND = SiteKind(name="linux", model=LinuxSite, synth=synth_files(emit, "the Linux GPU machine"), emit=emit)
+KIND = SiteKind(
+    name="linux",
+    model=LinuxSite,
+    minimal={"kit": "/srv/kits/lab", "workdir": "/srv/lab"},
+    synth=synth_files(emit, "the Linux GPU machine"),
+    emit=emit,
+)

@@ -324,4 +324,11 @@ def check(site: SlurmSite, federation: FederationSettings) -> list[str]:
     return problems
 
 
-KIND = SiteKind(name="slurm", model=SlurmSite, synth=synth_files(emit, "the Slurm login node"), emit=emit, check=check)
+KIND = SiteKind(
+    name="slurm",
+    model=SlurmSite,
+    minimal={"kit": "/shared/kits/lab", "workdir": "/shared/lab"},
+    synth=synth_files(emit, "the Slurm login node"),
+    emit=emit,
+    check=check,
+)

@@ -52,4 +52,10 @@ def emit(site: WslSite, federation: FederationSettings, directory: Path) -> list
     return write_files(directory, files)
 
 
-KIND = SiteKind(name="wsl", model=WslSite, synth=synth_files(emit, "the laptop's WSL"), emit=emit)
+KIND = SiteKind(
+    name="wsl",
+    model=WslSite,
+    minimal={"kit": "/home/ann/kits/lab", "workdir": "/home/ann/lab"},
+    synth=synth_files(emit, "the laptop's WSL"),
+    emit=emit,
+)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.conftest import free_port
+from tests.harness.local import free_port
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "slurmdbd", "mariadbd", "mariadb-install-db", "sacctmgr")
 PACKAGES = "Slurm, munge and MariaDB (Debian packages slurmctld slurmd slurmdbd slurm-client munge mariadb-server)"

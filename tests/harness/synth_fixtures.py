@@ -20,7 +20,7 @@ from app import build_app
 from flarectl.config import DEFAULT_FEDERATION
 from flarectl.federation import Federation, load_federation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 ACCOUNT, REGION = "123456789012", "us-west-2"
 DNS = {

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flarectl.federation import Federation
-from tests.integration.acme import running_pebble
-from tests.integration.booted_host import CACHE, BootedHost, can_boot
-from tests.integration.conftest import start_emulator
-from tests.integration.emulated_deploy import AMI_PARAMETER, Deployment, user_data
-from tests.integration.hub_harness import https_get
-from tests.integration.imds import serve_imds
+from tests.harness.acme import running_pebble
+from tests.harness.booted_host import CACHE, BootedHost, can_boot
+from tests.harness.emulated_deploy import AMI_PARAMETER, Deployment, user_data
+from tests.harness.hub_harness import https_get
+from tests.harness.imds import serve_imds
+from tests.harness.local import start_emulator
 
 ZONE = "boot.test"
 # The hub first boots a real earlier release and is upgraded in place to the current one
@@ -112,14 +112,16 @@ class BootedHub:
         return json.loads(secret["SecretString"])
 
     def project(self) -> dict:
-        import importlib.util
+        import importlib
+        import sys
 
         from flarectl.host_scripts import HOSTS_DIR
 
-        spec = importlib.util.spec_from_file_location("dashboard_project", HOSTS_DIR / "hub" / "dashboard_project.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(HOSTS_DIR / "hub"))  # as on the hub: dashboard_project imports its siblings
+        try:
+            module = importlib.import_module("dashboard_project")
+        finally:
+            sys.path.remove(str(HOSTS_DIR / "hub"))
         dashboard = module.Dashboard(443)
         dashboard.login(self.admin()["email"], self.admin()["password"])
         return dashboard.json("GET", "/project")["project"]

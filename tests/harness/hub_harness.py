@@ -28,7 +28,7 @@ from pathlib import Path
 
 from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import needs
-from tests.integration.fake_systemctl import pid_of
+from tests.harness.fake_systemctl import pid_of
 
 UNITS = HOSTS_DIR / "hub" / "units"
 VENV = Path(sys.prefix)

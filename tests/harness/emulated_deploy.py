@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from tests.integration.conftest import cdk, cli_env
+from tests.harness.local import cdk, cli_env
 
 AMI_PARAMETER = "/test/ubuntu-24.04/ami-id"
 ACCOUNT, REGION = "123456789012", "us-east-1"

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import needs
-from tests.integration.conftest import free_port
-from tests.integration.hub_harness import https_get, wait_for
+from tests.harness.hub_harness import https_get, wait_for
+from tests.harness.local import free_port
 
 
 def make_ca_and_localhost_cert(directory: Path) -> tuple[Path, Path, Path]:

@@ -87,3 +87,56 @@ def bash_reads(env_file: str, names: list[str], directory: Path) -> dict[str, st
     result = subprocess.run(["bash", "-c", script, "bash", str(path), *names], capture_output=True, timeout=30)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return dict(zip(names, result.stdout.decode("utf-8").split("\0")[:-1], strict=True))
+
+
+DEPLOY_NAMES = {"kit_bucket": "cancer-fl-kits-1a2b", "admin_secret_name": "cancer-fl/dashboard-admin", "region": "eu-central-1"}
+
+
+HUB_TEXT = {
+    "project": Text("cancer-fl", "Onco_2026", "a"),
+    "email": Text("flare-admin@example.org", "obrien+it@hospital.example.org", "first.last%lab@x.org"),
+    "acme_server": Text("https://acme-v02.api.letsencrypt.org/directory", "https://127.0.0.1:14000/dir"),
+    "secret_name": Text("it/flareboard-cert", "a+b=c.d@e_f-g"),
+    "title": Text("Onco FL (3 sites)", "A & B: 2026", "Lab/Site @ 3"),
+    "description": Text("Breast cancer histology", ""),
+    "zone": Text("mydomain.edu", "Hospital.Example.org."),
+    "dashboard": Text("flareboard", "Board"),
+    "server": Text("flareserver", "fl-1"),
+}
+
+
+@st.composite
+def hub_sections(draw: st.DrawFn) -> dict[str, Any]:
+    """A federation's hub-facing sections with generated text in every field hub.env carries."""
+    v = draw(one_field_hostile(HUB_TEXT))
+    provided, with_dns = draw(st.booleans()), draw(st.booleans())
+    certificate = {"mode": "provided", "secret_name": v["secret_name"]} if provided else {"acme_server": v["acme_server"]}
+    data: dict[str, Any] = {"project": v["project"], "project_admin_email": v["email"], "certificate": certificate,
+                            "dashboard": {"title": v["title"], "description": v["description"]}}  # fmt: skip
+    if with_dns:
+        zone = v["zone"]
+        data["dns"] = {"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "zone_name": zone,
+                       "dashboard_name": f"{v['dashboard']}.{zone}", "server_name": f"{v['server']}.{zone}"}  # fmt: skip
+    return data
+
+
+def written(data: dict[str, Any], federation: Federation) -> dict[str, str]:
+    """hub.env's values as the file wrote them (DNS names canonical), defaults where unset."""
+    dns, certificate, dashboard = data.get("dns"), data["certificate"], data["dashboard"]
+    canonical = (lambda name: name.lower().removesuffix(".")) if dns else None
+    return {
+        "PROJECT": data["project"],
+        "ADMIN_EMAIL": data["project_admin_email"],
+        "ACME_SERVER": certificate.get("acme_server", "https://acme-v02.api.letsencrypt.org/directory"),
+        "CERT_SECRET_NAME": certificate.get("secret_name", ""),
+        "PROJECT_TITLE": dashboard.get("title", f"NVFlare federation {data['project']}"),
+        "PROJECT_DESCRIPTION": dashboard.get("description", ""),
+        "DASHBOARD_NAME": canonical(dns["dashboard_name"]) if canonical and dns else "",
+        "SERVER_NAME": canonical(dns["server_name"]) if canonical and dns else "",
+        "KIT_BUCKET": DEPLOY_NAMES["kit_bucket"],
+        "ADMIN_SECRET_NAME": DEPLOY_NAMES["admin_secret_name"],
+        "AWS_DEFAULT_REGION": DEPLOY_NAMES["region"],
+        "FL_PORT": "8002",
+        "CERTIFICATE_MODE": federation.certificate_mode,
+        "FREEZE_PROJECT": "true",
+    }

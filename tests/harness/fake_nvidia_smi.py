@@ -17,7 +17,7 @@ from flarectl.gpu_models import GPU_MODELS
 def fake_nvidia_smi(model: str, count: int) -> str:
     gpu = GPU_MODELS[model]
     return f"""#!/bin/sh
-# Stand-in nvidia-smi: {count} x {gpu.name}, {gpu.memory_mib} MiB each (tests/fake_nvidia_smi.py).
+# Stand-in nvidia-smi: {count} x {gpu.name}, {gpu.memory_mib} MiB each (tests/harness/fake_nvidia_smi.py).
 name='{gpu.name}'; mib={gpu.memory_mib}; count={count}
 query=""; header=1; units=1; list=""
 for arg in "$@"; do
