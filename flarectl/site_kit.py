@@ -5,25 +5,22 @@ says (private key mode 600), checking that it dials the server and port the file
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import json
 import os
-import secrets
 import shutil
 import socket
 import ssl
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flarectl.hosts.common import startup_kit
+from flarectl.hosts.common.dashboard_api import API, DashboardApi, DashboardUnreachable, is_zip
 from flarectl.hosts.common.startup_kit import identity
-
-API = "/nvflare-dashboard/api/v1"
 
 
 class SiteKitError(Exception):
@@ -43,34 +40,41 @@ def certificate_fingerprint(der: bytes) -> str:
     return normal_fingerprint(hashlib.sha256(der).hexdigest())
 
 
-class DashboardClient:
+class DashboardClient(DashboardApi):
+    """The dashboard's JSON API (flarectl/hosts/common/dashboard_api.py, which the hub speaks too)
+    over HTTPS through the hub's proxy, with an Org Admin's messages."""
+
     def __init__(self, url: str, *, fingerprint: str | None = None):
         """fingerprint: a hub without DNS has a self-signed certificate, which no CA vouches for;
         it is accepted only when it is exactly the one the Project Admin read off the hub."""
-        self.base = url.rstrip("/") + API
+        self.url = url.rstrip("/")
+        address = urlsplit(self.url)
+        self.host, self.port = address.hostname or "", address.port or 443
+        super().__init__(self.https, self.url + API)
         self.context = ssl.create_default_context()
         self.fingerprint = fingerprint and normal_fingerprint(fingerprint)
         self.pinned = not self.fingerprint  # nothing to pin: the CAs decide
-        self.token = ""
+
+    def https(self) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(self.host, self.port, timeout=120, context=self.context)
 
     def check_pin(self) -> None:
         """Before anything is sent: the certificate the dashboard presents is the pinned one. From
         then on it is the only certificate this client trusts, on every connection."""
         if self.pinned:
             return
-        address = urlsplit(self.base)
         look = ssl.create_default_context()
         look.check_hostname, look.verify_mode = False, ssl.CERT_NONE  # only to read the certificate, compared below
         try:
-            with socket.create_connection((address.hostname, address.port or 443), timeout=30) as connection:
-                with look.wrap_socket(connection, server_hostname=address.hostname) as tls:
+            with socket.create_connection((self.host, self.port), timeout=30) as connection:
+                with look.wrap_socket(connection, server_hostname=self.host) as tls:
                     der = tls.getpeercert(binary_form=True) or b""
                     presented = certificate_fingerprint(der)
         except OSError as error:
-            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
+            raise SiteKitError(f"cannot reach the dashboard at {self.where}: {error}") from None
         if presented != self.fingerprint:
             raise SiteKitError(
-                f"the dashboard at {address.hostname} presented a certificate with SHA-256 fingerprint {presented}, not the "
+                f"the dashboard at {self.host} presented a certificate with SHA-256 fingerprint {presented}, not the "
                 f"{self.fingerprint} you pinned: it is not the hub you meant, or its certificate changed (ask the Project Admin)"
             )
         # That certificate alone is the trust anchor (a partial chain: it may be a CA-issued leaf).
@@ -81,41 +85,32 @@ class DashboardClient:
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         self.check_pin()
-        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
-        request = urllib.request.Request(self.base + path, data=None if body is None else json.dumps(body).encode(), headers=headers,
-                                         method=method)  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=120, context=self.context) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, ssl.SSLCertVerificationError):
+            return super().call(method, path, body)
+        except DashboardUnreachable as error:
+            if isinstance(error.__cause__, ssl.SSLCertVerificationError):
                 raise SiteKitError(
-                    f"{self.base}: the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass "
+                    f"{self.where}: the dashboard's certificate does not verify; for a hub without DNS (self-signed), pass "
                     "--fingerprint <its SHA-256>, which the Project Admin reads off the hub (stack output DashboardFingerprintCommand)"
                 ) from None
-            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error.reason}") from None
-        except OSError as error:
-            raise SiteKitError(f"cannot reach the dashboard at {self.base}: {error}") from None
+            raise SiteKitError(f"cannot reach the dashboard at {self.where}: {error.__cause__}") from None
 
     def check_reachable(self) -> None:
         """The dashboard answers (and its certificate verifies), before anyone types a password."""
         self.call("GET", "/project")
 
-    def login(self, email: str, password: str) -> None:
-        status, payload = self.call("POST", "/login", {"email": email, "password": password})
+    def login(self, email: str, password: str) -> int:
+        status = super().login(email, password)
         if status == 429:
             raise SiteKitError("too many login attempts from this address; wait a minute and try again")
         if status != 200:
             raise SiteKitError(f"the dashboard refused the login of {email}; check the email and password")
-        self.token = json.loads(payload)["access_token"]
+        return status
 
     def site(self, name: str) -> dict[str, Any]:
-        status, payload = self.call("GET", "/clients")
+        status, clients = self.clients()
         if status == 403:
             raise SiteKitError("your dashboard account is not approved yet; ask the Project Admin to approve it")
-        clients = json.loads(payload).get("client_list", [])
         found = [client for client in clients if client.get("name") == name]
         if not found:
             names = ", ".join(sorted(str(client.get("name")) for client in clients)) or "none"
@@ -123,9 +118,8 @@ class DashboardClient:
         return found[0]
 
     def kit(self, site: dict[str, Any]) -> tuple[bytes, str]:
-        pin = secrets.token_hex(16)  # chosen here, used once, never shown
-        status, archive = self.call("POST", f"/clients/{site['id']}/blob", {"pin": pin})
-        if status == 200 and archive.startswith(b"PK"):
+        status, archive, pin = self.client_kit(site["id"])
+        if status == 200 and is_zip(archive):
             return archive, pin
         if b"not approved" in archive:
             raise SiteKitError(f"site {site['name']!r} is not approved yet; ask the Project Admin to approve it in the dashboard")

@@ -127,6 +127,15 @@ class Hub:
         needs(shutil.which("nginx", path="/usr/sbin:/usr/bin") is not None, "nginx (Debian package nginx), the hub's proxy")
         self.systemctl("start", "flare-dashboard.service", "flare-proxy.service")
 
+    def wait_for_dashboard(self, timeout: float = 180) -> float:
+        """Seconds until the proxy answers the dashboard's page; on a timeout, the units' logs say why."""
+        url = f"https://127.0.0.1:{self.settings['DASHBOARD_PORT']}/"
+        try:
+            return wait_for(lambda: https_get(url)[0] == 200, timeout=timeout)
+        except AssertionError:
+            logs = {unit: self.log(unit).splitlines()[-30:] for unit in ("flare-dashboard.service", "flare-proxy.service")}
+            raise AssertionError(f"the dashboard did not answer at {url} within {timeout} s; logs: {logs}") from None
+
     def serve(self, server_kit: Path) -> None:
         """Install a provisioned server kit as the current one, start the FL server unit and
         wait until its port accepts connections."""

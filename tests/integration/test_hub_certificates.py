@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tests.harness.acme import running_pebble
-from tests.harness.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.hub_harness import Hub, served_certificate, wait_for
 from tests.harness.local import emulator_client, free_port
 
 FIGURES: dict[str, float] = {}
@@ -38,7 +38,7 @@ def hub(aws_emulator: dict[str, str], pebble: dict[str, str], tmp_path_factory: 
         "DASHBOARD_PORT": str(free_port()), "FL_PORT": str(free_port()),
     })  # fmt: skip
     hub.start_dashboard()
-    wait_for(lambda: https_get(f"https://127.0.0.1:{hub.settings['DASHBOARD_PORT']}/")[0] == 200, timeout=90)
+    hub.wait_for_dashboard()
     yield hub
     hub.stop_all()
     if FIGURES:

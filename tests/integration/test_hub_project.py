@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.hub_harness import Hub, https_get, served_certificate, wait_for
+from tests.harness.hub_harness import Hub, served_certificate, wait_for
 from tests.harness.imds import imds
 from tests.harness.jobs import numpy_job
 from tests.harness.local import emulator_client, free_port
@@ -114,7 +114,7 @@ def test_before_the_dashboard_answers_it_waits(hub: Hub) -> None:
 def port(hub: Hub) -> int:
     port = int(hub.settings["DASHBOARD_PORT"])
     hub.start_dashboard()
-    wait_for(lambda: https_get(f"https://127.0.0.1:{port}/")[0] == 200, timeout=90)
+    hub.wait_for_dashboard()
     return port
 
 

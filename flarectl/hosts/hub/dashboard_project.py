@@ -16,16 +16,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import secrets
 import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import startup_kit
+from dashboard_api import DashboardApi, DashboardUnreachable, is_zip
 
-API = "/nvflare-dashboard/api/v1"
-SERVER_ID = 1  # the dashboard has one FL server entry
 STATE_FILE = "dashboard-kit.json"  # in the kits folder: which settings the current dashboard kit was made for
 
 
@@ -33,38 +31,29 @@ class DashboardError(Exception):
     pass
 
 
-class Dashboard:
-    """The dashboard's JSON API: on the hub through gunicorn's own socket (a path), past the
-    proxy and its login limits; from elsewhere on loopback through the proxy (a port; its
-    certificate may be self-signed)."""
+class Dashboard(DashboardApi):
+    """The dashboard's JSON API (dashboard_api.py): on the hub through gunicorn's own socket (a
+    path), past the proxy and its login limits; from elsewhere on loopback through the proxy
+    (a port; its certificate may be self-signed)."""
 
     def __init__(self, address: str | int):
-        self.address = address
-        self.token = ""
+        super().__init__(lambda: self.connection(address), str(address))
 
-    def connection(self) -> http.client.HTTPConnection:
-        if isinstance(self.address, int):
+    @staticmethod
+    def connection(address: str | int) -> http.client.HTTPConnection:
+        if isinstance(address, int):
             context = ssl.create_default_context()
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-            return http.client.HTTPSConnection("127.0.0.1", self.address, timeout=60, context=context)
+            return http.client.HTTPSConnection("127.0.0.1", address, timeout=60, context=context)
         import hub_health  # beside this file
 
-        return hub_health.UnixHTTPConnection(self.address, timeout=60)
+        return hub_health.UnixHTTPConnection(address, timeout=60)
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Host": "localhost"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = None if body is None else json.dumps(body).encode()
-        connection = self.connection()
         try:
-            connection.request(method, API + path, body=data, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        except OSError as error:
-            raise DashboardError(f"the dashboard does not answer on {self.address} ({error})") from None
-        finally:
-            connection.close()
+            return super().call(method, path, body)
+        except DashboardUnreachable as error:
+            raise DashboardError(str(error)) from None
 
     def json(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
         status, payload = self.call(method, path, body)
@@ -72,11 +61,11 @@ class Dashboard:
             raise DashboardError(f"{method} {path} answered {status}: {payload[:200]!r}")
         return json.loads(payload)
 
-    def login(self, email: str, password: str) -> None:
-        status, payload = self.call("POST", "/login", {"email": email, "password": password})
+    def login(self, email: str, password: str) -> int:
+        status = super().login(email, password)
         if status != 200:
             raise DashboardError(f"the dashboard refused the login of {email} ({status}); check the admin secret")
-        self.token = json.loads(payload)["access_token"]
+        return status
 
 
 def wanted_settings(*, project: str, title: str, description: str, server_name: str, fl_port: int) -> dict[str, Any]:
@@ -160,9 +149,8 @@ class FrozenProject(DashboardError):
 
 def server_kit(dashboard: Dashboard) -> tuple[bytes, str]:
     """The server kit zip and its PIN (random, alphanumeric as the dashboard requires; kept in memory)."""
-    pin = secrets.token_hex(16)
-    status, archive = dashboard.call("POST", f"/servers/{SERVER_ID}/blob", {"pin": pin})
-    if status != 200 or not archive.startswith(b"PK"):
+    status, archive, pin = dashboard.server_kit()
+    if status != 200 or not is_zip(archive):
         raise DashboardError(f"the dashboard made no server kit ({status}): {archive[:200]!r}")
     return archive, pin
 

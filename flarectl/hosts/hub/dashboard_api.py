@@ -1,0 +1,1 @@
+../common/dashboard_api.py
