@@ -15,6 +15,7 @@ RUNTIME_FILES = (
     "flare-client.sh",
     "flare-doctor.py",
     "startup_kit.py",  # the doctor's reading of the kit (a link to ../common/startup_kit.py)
+    "venv-install.sh",  # the pinned uv, else pip (a link to ../common/venv-install.sh)
     "flare-client.service",
     "install-service.sh",
 )  # flarectl/hosts/client/, shipped to cloud VMs

@@ -18,6 +18,9 @@ from pathlib import Path
 PACKAGE_DIR = Path(str(resources.files("flarectl")))
 HOSTS_DIR = PACKAGE_DIR / "hosts"
 SETTINGS_LINE = re.compile(r"^# @SETTINGS@((?: [A-Z][A-Z0-9_]*)*)$", re.M)
+# A file shared by host scripts that are shipped as one file (user data, the Leads' setup),
+# inlined where the script names it: `# @INCLUDE@ common/venv-install.sh`.
+INCLUDE_LINE = re.compile(r"^# @INCLUDE@ ([a-z0-9/_.-]+)$", re.M)
 
 
 def host_file(path: str | Path) -> Path:
@@ -46,7 +49,9 @@ def render_script(path: str | Path, settings: dict[str, str]) -> str:
     if sorted(declared) != sorted(settings):
         missing, extra = sorted(set(declared) - set(settings)), sorted(set(settings) - set(declared))
         raise ValueError(f"{file.relative_to(PACKAGE_DIR.parent)}: settings missing {missing}, not declared {extra}")
-    text = file.read_text(encoding="utf-8")
+    text = INCLUDE_LINE.sub(
+        lambda match: (HOSTS_DIR / match.group(1)).read_text(encoding="utf-8").rstrip("\n"), file.read_text(encoding="utf-8")
+    )
     lines = [f"readonly {line}" for line in assignments(settings)]
     return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
 

@@ -19,6 +19,7 @@ def runtime_files(site: FolderSite, federation: FederationSettings) -> dict[str,
         "flare-client.sh": (HOSTS_DIR / "client" / "flare-client.sh").read_text(),
         "flare-doctor.py": (HOSTS_DIR / "client" / "flare-doctor.py").read_text(),
         "startup_kit.py": (HOSTS_DIR / "client" / "startup_kit.py").read_text(),
+        "venv-install.sh": (HOSTS_DIR / "client" / "venv-install.sh").read_text(),
         "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
     }
 

@@ -51,9 +51,15 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert f"Picture of the federation (hub, sites, who dials whom): {synth_out / 'federation.svg'}" in text
     assert (synth_out / "federation.svg").read_text() == render_svg(load_federation(DEFAULT_FEDERATION))
     assert "  azure-site-1: README.md, azure-template.json, cloud-init.yaml" in text
-    assert "  hpc-lab: README.md, client.env, crontab.txt, flare-client.sbatch, flare-client.sh, flare-doctor.py, flare-watchdog.sh" in text
-    assert "  laptop-1: README.md, check-windows.ps1, client.env, flare-client.sh, flare-doctor.py, flare-site.sh" in text
-    assert "  path-lab: README.md, client.env, flare-client.sh, flare-doctor.py, flare-site.sh" in text
+    assert (
+        "  hpc-lab: README.md, client.env, crontab.txt, flare-client.sbatch, flare-client.sh, flare-doctor.py, flare-watchdog.sh, startup_kit.py, venv-install.sh\n"
+        in text
+    )
+    assert (
+        "  laptop-1: README.md, check-windows.ps1, client.env, flare-client.sh, flare-doctor.py, flare-site.sh, startup_kit.py, venv-install.sh\n"
+        in text
+    )
+    assert "  path-lab: README.md, client.env, flare-client.sh, flare-doctor.py, flare-site.sh, startup_kit.py, venv-install.sh\n" in text
     assert (
         (synth_out / "sites" / "hpc-lab" / "flare-client.sbatch").read_text().startswith("#!/bin/bash\n#SBATCH --job-name=flare-hpc-lab\n")
     )

@@ -35,7 +35,8 @@ def flarectl(installed: dict[str, Path], *args: str) -> subprocess.CompletedProc
 
 def test_the_wheel_carries_every_host_file_and_the_default_federation(installed: dict[str, Path]) -> None:
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
-    host_files = {f"flarectl/{p.relative_to(PACKAGE_DIR)}" for p in every_host_file("*") if p.is_file() and "__pycache__" not in p.parts}
+    shipped = [*every_host_file("*"), *(PACKAGE_DIR / "sites").glob("*/README*.md")]  # and each kind's README template
+    host_files = {f"flarectl/{p.relative_to(PACKAGE_DIR)}" for p in shipped if p.is_file() and "__pycache__" not in p.parts}
     assert host_files <= names and "flarectl/federation.yaml" in names
     # Every package of the tree is found (a new site kind needs no edit of pyproject.toml).
     packages = {
@@ -64,6 +65,7 @@ def test_installed_flarectl_writes_a_site_from_its_own_host_files(installed: dic
         "flare-doctor.py",
         "flare-watchdog.sh",
         "startup_kit.py",
+        "venv-install.sh",
     ]
     assert (out / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     imported = subprocess.run([str(installed["venv"] / "bin/python"), "-c", "import flarectl.host_scripts as h; print(h.HOSTS_DIR)"],

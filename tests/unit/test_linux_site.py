@@ -56,6 +56,7 @@ def test_files_for_the_machine(emitted: Path) -> None:
         "flare-doctor.py",
         "flare-site.sh",
         "startup_kit.py",
+        "venv-install.sh",
     ]
     assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     settings = (emitted / "client.env").read_text().splitlines()
@@ -117,6 +118,7 @@ def test_site_files_writes_what_synth_writes(tmp_path: Path, capsys: pytest.Capt
         "flare-doctor.py",
         "flare-site.sh",
         "startup_kit.py",
+        "venv-install.sh",
     ]
     assert "README.md" in capsys.readouterr().out
 

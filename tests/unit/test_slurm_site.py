@@ -30,7 +30,7 @@ def emitted(tmp_path: Path) -> Path:
 def test_files_for_the_login_node(emitted: Path) -> None:
     assert sorted(p.name for p in emitted.iterdir()) == [
         "README.md", "client.env", "crontab.txt", "flare-client.sbatch", "flare-client.sh", "flare-doctor.py", "flare-watchdog.sh",
-        "startup_kit.py"
+        "startup_kit.py", "venv-install.sh"
     ]  # fmt: skip
     assert (emitted / "flare-client.sh").read_text() == (Path(__file__).parents[2] / "flarectl/hosts/client/flare-client.sh").read_text()
 
@@ -121,7 +121,7 @@ def test_default_federation_has_a_slurm_site() -> None:
 
 
 LAUNCHER_FILES = ["README.md", "client.env", "crontab.txt", "flare-client.sh", "flare-doctor.py", "flare-launcher-prepare.sh",
-                  "flare-sbatch.sh", "flare-watchdog.sh", "slurm.yaml", "startup_kit.py"]  # fmt: skip
+                  "flare-sbatch.sh", "flare-watchdog.sh", "slurm.yaml", "startup_kit.py", "venv-install.sh"]  # fmt: skip
 
 
 def launcher_site(tmp_path: Path, **fields) -> Path:

@@ -36,6 +36,7 @@ def test_files_for_the_laptop(emitted: Path) -> None:
         "flare-doctor.py",
         "flare-site.sh",
         "startup_kit.py",
+        "venv-install.sh",
     ]
     assert (emitted / "flare-client.sh").read_text() == (HOSTS_DIR / "client" / "flare-client.sh").read_text()
     script = (emitted / "flare-site.sh").read_text()

@@ -46,36 +46,11 @@ nvflare_in() { # VENV_DIR: the NVFlare version installed there, or nothing
   "$1/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))' 2>/dev/null || true
 }
 
-INSTALLER=""  # the pinned uv, once it is needed; pip when it cannot be had
-INSTALLED_WITH=""  # what the last venv_install used
-find_installer() {
-  [ -z "${INSTALLER}" ] || return 0
-  INSTALLER=pip
-  [ -n "${UV_VERSION}" ] || return 0
-  local tools="${SITE_ROOT}/.uv"
-  if [ "$("${tools}/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "${UV_VERSION}" ]; then
-    if "${PYTHON}" -m venv "${tools}"; then
-      "${tools}/bin/pip" install --quiet "uv==${UV_VERSION}" || true
-    fi
-  fi
-  if [ -x "${tools}/bin/uv" ]; then
-    INSTALLER="${tools}/bin/uv"
-  else
-    log "uv ${UV_VERSION} could not be installed; installing with pip"
-  fi
-}
-
-venv_install() { # pip install ARGS into TARGET_VENV, with uv when it is there (several times faster)
-  find_installer
-  if [ "${INSTALLER}" != pip ]; then
-    # --system-certs: trust the host's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
-    INSTALLED_WITH=uv
-    "${INSTALLER}" pip install --quiet --system-certs --python "${TARGET_VENV}/bin/python" "$@" && return 0
-    log "uv could not install $*; trying pip"
-  fi
-  INSTALLED_WITH=pip
-  "${TARGET_VENV}/bin/pip" install --quiet "$@"
-}
+# shellcheck disable=SC2034  # venv-install.sh reads it
+readonly UV_TOOLS="${SITE_ROOT}/.uv"
+# venv_install and find_uv: the pinned uv, else pip (one file for every host).
+# shellcheck source=venv-install.sh disable=SC1091
+. "$(dirname "$0")/venv-install.sh"
 
 keep_unversioned_venv() {
   # A managed venv made before each version had its own: kept under its version's name (its
@@ -94,13 +69,13 @@ install_venv() {
   keep_unversioned_venv
   if [ "$(nvflare_in "${TARGET_VENV}")" != "${NVFLARE_VERSION}" ]; then
     [ -x "${TARGET_VENV}/bin/python" ] || "${PYTHON}" -m venv "${TARGET_VENV}"
-    venv_install "nvflare==${NVFLARE_VERSION}"
+    venv_install "${TARGET_VENV}" "nvflare==${NVFLARE_VERSION}"
     log "installed nvflare ${NVFLARE_VERSION} into ${TARGET_VENV} (with ${INSTALLED_WITH})"
   fi
   # One PEP 508 requirement per line, installed from a file: never split into words.
   if [ -n "${REQUIREMENTS}" ] && ! printf '%s\n' "${REQUIREMENTS}" | cmp -s - "${TARGET_VENV}/.site-requirements"; then
     printf '%s\n' "${REQUIREMENTS}" >"${TARGET_VENV}/.site-requirements.new"
-    venv_install -r "${TARGET_VENV}/.site-requirements.new"
+    venv_install "${TARGET_VENV}" -r "${TARGET_VENV}/.site-requirements.new"
     mv "${TARGET_VENV}/.site-requirements.new" "${TARGET_VENV}/.site-requirements"
     log "installed site requirements: $(paste -sd ' ' "${TARGET_VENV}/.site-requirements")"
   fi

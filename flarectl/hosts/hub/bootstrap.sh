@@ -15,7 +15,7 @@ readonly INSTALL_ROOT="${ROOT}/opt/nvflare"
 readonly DATA_DIR="${ROOT}/var/lib/nvflare"
 readonly VENV="${INSTALL_ROOT}/venv-${NVFLARE_VERSION}"
 readonly CERTBOT_VENV="${INSTALL_ROOT}/certbot"
-readonly UV_VENV="${INSTALL_ROOT}/uv"
+readonly UV_TOOLS="${INSTALL_ROOT}/uv" PYTHON=python3
 readonly RUNTIME_DIR="${INSTALL_ROOT}/hub"
 readonly UNIT_DIR="${ROOT}/etc/systemd/system"
 readonly SETTINGS_FILE="${ROOT}/etc/nvflare/hub.env"
@@ -139,22 +139,7 @@ package_version() { # venv package
   "$1/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true
 }
 
-venv_install() { # VENV ARGS...: pip install ARGS into VENV with the pinned uv (installed the first time it is
-  # needed; several times faster than pip), pip when uv cannot be had or fails
-  local venv="$1"
-  shift
-  if [ "$(package_version "${UV_VENV}" uv)" != "${UV_VERSION}" ] && [ -z "${UV_TRIED:-}" ]; then
-    UV_TRIED=yes
-    if ! { python3 -m venv "${UV_VENV}" && "${UV_VENV}/bin/pip" install --quiet "uv==${UV_VERSION}"; }; then
-      log "uv ${UV_VERSION} not installed; using pip"
-    fi
-  fi
-  # --system-certs: trust the host's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
-  if [ -x "${UV_VENV}/bin/uv" ] && "${UV_VENV}/bin/uv" pip install --quiet --system-certs --python "${venv}/bin/python" "$@"; then
-    return 0
-  fi
-  "${venv}/bin/pip" install --quiet "$@"
-}
+# @INCLUDE@ common/venv-install.sh
 
 install_nvflare() {
   if [ "$(package_version "${VENV}" nvflare)" != "${NVFLARE_VERSION}" ]; then

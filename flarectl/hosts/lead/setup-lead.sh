@@ -17,20 +17,20 @@ readonly LEAD_HOME="${FLARE_LEAD_HOME:-${HOME}/.local/flare-${PROJECT}}"
 readonly PROFILE="${FLARE_LEAD_PROFILE:-${HOME}/.profile}"
 # zsh (a Mac's login shell since 2019) reads ~/.zprofile, not ~/.profile.
 readonly ZSH_PROFILE="${FLARE_LEAD_ZSH_PROFILE:-${HOME}/.zprofile}"
-readonly UV="${LEAD_HOME}/uv/bin/uv" VENV="${LEAD_HOME}/venv"
+readonly UV_TOOLS="${LEAD_HOME}/uv" PYTHON=python3 VENV="${LEAD_HOME}/venv"
 
 log() { echo "setup-lead: $*"; }
 die() { echo "setup-lead: $*" >&2; exit 1; }
+
+# @INCLUDE@ common/venv-install.sh
 
 wheels=("${HERE}"/flarectl-*.whl)
 [ -f "${wheels[0]}" ] || die "no flarectl wheel beside this script in ${HERE}; ask the Project Admin for the lead/ folder that \`make synth\` writes"
 command -v python3 >/dev/null || die "python3 is needed once, to install uv: sudo apt install python3-venv (Ubuntu, WSL) or xcode-select --install (Mac)"
 
-if [ "$("${UV}" --version 2>/dev/null | cut -d' ' -f2)" != "${UV_VERSION}" ]; then
-  python3 -m venv "${LEAD_HOME}/uv" || die "python3 cannot make a venv: sudo apt install python3-venv (Ubuntu, WSL)"
-  "${LEAD_HOME}/uv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
-  log "installed uv ${UV_VERSION}"
-fi
+python3 -m venv --help >/dev/null 2>&1 || die "python3 cannot make a venv: sudo apt install python3-venv (Ubuntu, WSL)"
+find_uv  # the Leads' venv is made by uv, with the pinned Python: here uv is needed, not only faster
+[ "${UV}" != pip ] || die "uv ${UV_VERSION} could not be installed from the package index; check the network (or its proxy) and run again"
 
 if ! "${VENV}/bin/python" - "${PYTHON_VERSION}" 2>/dev/null <<'PYTHON'; then
 import sys
@@ -40,8 +40,7 @@ PYTHON
   log "made ${VENV} with Python $("${VENV}/bin/python" -c 'import platform; print(platform.python_version())')"
 fi
 
-# --system-certs: trust the laptop's CA store as pip does (a hospital proxy's CA is there, not in uv's own list).
-"${UV}" pip install --quiet --system-certs --python "${VENV}/bin/python" "flarectl[lead] @ file://${wheels[0]}" "nvflare==${NVFLARE_VERSION}"
+venv_install "${VENV}" "flarectl[lead] @ file://${wheels[0]}" "nvflare==${NVFLARE_VERSION}"
 installed="$("${VENV}/bin/python" -c 'import importlib.metadata as m; print(m.version("nvflare"))')"
 [ "${installed}" = "${NVFLARE_VERSION}" ] || die "the venv has NVFlare ${installed}, the federation runs ${NVFLARE_VERSION}"
 "${VENV}/bin/flarectl" --help >/dev/null

@@ -1,0 +1,1 @@
+../common/venv-install.sh
