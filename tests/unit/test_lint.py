@@ -208,3 +208,15 @@ def test_host_code_imports_only_what_the_host_has(path: Path) -> None:
     folder = path.parent.relative_to(HOSTS_DIR).parts[0] if path.is_relative_to(HOSTS_DIR) and path.parent != HOSTS_DIR else "lead"
     siblings = {sibling.stem for sibling in path.parent.glob("*.py")}
     assert imported - set(sys.stdlib_module_names) - siblings - HOST_PACKAGES[folder] == set()
+
+
+def test_every_product_module_can_be_read_in_one_sitting() -> None:
+    """No product module over 400 lines (the tests and benchmarks may be longer)."""
+    modules = [
+        *ROOT.glob("app.py"),
+        *(ROOT / "flarectl").rglob("*.py"),
+        *(ROOT / "stacks").rglob("*.py"),
+        *(ROOT / "flare_constructs").rglob("*.py"),
+    ]
+    long = {str(path.relative_to(ROOT)): n for path in modules if (n := len(path.read_text().splitlines())) > 400}
+    assert long == {}
