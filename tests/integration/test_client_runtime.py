@@ -146,7 +146,11 @@ def test_flarectl_submit_fails_loudly(federation: dict, tmp_path: Path, capsys: 
 
     kit = str(federation["prod"] / ADMIN)
     broken = numpy_job(tmp_path / "broken-job", clients=len(SITES), rounds=2)
-    (broken / "app" / "custom" / "train.py").write_text("raise RuntimeError('the site data is missing')\n")
+    # The trainer connects, takes its task, then fails: NVFlare ends the job on the sites' failed
+    # results. (A trainer that dies before its handshake leaves the job to NVFlare's dead-job
+    # watch, which under load sometimes never reports it: the job then stays RUNNING.)
+    failing = "import nvflare.client as flare\n\nflare.init()\nflare.receive()\nraise RuntimeError('the site data is missing')\n"
+    (broken / "app" / "custom" / "train.py").write_text(failing)
     assert flarectl(["submit", str(broken), "--kit", kit, "--timeout", "300"]) == 1
     out = capsys.readouterr().out
     job_id = out.split("submitted broken-job as job ")[1].split()[0]
