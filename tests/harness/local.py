@@ -4,6 +4,7 @@ command, the AWS emulator (moto_server with the gaps moto_server_plus.py fills) 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -18,10 +19,23 @@ from tests.conftest import ROOT
 HERE = Path(__file__).resolve().parent
 
 
+PICK = random.SystemRandom()  # not the random module's state, which tests and Hypothesis seed
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing holds now, for a service a test starts. It is picked below the kernel's
+    ephemeral range: a port the kernel handed out (bind to port 0) can be taken as the local
+    port of any outgoing connection before the service binds it, which happened with the test
+    files running side by side (nginx: "bind() ... Address already in use")."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = PICK.randrange(10000, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # as the services bind: every address
+            except OSError:
+                continue
+            return port
 
 
 def cli_env(**extra: str) -> dict[str, str]:
