@@ -135,8 +135,8 @@ class Hub(Model):
     @field_validator("fl_port")
     @classmethod
     def _port(cls, value: int) -> int:
-        if not 1024 <= value <= 65535 or value == 443:
-            raise ValueError(f"{value} is out of range; use a port from 1024 to 65535 (443 is the dashboard's)")
+        if not 1024 <= value <= 65535:  # not a privileged port (443, the dashboard's, is one)
+            raise ValueError(f"{value} is out of range; use a port from 1024 to 65535")
         return value
 
     @property

@@ -75,10 +75,11 @@ INVALID = [
         "federation.yaml: hub.fl_port: 70000 is out of range; use a port from 1024 to 65535",
     ),
     ("privileged port", with_(hub={"fl_port": 80}), "federation.yaml: hub.fl_port: 80 is out of range"),
+    ("highest port", with_(hub={"fl_port": 65536}), "federation.yaml: hub.fl_port: 65536 is out of range; use a port from 1024 to 65535"),
     (
-        "port clashes with the dashboard",
-        with_(hub={"fl_port": 443}),
-        "hub.fl_port: 443 is out of range; use a port from 1024 to 65535 (443 is the dashboard's)",
+        "just below the bound",
+        with_(hub={"fl_port": 1023}),
+        "federation.yaml: hub.fl_port: 1023 is out of range; use a port from 1024 to 65535",
     ),
     (
         "disk too small",
@@ -341,16 +342,17 @@ def test_aws_fields_that_interact(tmp_path: Path, fields: dict[str, Any], expect
 
 
 @pytest.mark.parametrize(
-    ("fields", "ok"),
+    ("fields", "instance_type"),
     [
-        ({"instance_type": "g5g.2xlarge", "arch": "arm64"}, True),
-        ({"instance_type": "p6-b200.48xlarge", "gpus": 8, "gpu_memory_gib": 179}, True),
-        ({"instance_type": "g6e.xlarge", "gpu_memory_gib": 44}, True),
+        ({"instance_type": "g5g.2xlarge", "arch": "arm64"}, "g5g.2xlarge"),
+        ({"instance_type": "p6-b200.48xlarge", "gpus": 8, "gpu_memory_gib": 179}, "p6-b200.48xlarge"),
+        ({"instance_type": "g6e.xlarge", "gpu_memory_gib": 44}, "g6e.xlarge"),
+        ({"instance_type": "g4dn.xlarge"}, "g4dn.xlarge"),
     ],
 )
-def test_aws_instance_types_the_ami_runs_are_accepted(tmp_path: Path, fields: dict[str, Any], ok: bool) -> None:
+def test_aws_instance_types_the_ami_runs_are_accepted(tmp_path: Path, fields: dict[str, Any], instance_type: str) -> None:
     federation = load_federation(write(tmp_path, with_(sites=[{"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 15, **fields}])))
-    assert (federation.sites[0].instance_type == fields["instance_type"]) is ok
+    assert federation.sites[0].instance_type == instance_type
 
 
 @pytest.mark.parametrize("kind", sorted(MINIMAL_SITES))

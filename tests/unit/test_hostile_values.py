@@ -5,6 +5,7 @@ the job's)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, get_args
@@ -71,6 +72,10 @@ def hostile_site(kind: str, variant: dict[str, str], field: str, text: str) -> d
     return site
 
 
+def sbatch_lines(folder: Path) -> list[str]:
+    return [line for line in (folder / "flare-client.sbatch").read_text().splitlines() if line.startswith("#SBATCH")]
+
+
 def test_every_kind_has_text_fields_to_try() -> None:
     assert {kind for kind, _, _, _ in CASES} == set(KINDS)
     assert {"name", "kit", "requirements", "parent.partition", "parent.time"} <= {field for kind, _, field, _ in CASES if kind == "slurm"}
@@ -102,10 +107,21 @@ def test_hostile_text_is_refused_or_inert(tmp_path: Path, kind: str, variant: di
     if (out / "client.env").exists():
         subprocess.run(["bash", "-c", f'set -eu; . "{out / "client.env"}"'], capture_output=True, cwd=tmp_path)
     if (out / "flare-client.sbatch").exists():
-        from flarectl.sites.slurm import directives
-
-        lines = [line for line in (out / "flare-client.sbatch").read_text().splitlines() if line.startswith("#SBATCH")]
-        assert lines == [f"#SBATCH {d}" for d in directives(federation.sites[0])]  # type: ignore[arg-type]
+        # sbatch reads each #SBATCH line as one option: the accepted text may add its own line
+        # and change no other (compared with the same site without the field).
+        lines = sbatch_lines(out)
+        assert all(re.fullmatch(r"#SBATCH --[a-z-]+(=\S+)?", line) for line in lines), lines
+        plain = tmp_path / "plain"
+        without = hostile_site(kind, variant, field, "")
+        *sections, name = field.split(".")
+        where = without
+        for section in sections:
+            where = where[section]
+        del where[name]
+        path.write_text(yaml.safe_dump({"project": "p", "project_admin_email": "it@hospital.test", "sites": [without]}))
+        plain_federation = load_federation(path)
+        emit(plain_federation.sites[0], plain_federation, plain)
+        assert set(sbatch_lines(plain)) <= set(lines) and len(lines) - len(sbatch_lines(plain)) in (0, 1), (lines, sbatch_lines(plain))
     if (out / "slurm.yaml").exists():
         from flarectl.sites.slurm import launcher_config
 

@@ -120,8 +120,9 @@ class AzureSite(CloudSite):
                 )
             if len(text) > 256:
                 raise ValueError(f"tag {key!r}: the value is longer than 256 characters")
-        if len(value) > 45:
-            raise ValueError(f"{len(value)} tags: Azure allows 50 per resource and flarectl adds 3; use at most 45")
+        # The VM carries them with flare-project, flare-site, flare-managed-by and its custom data's hash.
+        if len(value) > 46:
+            raise ValueError(f"{len(value)} tags: Azure allows 50 per resource and flarectl adds 4 to the VM; use at most 46")
         return value
 
     @model_validator(mode="after")

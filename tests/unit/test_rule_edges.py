@@ -1,0 +1,138 @@
+"""Cross-field rules at their edges, each over its whole set, with the expected values written
+here and not computed by the product (issue 34): the GPU families the Deep Learning AMI runs,
+regions the built-in table does not stock, GPU memory on cloud kinds, Azure's tag limit, DNS
+names, Slurm time limits and the #SBATCH options the job script owns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flarectl.federation import Federation
+from flarectl.sites.aws.instance_types import dlami_supports
+from flarectl.sites.slurm import time_seconds
+from tests.harness.config_cases import DNS, problems, with_
+
+# The families AWS documents for the Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04):
+# x86_64 G4dn, G5, G6, Gr6, G6e, G7e, P4d, P4de, P5, P5e, P5en, P6 (and P6's -b200 / -b300 kinds);
+# arm64 G5g.
+DLAMI_X86 = ["g4dn", "g5", "g6", "gr6", "g6e", "g7e", "p4d", "p4de", "p5", "p5e", "p5en", "p6"]
+NOT_DLAMI_X86 = ["g6f", "g5g", "g4ad", "g3", "g3s", "p3", "p3dn", "p2", "inf2", "trn1", "gr6f", "g6ex", "p6e", "p5f", "t3", "c7i"]
+
+
+@pytest.mark.parametrize("family", DLAMI_X86)
+def test_every_family_the_dlami_runs_is_accepted_on_x86(family: str) -> None:
+    assert dlami_supports(f"{family}.xlarge", "x86_64")
+    assert not dlami_supports(f"{family}.xlarge", "arm64")
+
+
+@pytest.mark.parametrize("family", NOT_DLAMI_X86)
+def test_a_family_that_only_starts_like_one_the_dlami_runs_is_refused(family: str) -> None:
+    """g6f (fractional L4), gr6f and g6ex start with g6/gr6/g6e but are other families."""
+    assert not dlami_supports(f"{family}.xlarge", "x86_64")
+
+
+def test_a_dash_kind_of_a_family_is_that_family_and_arm_is_g5g_only() -> None:
+    assert dlami_supports("p6-b200.48xlarge", "x86_64") and dlami_supports("p6-b300.48xlarge", "x86_64")
+    assert dlami_supports("g5g.2xlarge", "arm64") and not dlami_supports("g5.2xlarge", "arm64")
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1"])
+def test_regions_the_built_in_table_does_not_stock_need_an_explicit_instance_type(tmp_path: Path, region: str) -> None:
+    aws = {"account": "123456789012", "region": region}
+    site = {"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 22, "aws": aws}
+    assert problems(tmp_path, with_(sites=[site])) == [
+        f"federation.yaml: sites[0].instance_type: {region} offers fewer GPU types than the built-in table knows; set instance_type to one it offers"
+    ]
+    federation = Federation.model_validate(with_(sites=[{**site, "instance_type": "g5.xlarge"}]))
+    assert federation.sites[0].instance_type == "g5.xlarge"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-1", "ap-northeast-1", "ca-central-1"])
+def test_commercial_regions_choose_from_the_table(region: str) -> None:
+    site = {"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 22, "aws": {"account": "123456789012", "region": region}}
+    assert Federation.model_validate(with_(sites=[site])).sites[0].instance_type is None
+
+
+@pytest.mark.parametrize(("kind", "fields"), [("aws", {}), ("azure", {"location": "eastus"})])
+def test_a_cloud_kind_needs_gpu_memory_above_zero(tmp_path: Path, kind: str, fields: dict[str, Any]) -> None:
+    """Cloud kinds choose hardware by the GPU memory: 0 (the default) is refused, not a wildcard."""
+    site = {"name": "lab", "kind": kind, **fields, "gpu_memory_gib": 0}
+    assert problems(tmp_path, with_(sites=[site])) == [
+        "federation.yaml: sites[0].gpu_memory_gib: 0 GiB per GPU: use the memory of one GPU as nvidia-smi reports it, in GiB (more than 0)"
+    ]
+    assert problems(tmp_path, with_(sites=[{**site, "gpu_memory_gib": -1}]))[0].startswith(
+        "federation.yaml: sites[0].gpu_memory_gib: -1 GiB"
+    )
+
+
+@pytest.mark.parametrize(("kind", "fields"), [("slurm", {"kit": "/s/k", "workdir": "/s/w"}), ("linux", {"kit": "/k", "workdir": "/w"}),
+                                              ("wsl", {"kit": "/home/a/k", "workdir": "/home/a/w"})])  # fmt: skip
+def test_a_folder_kind_may_register_no_gpu_memory(kind: str, fields: dict[str, Any]) -> None:
+    site = {"name": "lab", "kind": kind, **fields, "gpus": 0, "gpu_memory_gib": 0}
+    assert Federation.model_validate(with_(sites=[site])).sites[0].gpu_memory_gib == 0
+
+
+def azure_site(tags: int) -> dict[str, Any]:
+    return {"name": "onc-az", "kind": "azure", "location": "eastus", "gpu_memory_gib": 15, "tags": {f"t{i}": "v" for i in range(tags)}}
+
+
+def test_azure_allows_50_tags_a_resource_and_the_vm_carries_four_of_flarectls() -> None:
+    """The VM has the site's tags, flare-project, flare-site, flare-managed-by and the custom
+    data's hash: 46 of the site's own make exactly 50 there, 47 are refused."""
+    from flarectl.sites.azure.plan import plan_site
+
+    federation = Federation.model_validate(with_(sites=[azure_site(46)]))
+    plan = plan_site(federation.sites[0], federation, subscription_id="0", custom_data="", custom_data_sha256="h", ssh_public_key="")
+    counts = {resource.type: len(resource.model.tags) for resource in plan.resources}
+    assert counts["Microsoft.Compute/virtualMachines"] == 50 and max(counts.values()) == 50 and len(plan.resource_group_tags) == 49
+
+
+def test_47_azure_tags_are_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, with_(sites=[azure_site(47)])) == [
+        "federation.yaml: sites[0].tags: 47 tags: Azure allows 50 per resource and flarectl adds 4 to the VM; use at most 46"
+    ]
+
+
+def test_the_dashboard_and_the_fl_server_need_names_of_their_own(tmp_path: Path) -> None:
+    same = {**DNS, "server_name": DNS["dashboard_name"]}
+    assert problems(tmp_path, with_(dns=same)) == [
+        "federation.yaml: dns: dashboard_name and server_name are the same; give each its own name"
+    ]
+    assert problems(tmp_path, with_(dns={**same, "server_name": same["server_name"].upper()})) == [
+        "federation.yaml: dns: dashboard_name and server_name are the same; give each its own name"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "seconds"),
+    [
+        ("45", 45 * 60),  # minutes
+        ("5:30", 5 * 60 + 30),  # minutes:seconds, not hours:minutes
+        ("59:59", 59 * 60 + 59),
+        ("2:00:00", 2 * 3600),  # hours:minutes:seconds
+        ("1-00:00:00", 86400),  # days-hours:minutes:seconds
+        ("1-02:30", 26 * 3600 + 30 * 60),  # days-hours:minutes
+        ("7-00:00:00", 7 * 86400),
+    ],
+)
+def test_slurm_time_limits_read_as_slurm_reads_them(limit: str, seconds: int) -> None:
+    assert time_seconds(limit) == seconds
+
+
+# What the job script sets itself, or what would change what the job is: an extra directive
+# may not name any of them (sbatch takes the last one given, so it would win).
+OWNED_BY_THE_JOB_SCRIPT = ["job-name", "partition", "account", "qos", "time", "gres", "gpus", "gpus-per-node", "gpus-per-task",
+                           "cpus-per-task", "mem", "mem-per-cpu", "mem-per-gpu", "signal", "output", "error", "open-mode", "array",
+                           "dependency", "wrap", "uid", "gid", "chdir", "parsable", "hold", "test-only", "wait"]  # fmt: skip
+
+
+@pytest.mark.parametrize("option", OWNED_BY_THE_JOB_SCRIPT)
+def test_an_extra_directive_cannot_set_what_the_job_script_owns(tmp_path: Path, option: str) -> None:
+    site = {"name": "hpc", "kind": "slurm", "kit": "/s/k", "workdir": "/s/w", "extra_directives": [f"--{option}=1"]}
+    assert problems(tmp_path, with_(sites=[site])) == [
+        f"federation.yaml: sites[0].extra_directives: '--{option}=1': --{option} is set from the site's own fields (or would change "
+        "what the job is); remove it"
+    ]
