@@ -127,3 +127,26 @@ def test_alarm_names_and_what_the_health_check_publishes_are_in_step() -> None:
     spec.loader.exec_module(published)
     names = ("NAMESPACE", "HEALTH_CHECK_FAILED", "CERTIFICATE_DAYS_LEFT", "DATA_VOLUME_USED")
     assert {n: getattr(hub_alerts, n) for n in names} == {n: getattr(published, n) for n in names}
+
+
+def test_cloudwatch_and_eventbridge_may_only_encrypt_for_the_topic_with_the_project_key(default_template: Template) -> None:
+    """What each service needs to publish to an encrypted topic (SNS's documentation): Decrypt and
+    GenerateDataKey*, nothing else."""
+    statements = only(default_template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
+    for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+        (statement,) = [s for s in statements if s.get("Principal", {}).get("Service") == service]
+        assert {key: statement[key] for key in ("Effect", "Action", "Resource")} == {
+            "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"
+        }  # fmt: skip
+        assert "Condition" not in statement
+
+
+def test_a_quiet_log_is_no_alarm_for_the_counted_lines(default_template: Template) -> None:
+    """No refused logins or handshakes means no datapoints: that is OK, not INSUFFICIENT_DATA."""
+    topic = {"Ref": logical_id(default_template, "AWS::SNS::Topic")}
+    counted = {
+        p["MetricName"]: (p["TreatMissingData"], p["OKActions"], p.get("InsufficientDataActions"))
+        for p in (r["Properties"] for r in default_template.find_resources("AWS::CloudWatch::Alarm").values())
+        if p.get("MetricName") in ("RefusedLogins", "RefusedFlHandshakes")
+    }
+    assert counted == {"RefusedLogins": ("notBreaching", [topic], None), "RefusedFlHandshakes": ("notBreaching", [topic], None)}

@@ -1,0 +1,76 @@
+"""What each folder kind's client host reads, every setting, written out here (issue 34):
+client.env as bash reads it, and the settings flare-site.sh carries (PLATFORM decides the WSL
+paths). A cloud kind's client.env is asserted the same way in test_aws_site / test_azure_site."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flarectl.config import DEFAULT_FEDERATION
+from flarectl.federation import Federation, load_federation
+from flarectl.sites.registry import KINDS
+
+COMMON = {"NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "torch==2.5.1", "PYTHON": "python3", "UV_VERSION": "0.13.8", "VENV_MANAGED": "true"}
+EXPECTED = {
+    "hpc-lab": {**COMMON, "SITE_NAME": "hpc-lab", "GPUS": "1", "GPU_MEMORY_GIB": "44", "SITE_ROOT": "/shared/nvflare/hpc-lab",
+                "KIT_SOURCE": "/shared/nvflare/kits/hpc-lab", "VENV": "/shared/nvflare/hpc-lab/venv"},
+    "path-lab": {**COMMON, "SITE_NAME": "path-lab", "GPUS": "2", "GPU_MEMORY_GIB": "22", "SITE_ROOT": "/srv/nvflare/path-lab",
+                 "KIT_SOURCE": "/srv/nvflare/kits/path-lab", "VENV": "/srv/nvflare/path-lab/venv"},
+    "laptop-1": {**COMMON, "SITE_NAME": "laptop-1", "GPUS": "1", "GPU_MEMORY_GIB": "7", "SITE_ROOT": "/home/researcher/nvflare/laptop-1",
+                 "KIT_SOURCE": "/home/researcher/nvflare/kits/laptop-1", "VENV": "/home/researcher/nvflare/laptop-1/venv"},
+}  # fmt: skip
+SITE_SCRIPT = {
+    "path-lab": {"SITE_DIR": "/srv/nvflare/path-lab", "SITE_NAME": "path-lab", "GPUS": "2", "PLATFORM": "linux"},
+    "laptop-1": {"SITE_DIR": "/home/researcher/nvflare/laptop-1", "SITE_NAME": "laptop-1", "GPUS": "1", "PLATFORM": "wsl"},
+}
+
+
+def bash_reads(file: Path, names: list[str], prelude: str = "") -> dict[str, str]:
+    """The values bash has after sourcing `file` (the way flare-client.sh reads client.env)."""
+    script = prelude + f'. "{file}"\n' + "".join(f'printf "%s\\0" "${{{name}-<unset>}}"\n' for name in names)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    return dict(zip(names, out.split("\0")[:-1], strict=True))
+
+
+@pytest.fixture(scope="module")
+def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    federation = load_federation(DEFAULT_FEDERATION)
+    folders = {}
+    for site in federation.sites:
+        emit = KINDS[site.kind].emit
+        if site.name in EXPECTED and emit:
+            folders[site.name] = tmp_path_factory.mktemp(site.name)
+            emit(site, federation, folders[site.name])
+    return folders
+
+
+@pytest.mark.parametrize("site", sorted(EXPECTED))
+def test_client_env_holds_exactly_these_settings(emitted: dict[str, Path], site: str) -> None:
+    env = emitted[site] / "client.env"
+    names = sorted(
+        {line.split("=", 1)[0] for line in env.read_text().splitlines() if line and not line.startswith(("#", " ")) and "=" in line}
+    )
+    assert names == sorted(EXPECTED[site])
+    assert bash_reads(env, names) == EXPECTED[site]
+
+
+@pytest.mark.parametrize("site", sorted(SITE_SCRIPT))
+def test_flare_site_sh_carries_the_site_and_its_platform(emitted: dict[str, Path], site: str) -> None:
+    lines = [line for line in (emitted[site] / "flare-site.sh").read_text().splitlines() if line.startswith("readonly ")]
+    settings = [line.removeprefix("readonly ").split("=", 1)[0] for line in lines]
+    assert settings[:4] == ["SITE_DIR", "SITE_NAME", "GPUS", "PLATFORM"]
+    header = "\n".join(lines[:4]) + "\n"
+    script = emitted[site] / "settings.sh"
+    script.write_text(header)
+    assert bash_reads(script, list(SITE_SCRIPT[site])) == SITE_SCRIPT[site]
+
+
+def test_a_venv_the_site_names_is_used_in_place_not_managed(tmp_path: Path) -> None:
+    site = {"name": "path-lab", "kind": "linux", "kit": "/srv/k", "workdir": "/srv/w", "venv": "/opt/venvs/flare"}
+    federation = Federation.model_validate({"project": "p", "project_admin_email": "it@hospital.test", "sites": [site]})
+    KINDS["linux"].emit(federation.sites[0], federation, tmp_path)  # type: ignore[misc]
+    values = bash_reads(tmp_path / "client.env", ["VENV", "VENV_MANAGED", "SITE_ROOT", "KIT_SOURCE"])
+    assert values == {"VENV": "/opt/venvs/flare", "VENV_MANAGED": "false", "SITE_ROOT": "/srv/w", "KIT_SOURCE": "/srv/k"}
