@@ -167,3 +167,14 @@ def client_federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
 @pytest.fixture(scope="session")
 def client_template(client_federation: Federation) -> Template:
     return synth_stack(client_federation, "FlareClient-onc-lab")
+
+
+# What `flarectl hub restore-plan` writes into hub: after a `cdk destroy` (README: restore).
+RESTORE = {"kit_bucket": "cancer-fl-kits-old", "admin_secret": "existing", "data_volume_id": "vol-0123456789abcdef0",
+           "elastic_ip": {"allocation_id": "eipalloc-0123456789abcdef0", "address": "3.91.22.17"}}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def restore_template() -> Template:
+    """The hub of a federation that adopts what an earlier hub kept."""
+    return synth_hub(federation(hub=RESTORE))

@@ -40,6 +40,10 @@ def test_hub_in_an_existing_vpc(existing_vpc_template: Template, snapshot_json: 
     assert stable(existing_vpc_template) == snapshot_json
 
 
+def test_hub_adopting_what_an_earlier_hub_kept(restore_template: Template, snapshot_json: SnapshotAssertion) -> None:
+    assert stable(restore_template) == snapshot_json
+
+
 def test_no_cdk_metadata_or_analytics(default_template: Template) -> None:
     assert default_template.find_resources("AWS::CDK::Metadata") == {}
 
