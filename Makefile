@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth lint test docs demo bench bench-slurm bench-boot clean
+.PHONY: synth lint test docs demo bench bench-slurm bench-boot mutation clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -68,6 +68,12 @@ docs: $(VENV)/.runtime
 demo: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) -m tests.e2e.federation_demo
 
+# Mutation testing of the pure rules ([tool.mutmut] in pyproject.toml): slow, not in make test.
+# The kill rate and the survivors (bench/mutation_report.py --diffs shows each).
+mutation: $(VENV)/.dev
+	$(VENV)/bin/mutmut run > mutmut.log 2>&1 || (tail -c 2000 mutmut.log; exit 1)
+	$(PYTHON) bench/mutation_report.py
+
 # Needs root, Slurm and munge (the Debian packages in .ci/debian-packages.txt).
 bench-slurm: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/slurm_gpu_hold.py
@@ -77,4 +83,4 @@ bench-boot: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/booted_hub.py
 
 clean:
-	rm -rf cdk.out .pytest_cache build dist
+	rm -rf cdk.out .pytest_cache build dist mutants mutmut.log

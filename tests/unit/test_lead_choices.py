@@ -59,6 +59,16 @@ def test_poc_uses_the_admin_kit_of_the_poc_workspace(tmp_path: Path, monkeypatch
     assert lead.find_kit(None, poc=True) == kit
 
 
+def test_poc_without_an_admin_kit_names_the_poc_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lead, "poc_workspace", lambda: tmp_path)
+    with pytest.raises(LeadError) as error:
+        lead.find_kit(None, poc=True)
+    assert str(error.value) == (
+        f"no admin startup kit found in the POC workspace {tmp_path} (nvflare poc prepare); download yours from the dashboard, "
+        "unzip it there, or pass --kit PATH"
+    )
+
+
 def job(folder: Path, *, meta: str = "meta.json", configs: tuple[str, ...] = ("config_fed_client.conf",)) -> Path:
     (folder / "app" / "config").mkdir(parents=True)
     if meta:

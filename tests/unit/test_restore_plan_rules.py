@@ -64,6 +64,14 @@ def test_of_the_deleted_stacks_of_that_name_the_most_recently_deleted_is_read() 
         assert restore_plan.find_stack(cloudformation, "FlareServerStack")["StackId"] == STACK_ID.format("1")
 
 
+def test_a_deleted_stack_without_a_deletion_time_counts_by_its_creation() -> None:
+    with stubbed("cloudformation") as (cloudformation, stub):
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id FlareServerStack does not exist")
+        stub.add_response("list_stacks", {"StackSummaries": [summary("1", 1, None), summary("2", 3, None)]})
+        stub.add_response("describe_stacks", {"Stacks": [stack("DELETE_COMPLETE", {}, "2")]}, {"StackName": STACK_ID.format("2")})
+        assert restore_plan.find_stack(cloudformation, "FlareServerStack")["StackId"] == STACK_ID.format("2")
+
+
 def test_no_stack_live_or_deleted_is_said_with_the_region_to_check() -> None:
     with stubbed("cloudformation") as (cloudformation, stub):
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id FlareServerStack does not exist")
@@ -82,6 +90,9 @@ def test_no_stack_live_or_deleted_is_said_with_the_region_to_check() -> None:
         ({"State": "in-use", "Attachments": [{"InstanceId": "i-0old"}]}, False,
          "data volume vol-0abc is in-use (i-0old): stop that instance first, or it cannot be adopted"),
         ({"State": "creating", "Attachments": []}, False, "data volume vol-0abc is creating (): stop that instance first, or it cannot be adopted"),
+        ({"State": "in-use", "Attachments": [{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}]}, False,
+         "data volume vol-0abc is in-use (i-0a, i-0b): stop that instance first, or it cannot be adopted"),
+        ({"State": "deleting"}, False, "data volume vol-0abc is deleting (): stop that instance first, or it cannot be adopted"),
         ({"State": "available", "Attachments": []}, True, "data volume vol-0abc is in us-east-1b: the rebuilt hub's subnet must be there "
                                                           "(with vpc: vpc-..., set network.subnet_ids to a subnet in that zone)"),
     ],
@@ -146,6 +157,7 @@ def test_a_kit_store_that_still_exists_is_adopted(reply: Any, adopted: bool, not
         ([], False, "Elastic IP 198.51.100.7 was released: startup kits that name the server by this address must be made again"),
         ([{"InstanceId": "i-0old", "AssociationId": "eipassoc-1"}], False,
          "Elastic IP 198.51.100.7 is still associated (i-0old): disassociate it first"),
+        ([{"InstanceId": "i-0old"}], False, "Elastic IP 198.51.100.7 is still associated (i-0old): disassociate it first"),
         ([{"AssociationId": "eipassoc-1"}], False,
          "Elastic IP 198.51.100.7 is still associated (a network interface): disassociate it first"),
         ([{}], True, None),
@@ -214,6 +226,40 @@ def test_a_still_existing_stack_and_an_adopted_volume_without_its_secret_each_ge
         "secret p/dashboard-admin no longer exists: the rebuilt hub makes a new one",
         "the data volume's dashboard database was seeded from the admin secret, which is gone: the old admin login still works on the "
         "dashboard; set admin_secret: existing after creating the secret again by hand",
+    ]
+
+
+def test_a_deleted_stack_with_everything_kept_adopts_all_four_without_notes_but_the_zone() -> None:
+    outputs = {"DataVolumeId": "vol-0abc", "AdminSecretName": "p/dashboard-admin", "KitBucket": "p-kits", "ElasticIp": "198.51.100.7"}
+    cloudformation, ec2, secrets, s3 = client("cloudformation"), client("ec2"), client("secretsmanager"), client("s3")
+    with Stubber(cloudformation) as cf_stub, Stubber(ec2) as ec2_stub, Stubber(secrets) as secret_stub, Stubber(s3) as s3_stub:
+        cf_stub.add_response("describe_stacks", {"Stacks": [stack("DELETE_COMPLETE", outputs)]})
+        ec2_stub.add_response(
+            "describe_volumes", {"Volumes": [{"VolumeId": "vol-0abc", "AvailabilityZone": "us-east-1c", "State": "available"}]}
+        )
+        secret_stub.add_response("describe_secret", {"Name": "p/dashboard-admin"})
+        s3_stub.add_response("head_bucket", {})
+        ec2_stub.add_response("describe_addresses", {"Addresses": [{"PublicIp": "198.51.100.7", "AllocationId": "eipalloc-1"}]})
+        block, notes = restore_plan.plan(Session({"cloudformation": cloudformation, "ec2": ec2, "secretsmanager": secrets, "s3": s3}),
+                                         "FlareServerStack")  # fmt: skip
+    assert block == {"hub": {"data_volume_id": "vol-0abc", "admin_secret": "existing", "kit_bucket": "p-kits",
+                             "elastic_ip": {"allocation_id": "eipalloc-1", "address": "198.51.100.7"}}}  # fmt: skip
+    assert notes == ["data volume vol-0abc is in us-east-1c: the rebuilt hub's subnet must be there "
+                     "(with vpc: vpc-..., set network.subnet_ids to a subnet in that zone)"]  # fmt: skip
+
+
+def test_a_stack_without_outputs_names_nothing_to_adopt() -> None:
+    with stubbed("cloudformation") as (cloudformation, stub):
+        without = {key: value for key, value in stack("DELETE_COMPLETE", {}).items() if key != "Outputs"}
+        stub.add_response("describe_stacks", {"Stacks": [without]})
+        block, notes = restore_plan.plan(Session({"cloudformation": cloudformation, "ec2": client("ec2"), "secretsmanager": client("secretsmanager"),
+                                                  "s3": client("s3")}), "FlareServerStack")  # fmt: skip
+    assert block == {"hub": {}}
+    assert notes == [
+        "the old stack names no data volume (DataVolumeId output)",
+        "the old stack names no admin secret (AdminSecretName output)",
+        "the old stack names no kit store (KitBucket output)",
+        "the old stack names no Elastic IP (ElasticIp output)",
     ]
 
 
