@@ -71,6 +71,7 @@ demo: $(VENV)/.dev node_modules/.installed
 # Mutation testing of the pure rules ([tool.mutmut] in pyproject.toml): slow, not in make test.
 # The kill rate and the survivors (bench/mutation_report.py --diffs shows each).
 mutation: $(VENV)/.dev
+	rm -rf mutants  # a fresh run: mutmut keeps earlier results while the source is unchanged
 	$(VENV)/bin/mutmut run > mutmut.log 2>&1 || (tail -c 2000 mutmut.log; exit 1)
 	$(PYTHON) bench/mutation_report.py
 

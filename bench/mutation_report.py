@@ -20,7 +20,7 @@ def main() -> int:
     print(f"mutants: {len(states)}; killed {killed}, survived {survived}, not reached by these unit tests {counts['no tests']}, "
           f"timed out {counts['timeout']}")  # fmt: skip
     if killed + survived:
-        print(f"kill rate of the mutants the unit tests reach: {killed / (killed + survived):.0%}")
+        print(f"kill rate of the mutants the unit tests reach: {killed / (killed + survived):.1%}")
     by_function = Counter(name.split("__mutmut_")[0] for name, state in states.items() if state == "survived")
     for function, count in by_function.most_common():
         print(f"  {count:3d} survived in {function.replace('.x_', '.')}")
