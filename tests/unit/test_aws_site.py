@@ -90,9 +90,10 @@ def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_templat
     # client.env is rendered at synth (flarectl/client_runtime.py) and written as it is.
     header = script.split("readonly ROOT=")[0]
     result = subprocess.run(["bash", "-c", header + '\nprintf %s "$CLIENT_SETTINGS"'], capture_output=True, text=True, check=True)
-    for line in ("SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "GPUS=4", "GPU_MEMORY_GIB=22", "REQUIREMENTS=torch==2.5.1",
-                 "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit", "VENV=/opt/nvflare-client/venv"):  # fmt: skip
-        assert line in result.stdout.splitlines()
+    settings = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    assert settings == ["SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=4", "GPU_MEMORY_GIB=22",
+                        "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit", "VENV=/opt/nvflare-client/venv",
+                        "VENV_MANAGED=true", "PYTHON=python3", "UV_VERSION=0.13.8"]  # fmt: skip
     assert 'bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}"' in script
     assert ["scripts-user", "always"] in cloud_config(client_template)["cloud_final_modules"]
 

@@ -194,12 +194,15 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
     deploy(federation, arm)
     files = custom_data_files(put_bodies(arm)["Microsoft.Compute/virtualMachines"]["properties"]["osProfile"]["customData"])
     runtime = "/opt/nvflare-client/bundle/runtime"
-    for name in ("flare-client.sh", "flare-doctor.py", "flare-client.service", "install-service.sh"):
+    shipped = {"flare-client.sh", "flare-doctor.py", "startup_kit.py", "venv-install.sh", "flare-client.service", "install-service.sh"}
+    assert {path.rsplit("/", 1)[1] for path in files if path.startswith(f"{runtime}/")} == shipped | {"azure-bootstrap.sh"}
+    for name in shipped:
         assert files[f"{runtime}/{name}"]["content"] == (HOSTS_DIR / "client" / name).read_text()
     assert "ubuntu-drivers install --gpgpu" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
-    settings = files["/etc/nvflare-client/client.env"]["content"]
-    assert "SITE_NAME=onc-az\n" in settings and "KIT_SOURCE=/opt/nvflare-client/bundle/kit.zip\n" in settings
-    assert "REQUIREMENTS=torch==2.5.1\n" in settings and "NVFLARE_VERSION=2.9.0\n" in settings
+    settings = [line for line in files["/etc/nvflare-client/client.env"]["content"].splitlines() if line and not line.startswith("#")]
+    assert settings == ["SITE_NAME=onc-az", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=1", "GPU_MEMORY_GIB=15",
+                        "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit.zip", "VENV=/opt/nvflare-client/venv",
+                        "VENV_MANAGED=true", "PYTHON=python3", "UV_VERSION=0.13.8"]  # fmt: skip
     kit = files["/opt/nvflare-client/bundle/kit.zip"]
     assert kit["permissions"] == "0600"
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(kit["content"]))) as archive:
