@@ -38,9 +38,11 @@ def hub(aws_emulator: dict[str, str], pebble: dict[str, str], tmp_path_factory: 
         "DASHBOARD_PORT": str(free_port()), "FL_PORT": str(free_port()),
     })  # fmt: skip
     hub.start_dashboard()
-    hub.wait_for_dashboard()
-    yield hub
-    hub.stop_all()
+    try:  # the units stop even when the dashboard never answered
+        hub.wait_for_dashboard()
+        yield hub
+    finally:
+        hub.stop_all()
     if FIGURES:
         print("\ncertificate figures: " + ", ".join(f"{k} {v:.1f} s" for k, v in FIGURES.items()))
 

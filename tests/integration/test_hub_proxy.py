@@ -72,9 +72,11 @@ def hub(aws_emulator: dict[str, str], admin: dict[str, str], tmp_path_factory: p
                 "DASHBOARD_NAME": "localhost", "DASHBOARD_PORT": str(free_port())}  # fmt: skip
     hub = Hub(tmp_path_factory.mktemp("hub"), settings)
     hub.start_dashboard()
-    wait_for(lambda: request(int(settings["DASHBOARD_PORT"]), "/")[0] == 200, timeout=90)
-    yield hub
-    hub.stop_all()
+    try:  # the units stop even when the dashboard never answered
+        hub.wait_for_dashboard()
+        yield hub
+    finally:
+        hub.stop_all()
     if FIGURES:
         print("\nhub proxy figures: " + ", ".join(f"{k}: {v}" for k, v in FIGURES.items()))
 
