@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from flarectl.hosts.common import startup_kit
 from flarectl.hosts.common.dashboard_api import API, DashboardApi, DashboardUnreachable, is_zip
-from flarectl.hosts.common.startup_kit import identity
 
 
 class SiteKitError(Exception):
@@ -128,7 +127,7 @@ class DashboardClient(DashboardApi):
 
 def check_kit(kit: Path, site: str, server_name: str | None, fl_port: int) -> str:
     """What the kit dials, or SiteKitError when it is not this site's or not this federation's server."""
-    dials = identity(json.loads((kit / "startup" / "fed_client.json").read_text()))
+    dials = startup_kit.identity(json.loads((kit / "startup" / "fed_client.json").read_text()))
     if dials.site not in (None, site):
         raise SiteKitError(f"the kit is for site {dials.site!r}, not {site!r}")
     if server_name and dials.host != server_name:

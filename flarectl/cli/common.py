@@ -16,12 +16,6 @@ if TYPE_CHECKING:
 CONFIG_HELP = "federation file (default: the one this checkout remembers from cdk -c config=, else the embedded federation.yaml)"
 
 
-def fail(message: str) -> int:
-    """One line on stderr; exit code 2 (a mistake to fix)."""
-    print(f"flarectl: {message}", file=sys.stderr)
-    return 2
-
-
 def load_or_report(config: str) -> Federation | None:
     """The federation, or None after printing one line per problem."""
     from flarectl.config.errors import ConfigError
