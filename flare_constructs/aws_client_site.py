@@ -12,6 +12,7 @@ from flare_constructs.boot_user_data import every_boot_user_data, grant_asset_re
 from flare_constructs.managed_instance import ManagedInstance
 from flare_constructs.review_only import refuse_deploy
 from flarectl.client_runtime import CLOUD_BUNDLE, RUNTIME_FILES, client_env, cloud_layout
+from flarectl.config.governance import Stance
 from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 
@@ -43,6 +44,7 @@ class AwsClientSite(Construct):
         *,
         site: AwsSite,
         nvflare_version: str,
+        governance: Stance,
         instance_type: str,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
@@ -55,7 +57,7 @@ class AwsClientSite(Construct):
         script = render_script(
             PACKAGE_DIR / "sites" / "aws" / "host" / "aws-bootstrap.sh",
             {
-                "CLIENT_SETTINGS": client_env(site, nvflare_version, HOST),
+                "CLIENT_SETTINGS": client_env(site, nvflare_version, HOST, governance),
                 "SETTINGS_PATH": HOST.settings_file,
                 "BUNDLE_PATH": CLOUD_BUNDLE,
                 "VENV_PATH": HOST.venv,

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from flarectl.config.governance import Stance
 from flarectl.config.sites import ClientSite, FolderSite
+from flarectl.governance import authorization, compact, privacy
 from flarectl.host_scripts import render_settings_file
 
 UV_VERSION = "0.13.8"  # installs the sites' venvs (pip when it cannot be had); the Leads' too
@@ -73,7 +75,8 @@ def folder_layout(site: FolderSite) -> HostLayout:
     )
 
 
-def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) -> dict[str, str]:
+def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout, stance: Stance) -> dict[str, str]:
+    """`stance`: the site's governance (FederationSettings.governance.site(name))."""
     return {
         "SITE_NAME": site.name,
         "NVFLARE_VERSION": nvflare_version,
@@ -86,6 +89,9 @@ def client_settings(site: ClientSite, nvflare_version: str, layout: HostLayout) 
         "VENV_MANAGED": "true" if layout.managed_venv else "false",
         "PYTHON": layout.python,
         "UV_VERSION": UV_VERSION,
+        # NVFlare's local/authorization.json and local/privacy.json (empty: none), one line each.
+        "AUTHORIZATION_JSON": compact(authorization(stance)),
+        "PRIVACY_JSON": compact(privacy(stance)),
     }
 
 
@@ -96,8 +102,8 @@ def exact(value: float) -> str:
     return short if float(short) == value else repr(value)
 
 
-def client_env(site: ClientSite, nvflare_version: str, layout: HostLayout) -> str:
+def client_env(site: ClientSite, nvflare_version: str, layout: HostLayout, stance: Stance) -> str:
     """client.env: what the shared runtime reads on the host."""
     return render_settings_file(
-        client_settings(site, nvflare_version, layout), about=f"NVFlare client settings for {site.kind} site {site.name}"
+        client_settings(site, nvflare_version, layout, stance), about=f"NVFlare client settings for {site.kind} site {site.name}"
     )

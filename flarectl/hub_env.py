@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flarectl.governance import authorization, compact
 from flarectl.host_scripts import render_env_file
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def hub_settings(federation: FederationSettings, *, kit_bucket: str, admin_secre
         "PROJECT_TITLE": federation.dashboard_title,
         "PROJECT_DESCRIPTION": federation.dashboard.description,
         "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
+        # The FL server's local/authorization.json (governance.hub), one line of JSON.
+        "SERVER_AUTHORIZATION": compact(authorization(federation.governance.server)),
     }
 
 

@@ -113,6 +113,8 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
             return True
 
         code, meta = session.monitor_job_and_return_job_meta(job_id, timeout=timeout, poll_interval=2, cb=progress)
+        for line in refusals(session.get_job_meta(job_id)):  # the monitor's copy lacks the deploy detail
+            say(line)
         if meta is None:
             say(f"job {job_id}: still running after {timeout:g} s; follow it with `flarectl jobs`, stop it with `flarectl abort {job_id}`")
             return 1
@@ -124,6 +126,30 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
         return 0
     finally:
         session.close()
+
+
+# NVFlare's reasons when a site refuses to deploy a job (private/fed/utils/app_deployer.py,
+# app_authz.py): its governance policy said no. Named in the Lead's words.
+POLICY_REASONS = {
+    "BYOC not permitted": "the site does not allow custom code (governance custom_code)",
+    "is not authorized for 'submit_job'": "the site does not run jobs from your role or organization (governance run_jobs)",
+}
+
+
+def refusals(meta: dict) -> list[str]:
+    """A line for every site that refused the job, with its reason: the job ran without it, or not at all."""
+    lines = []
+    for entry in meta.get("job_deploy_detail") or []:
+        site, _, reply = str(entry).partition(": ")
+        reply = reply.removeprefix("NVFLARE_ERROR: ")
+        if not reply and "required_min_sites" in site:  # "num_ok_sites 0 < required_min_sites 1"
+            lines.append(f"too few sites accepted the job to run it ({site})")
+        elif reply and reply != "OK":
+            why = next((words for reason, words in POLICY_REASONS.items() if reason in reply), None)
+            if why is None and "privacy scope" in reply:
+                why = "the site defines no such privacy scope (governance privacy); name one of its scopes in the job's meta"
+            lines.append(f"{site} refused the job: {reply}" + (f" ({why})" if why else ""))
+    return lines
 
 
 def workflow_round(session: Any, job_id: str) -> str | None:
@@ -201,6 +227,8 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
     session = session_for(kit)
     try:
         meta = known_job(session, job_id)
+        for line in refusals(meta):
+            say(line)
         target = destination.expanduser().resolve() / job_id
         target.mkdir(parents=True, exist_ok=True)
         status = meta.get("status", "")
@@ -210,7 +238,7 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
                 result = session.download_job_result(job_id, str(target / "result"))
             except Exception as error:  # the server may keep no workspace (e.g. a job that never ran)
                 say(f"job {job_id}: the server keeps no result ({error})")
-        logs = session.get_job_logs(job_id, target="all")
+        logs = job_logs(session, job_id)
         failed = str(status).startswith("FINISHED") and status != "FINISHED:COMPLETED"
         reported = job_errors(session, job_id) if failed else {}
         if failed:
@@ -277,10 +305,22 @@ def job_sites(session: Any, meta: dict) -> list[str]:
     return sorted(site for site in wanted if site not in ("@ALL", "server"))
 
 
+def job_logs(session: Any, job_id: str) -> dict:
+    """The job's logs the hub holds, as far as the hub's authorization.json lets this user read
+    them (NVFlare's default grants the get_job_log right to the Project Admin only)."""
+    from nvflare.fuel.flare_api.api_spec import AuthorizationError
+
+    try:
+        return dict(session.get_job_logs(job_id, target="all"))
+    except AuthorizationError:
+        return {"logs": {}, "unavailable": {"server": "the hub's policy does not let your role read job logs (NVFlare's get_job_log "
+                                                      "right; the Project Admin has it): ask the Project Admin"}}  # fmt: skip
+
+
 def site_job_logs(session: Any, job_id: str, meta: dict, logs: dict) -> None:
     """A client's job log that the server does not hold (a job process that died never sends it):
-    read from the site with the admin `cat` command, which each site's authorization.json allows
-    a Lead on its own org's sites only (NVFlare's default: shell_commands o:site). Fills `logs`."""
+    read from the site with the admin `cat` command, where the site's governance allows it
+    (shell_commands; NVFlare's default: users of the site's own organization). Fills `logs`."""
     from nvflare.fuel.flare_api.api_spec import AuthorizationError
 
     for site in job_sites(session, meta):
@@ -290,8 +330,8 @@ def site_job_logs(session: Any, job_id: str, meta: dict, logs: dict) -> None:
             text = session.cat_target(site, file=f"{job_id}/log.txt")
         except AuthorizationError:
             logs.setdefault("unavailable", {})[site] = (
-                "the site lets only Leads of its own organization read its files (its authorization.json; NVFlare's default "
-                f"shell_commands o:site): ask its Org Admin for <the site's workspace>/{job_id}/log.txt"
+                "the site's policy does not let you read its files (its governance shell_commands; NVFlare's default: users of "
+                f"the site's own organization): ask its Org Admin for <the site's workspace>/{job_id}/log.txt"
             )
             continue
         except Exception as error:  # the site is offline, or the file is gone

@@ -59,6 +59,7 @@ def synth(app: cdk.App, site: AwsSite, federation: FederationSettings) -> str:
         stack_name,
         site=site,
         nvflare_version=federation.nvflare_version,
+        governance=federation.governance.site(site.name),
         vpc_choice=vpc,
         instance=choice,
         env=environment,

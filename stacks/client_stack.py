@@ -6,6 +6,7 @@ from constructs import Construct
 from flare_constructs.aws_client_site import AwsClientSite
 from flare_constructs.log_bucket import AuditLogBucket
 from flare_constructs.network import FlareNetwork
+from flarectl.config.governance import Stance
 from flarectl.sites.aws.instance_types import Choice
 from flarectl.sites.aws.model import AwsSite
 from flarectl.vpc_choice import VpcChoice
@@ -13,7 +14,16 @@ from flarectl.vpc_choice import VpcChoice
 
 class FlareClientStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, site: AwsSite, nvflare_version: str, vpc_choice: VpcChoice, instance: Choice, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        site: AwsSite,
+        nvflare_version: str,
+        governance: Stance,
+        vpc_choice: VpcChoice,
+        instance: Choice,
+        **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         logs = AuditLogBucket(self, "AuditLogs", receives_access_logs=False)
@@ -23,6 +33,7 @@ class FlareClientStack(Stack):
             "Site",
             site=site,
             nvflare_version=nvflare_version,
+            governance=governance,
             instance_type=instance.instance_type,
             vpc=network.vpc,
             subnets=network.subnets,

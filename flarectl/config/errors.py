@@ -64,8 +64,9 @@ def _messages(error: Any, root: type[BaseModel], kinds: Mapping[str, type[BaseMo
         return [(where, "is required")]
     if kind == "value_error":
         text = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-        # Checks across the site list name each item's own path ("sites[1].name: ...").
-        if text.startswith("sites["):
+        # Checks across the site list, or across governance and the sites, name each problem's
+        # own path ("sites[1].name: ...", "governance.sites.site-1.custom_code: ...").
+        if text.startswith(("sites[", "governance.")):
             return [(line.split(": ", 1)[0], line.split(": ", 1)[1]) for line in text.splitlines()]
         return [(where, text)]
     if kind == "literal_error":

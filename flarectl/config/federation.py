@@ -1,5 +1,5 @@
 """What the federation file says besides each kind's own site model: the project, the hub and
-its AWS target, DNS, certificate, dashboard, alerts and audit. Site kinds receive this (their
+its AWS target, DNS, certificate, dashboard, alerts, audit and governance. Site kinds receive this (their
 sites typed as the common ClientSite); flarectl/federation.py assembles the whole file's model
 from it and the registered kinds."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import PrivateAttr, model_validator
 
 from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName
+from flarectl.config.governance import Governance
 from flarectl.config.hub import Alerts, Audit, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
 from flarectl.config.sites import ClientSite
 
@@ -24,6 +25,7 @@ class FederationSettings(Model):
     dashboard: Dashboard = Dashboard()
     alerts: Alerts = Alerts()
     audit: Audit = Audit()
+    governance: Governance = Governance()
     sites: list[ClientSite] = []
     # The file's name, for the commands emitted files print (`flarectl ... -c <file>`).
     _source_file: str = PrivateAttr(default="federation.yaml")
@@ -34,6 +36,9 @@ class FederationSettings(Model):
             raise ValueError("certificate.mode: 'letsencrypt' needs a dns section (hosted_zone_id, zone_name, dashboard_name, server_name)")
         if self.network.vpc.startswith("vpc-") and self.aws.account is None:
             raise ValueError("network.vpc: an explicit VPC id needs aws.account and aws.region (CDK looks the VPC up)")
+        problems = self.governance.problems([site.name for site in self.sites])
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property

@@ -20,7 +20,7 @@ def runtime_files(site: FolderSite, federation: FederationSettings) -> dict[str,
         "flare-doctor.py": (HOSTS_DIR / "client" / "flare-doctor.py").read_text(),
         "startup_kit.py": (HOSTS_DIR / "client" / "startup_kit.py").read_text(),
         "venv-install.sh": (HOSTS_DIR / "client" / "venv-install.sh").read_text(),
-        "client.env": client_env(site, federation.nvflare_version, folder_layout(site)),
+        "client.env": client_env(site, federation.nvflare_version, folder_layout(site), federation.governance.site(site.name)),
     }
 
 

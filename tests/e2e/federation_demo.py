@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 from flarectl import lead  # noqa: E402
 from flarectl.client_runtime import HostLayout, client_env  # noqa: E402
+from flarectl.config.governance import Stance  # noqa: E402
 from flarectl.federation import Federation  # noqa: E402
 from flarectl.host_scripts import HOSTS_DIR  # noqa: E402
 from flarectl.sites import linux as linux_site  # noqa: E402
@@ -129,7 +130,7 @@ def our_federation(work: Path, say, cleanups: list) -> tuple[str, dict[str, bool
         {"name": "aws-site", "kind": "aws", "gpus": 1, "gpu_memory_gib": 7}]})  # fmt: skip
     here = HostLayout(site_root=str(aws), settings_file=str(settings), runtime_dir=str(HOSTS_DIR / "client"),
                       kit_source=str(prod / "aws-site"), venv=sys.prefix, managed_venv=False)  # this venv, used in place  # fmt: skip
-    settings.write_text(client_env(aws_federation.sites[0], "2.9.0", here))
+    settings.write_text(client_env(aws_federation.sites[0], "2.9.0", here, Stance.of()))
     subprocess.run(
         ["bash", str(HOSTS_DIR / "client" / "flare-client.sh"), str(settings), "install"], env=env, check=True, capture_output=True
     )

@@ -29,6 +29,7 @@ from pathlib import Path
 from flarectl.host_scripts import HOSTS_DIR
 from tests.conftest import needs
 from tests.harness.fake_systemctl import pid_of
+from tests.harness.governance import nvflare_default_authz
 
 UNITS = HOSTS_DIR / "hub" / "units"
 VENV = Path(sys.prefix)
@@ -59,6 +60,7 @@ HUB_ENV = {
     "PROJECT_TITLE": "NVFlare federation test",
     "PROJECT_DESCRIPTION": "",
     "FREEZE_PROJECT": "true",
+    "SERVER_AUTHORIZATION": json.dumps(nvflare_default_authz()),  # governance.hub left out: NVFlare's own default
 }
 
 

@@ -54,3 +54,33 @@ def starter_job(folder: Path, *, clients: int) -> Path:
     for config in (folder / "meta.conf", folder / "app" / "config" / "config_fed_server.conf"):
         config.write_text(replaced(config.read_text(), "min_clients = 2", f"min_clients = {clients}"))
     return folder
+
+
+CLIENT_WITHOUT_CUSTOM_CODE = """{
+  format_version = 2
+  executors = [
+    {
+      tasks = ["train"]
+      executor { path = "nvflare.app_common.np.np_trainer.NPTrainer", args { delta = 1 } }
+    }
+  ]
+  task_result_filters = []
+  task_data_filters = []
+  components = []
+}
+"""
+
+
+def builtin_numpy_job(folder: Path, *, sites: list[str], rounds: int = 1, scope: str | None = None) -> Path:
+    """A job with no custom code (NVFlare's own NPTrainer adds 1 to every weight of the global
+    model, [[1,2,3],[4,5,6],[7,8,9]] at first) for `sites` only; `scope`: the privacy scope its
+    meta names. What a site whose governance forbids custom code still runs."""
+    config = folder / "app" / "config"
+    config.mkdir(parents=True)
+    deploy = ", ".join(f'"{site}"' for site in ["server", *sites])
+    meta = f'name = "{folder.name}"\nresource_spec = {{}}\ndeploy_map {{ app = [{deploy}] }}\nmin_clients = {len(sites)}\n'
+    (folder / "meta.conf").write_text(meta + (f'scope = "{scope}"\n' if scope else ""))
+    server = replaced((TEMPLATE / "config_fed_server.conf").read_text(), "min_clients = 2", f"min_clients = {len(sites)}")
+    (config / "config_fed_server.conf").write_text(replaced(server, "num_rounds = 5", f"num_rounds = {rounds}"))
+    (config / "config_fed_client.conf").write_text(CLIENT_WITHOUT_CUSTOM_CODE)
+    return folder

@@ -12,11 +12,15 @@ import yaml
 ADMIN = "admin@hospital.test"
 
 
-def provision(workdir: Path, *, project: str, fl_port: int, clients: list[str], server: str = "localhost") -> Path:
-    """Kits for `server`, the given clients and a project admin; returns prod_00."""
+def provision(workdir: Path, *, project: str, fl_port: int, clients: list[str] | dict[str, str], server: str = "localhost",
+              admins: list[tuple[str, str, str]] = ()) -> Path:  # fmt: skip
+    """Kits for `server`, the given clients (a list: all of org "hospital"; a dict: name -> org),
+    a project admin and `admins` (email, org, role); returns prod_00."""
+    orgs = clients if isinstance(clients, dict) else dict.fromkeys(clients, "hospital")
     participants = [{"name": server, "type": "server", "org": "hospital", "fed_learn_port": fl_port}]
-    participants += [{"name": name, "type": "client", "org": "hospital"} for name in clients]
+    participants += [{"name": name, "type": "client", "org": org} for name, org in orgs.items()]
     participants.append({"name": ADMIN, "type": "admin", "org": "hospital", "role": "project_admin"})
+    participants += [{"name": email, "type": "admin", "org": org, "role": role} for email, org, role in admins]
     project_file = workdir / "project.yml"
     project_file.write_text(
         yaml.safe_dump(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from flarectl.config.errors import ConfigError
 from flarectl.federation import Federation, load_federation
+from tests.harness.governance import nvflare_default_authz
 
 # Pieces that break one parser or another when a value carries them.
 HOSTILE_PIECES = [
@@ -139,4 +140,5 @@ def written(data: dict[str, Any], federation: Federation) -> dict[str, str]:
         "FL_PORT": "8002",
         "CERTIFICATE_MODE": federation.certificate_mode,
         "FREEZE_PROJECT": "true",
+        "SERVER_AUTHORIZATION": json.dumps(nvflare_default_authz(), separators=(",", ":"), sort_keys=True),
     }

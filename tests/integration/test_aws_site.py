@@ -15,6 +15,7 @@ import pytest
 
 from flare_constructs.aws_client_site import HOST, site_bundle
 from flarectl.client_runtime import CLOUD_BUNDLE, client_env
+from flarectl.config.governance import Stance
 from flarectl.host_scripts import HOSTS_DIR, PACKAGE_DIR, render_script
 from flarectl.sites.aws.model import AwsSite
 from tests.harness.local import emulator_client
@@ -42,7 +43,7 @@ class Site(HostSandbox):
         """The bootstrap as AwsClientSite renders it, with the client settings' paths in the sandbox."""
         site = AwsSite.model_validate({"name": overrides.pop("SITE_NAME", "site-a"), "kind": "aws", "gpus": 1,
                                        "gpu_memory_gib": float(overrides.pop("GPU_MEMORY_GIB", "16"))})  # fmt: skip
-        settings = {"CLIENT_SETTINGS": client_env(site, "2.9.0", HOST.under(str(self.host))), "SETTINGS_PATH": HOST.settings_file,
+        settings = {"CLIENT_SETTINGS": client_env(site, "2.9.0", HOST.under(str(self.host)), Stance.of()), "SETTINGS_PATH": HOST.settings_file,
                     "BUNDLE_PATH": CLOUD_BUNDLE, "VENV_PATH": HOST.venv, "BUNDLE_BUCKET": "site-assets", "BUNDLE_KEY": "bundle-1.zip"}  # fmt: skip
         return self.run_script(render_script(PACKAGE_DIR / "sites/aws/host/aws-bootstrap.sh", settings))
 

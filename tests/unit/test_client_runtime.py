@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from flarectl.client_runtime import HostLayout, client_env
+from flarectl.config.governance import Stance
 from flarectl.federation import Federation
 from flarectl.host_scripts import HOSTS_DIR
 
@@ -33,7 +34,9 @@ def test_pip_gets_each_requirement_whole_from_a_file(tmp_path: Path) -> None:
         managed_venv=False,  # the site's own venv, as it is here: used in place
     )
     settings = tmp_path / "client.env"
-    settings.write_text(client_env(federation.sites[0], "2.9.0", layout) + "UV_VERSION=''\n")  # pip itself (the uv path: integration)
+    settings.write_text(
+        client_env(federation.sites[0], "2.9.0", layout, Stance.of()) + "UV_VERSION=''\n"
+    )  # pip itself (the uv path: integration)
     runtime = HOSTS_DIR / "client" / "flare-client.sh"
     result = subprocess.run(["bash", str(runtime), str(settings), "install"], capture_output=True, text=True)
     assert "is not a client startup kit" in result.stderr  # it got past the requirements

@@ -4,6 +4,7 @@ paths). A cloud kind's client.env is asserted the same way in test_aws_site / te
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,74 @@ from flarectl.config import DEFAULT_FEDERATION
 from flarectl.federation import Federation, load_federation
 from flarectl.sites.registry import KINDS
 
-COMMON = {"NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "torch==2.5.1", "PYTHON": "python3", "UV_VERSION": "0.13.8", "VENV_MANAGED": "true"}
+# The default federation's governance: NVFlare's default policy, but shell commands only for
+# the site's own Org Admins (written out here, right by right), and no privacy scopes.
+POLICY = {
+    "format_version": "1.0",
+    "permissions": {
+        "project_admin": {
+            "abort_task": "any",
+            "add_study_site": "any",
+            "add_study_user": "any",
+            "admin_check_status": "any",
+            "app_command": "any",
+            "aux_command": "any",
+            "check_resources": "any",
+            "clone_job": "any",
+            "deploy_app": "any",
+            "download_job_components": "any",
+            "get_job_log": "any",
+            "list_job": "any",
+            "list_studies": "any",
+            "register_study": "any",
+            "remove_study": "any",
+            "remove_study_site": "any",
+            "remove_study_user": "any",
+            "report_version": "any",
+            "show_study": "any",
+            "submit_job": "any",
+            "manage_job": "any",
+            "download_job": "any",
+            "view": "any",
+            "operate": "any",
+            "shell_commands": "none",
+            "byoc": "any",
+            "server-predeployed-flwr": "any",
+        },
+        "org_admin": {
+            "submit_job": "none",
+            "clone_job": "none",
+            "manage_job": "o:submitter",
+            "download_job": "o:submitter",
+            "view": "any",
+            "operate": "o:site",
+            "shell_commands": "o:site",
+            "byoc": "none",
+            "server-predeployed-flwr": "none",
+        },
+        "lead": {
+            "submit_job": "any",
+            "clone_job": "n:submitter",
+            "manage_job": "n:submitter",
+            "download_job": "n:submitter",
+            "view": "any",
+            "operate": "o:site",
+            "shell_commands": "none",
+            "byoc": "any",
+            "server-predeployed-flwr": "none",
+        },
+        "member": {"view": "any"},
+    },
+}
+COMMON = {
+    "NVFLARE_VERSION": "2.9.0",
+    "REQUIREMENTS": "torch==2.5.1",
+    "PYTHON": "python3",
+    "UV_VERSION": "0.13.8",
+    "VENV_MANAGED": "true",
+    "AUTHORIZATION_JSON": json.dumps(POLICY, separators=(",", ":"), sort_keys=True),
+    "PRIVACY_JSON": "",
+}
 EXPECTED = {
     "hpc-lab": {**COMMON, "SITE_NAME": "hpc-lab", "GPUS": "1", "GPU_MEMORY_GIB": "44", "SITE_ROOT": "/shared/nvflare/hpc-lab",
                 "KIT_SOURCE": "/shared/nvflare/kits/hpc-lab", "VENV": "/shared/nvflare/hpc-lab/venv"},

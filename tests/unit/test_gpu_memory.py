@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flarectl.client_runtime import client_settings, cloud_layout, folder_layout
+from flarectl.config.governance import Stance
 from flarectl.config.sites import FolderSite
 from flarectl.federation import Federation
 from flarectl.gpu_models import GPU_MODELS
@@ -44,7 +45,9 @@ def emitted_registration(federation: Federation, directory: Path) -> tuple[int, 
 
     site = federation.sites[0]
     layout = folder_layout(site) if isinstance(site, FolderSite) else cloud_layout("kit")
-    settings = bash_reads(render_settings_file(client_settings(site, "2.9.0", layout), about="t"), ["GPUS", "GPU_MEMORY_GIB"], directory)
+    settings = bash_reads(
+        render_settings_file(client_settings(site, "2.9.0", layout, Stance.of()), about="t"), ["GPUS", "GPU_MEMORY_GIB"], directory
+    )
     return int(settings["GPUS"]), float(settings["GPU_MEMORY_GIB"])
 
 

@@ -4,8 +4,11 @@ Admin's own certificate and dashboard texts. CDK tokens show as their CloudForma
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Template
 
+from tests.harness.governance import nvflare_default_authz
 from tests.harness.synth_fixtures import DNS, federation, synth_hub
 from tests.harness.templates import bootstrap_part
 
@@ -19,7 +22,12 @@ def written(template: Template) -> dict[str, str]:
     text = bootstrap_part(template)
     body = text[text.index("readonly HUB_ENV='") + len("readonly HUB_ENV='") :].split("\n'\n", 1)[0]
     lines = [line for line in body.splitlines() if not line.startswith("#")]
-    return {name: value.removeprefix('"').removesuffix('"') for name, value in (line.split("=", 1) for line in lines)}
+    settings = {name: value.removeprefix('"').removesuffix('"') for name, value in (line.split("=", 1) for line in lines)}
+    # The server's policy: JSON, whose quotes the file escapes; here NVFlare's own default
+    # (none of these files has a governance section), read back and compared whole.
+    policy = json.loads(settings.pop("SERVER_AUTHORIZATION").replace('\\"', '"'))
+    assert policy == nvflare_default_authz()
+    return settings
 
 
 def test_the_default_federation(default_template: Template) -> None:

@@ -44,8 +44,8 @@ def test_each_site_says_its_errors_or_why_its_log_cannot_be_read() -> None:
         "job J ended FINISHED:EXECUTION_EXCEPTION; errors by site:",
         "  offline: no job log here: reading it from the site failed (site offline): ask its Org Admin for <the site's "
         "workspace>/J/log.txt",
-        "  other-org: no job log here: the site lets only Leads of its own organization read its files (its authorization.json; "
-        "NVFlare's default shell_commands o:site): ask its Org Admin for <the site's workspace>/J/log.txt",
+        "  other-org: no job log here: the site's policy does not let you read its files (its governance shell_commands; NVFlare's "
+        "default: users of the site's own organization): ask its Org Admin for <the site's workspace>/J/log.txt",
         "  own-lab:",
         "    ValueError: no column 'age' in site.csv",
         "  server:",
@@ -136,7 +136,7 @@ def test_all_means_every_connected_client_besides_the_ones_named() -> None:
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
-        (AuthorizationError("no"), "the site lets only Leads of its own organization read its files"),
+        (AuthorizationError("no"), "the site's policy does not let you read its files"),
         (ConnectionError("gone"), "reading it from the site failed (gone)"),
         ({"error": "x" * 300}, "the site answered: {'error': '" + "x" * 186),  # 200 characters of the answer
         ("", "the site holds no log for the job"),

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from flarectl.client_runtime import client_settings, cloud_layout, folder_layout
 from flarectl.config.errors import ConfigError
+from flarectl.config.governance import Stance
 from flarectl.config.sites import CloudSite, FolderSite
 from flarectl.federation import Federation, load_federation
 from flarectl.host_scripts import render_settings_file
@@ -84,7 +85,7 @@ def test_client_env_reads_back_in_bash_exactly_as_the_file_wrote_it(site: dict[s
         parsed = loaded.sites[0]
         layout = folder_layout(parsed) if isinstance(parsed, FolderSite) else cloud_layout("kit")
         assert isinstance(parsed, FolderSite | CloudSite)
-        settings = client_settings(parsed, "2.9.0", layout)
+        settings = client_settings(parsed, "2.9.0", layout, Stance.of())
         back = bash_reads(render_settings_file(settings, about="test"), sorted(settings), Path(directory))
         assert back == settings
         assert back["SITE_NAME"] == site["name"]

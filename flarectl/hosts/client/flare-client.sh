@@ -4,7 +4,8 @@
 # Slurm job script, a start script) and writes its settings file.
 #
 #   flare-client.sh SETTINGS_FILE install   venv with the pinned NVFlare + the site's requirements,
-#                                            the startup kit in place, local/resources.json
+#                                            the startup kit in place, local/resources.json and the
+#                                            site's governance (local/authorization.json, privacy.json)
 #   flare-client.sh SETTINGS_FILE run       wait until the GPUs answer, then run the client in
 #                                            the foreground (NVFlare's client_train; no fork loop)
 #   flare-client.sh SETTINGS_FILE doctor    check the kit, the server name, port, TLS and clock,
@@ -13,7 +14,7 @@
 #
 # SETTINGS_FILE holds shell-quoted NAME=value lines: SITE_NAME NVFLARE_VERSION REQUIREMENTS
 # GPUS GPU_MEMORY_GIB SITE_ROOT KIT_SOURCE and optionally VENV, VENV_MANAGED, PYTHON, UV_VERSION,
-# GPU_WAIT_SECONDS.
+# GPU_WAIT_SECONDS, AUTHORIZATION_JSON, PRIVACY_JSON.
 set -euo pipefail
 
 log() { echo "flare-client: $*"; }
@@ -121,6 +122,60 @@ for component in resources["components"]:
 PYTHON
 }
 
+# The site's governance (the federation file's governance section, as flarectl rendered it):
+# NVFlare reads local/authorization.json and local/privacy.json when the client starts. A copy
+# of what was written last (local/.flarectl-<file>) tells a local edit from ours, and an edit
+# is never overwritten: install stops and shows it, before writing either file.
+readonly POLICY_FILES="authorization.json privacy.json"
+
+policy_json() { # FILE: its wanted content from the settings (empty: no such file)
+  case "$1" in
+    authorization.json) printf '%s' "${AUTHORIZATION_JSON:-}" ;;
+    privacy.json) printf '%s' "${PRIVACY_JSON:-}" ;;
+  esac
+}
+
+check_policy_edits() {
+  local name target record edited=""
+  for name in ${POLICY_FILES}; do
+    target="${KIT_DIR}/local/${name}" record="${KIT_DIR}/local/.flarectl-${name}"
+    [ -e "${target}" ] || continue
+    if [ ! -f "${record}" ]; then
+      edited+="local/${name} is this site's own (flarectl did not write it)"$'\n'
+    elif ! cmp -s "${record}" "${target}"; then
+      edited+="local/${name} was edited here since flarectl wrote it:"$'\n'
+      edited+="$(diff -u --label "as flarectl wrote it" --label "${target}" "${record}" "${target}" || true)"$'\n'
+    fi
+  done
+  [ -z "${edited}" ] || die "$(printf '%s' "${edited}")
+not overwritten: put the change into the federation file's governance section (flarectl validate, then emit this site's files again), or move the file away; then install again"
+}
+
+write_policy() {
+  [ -n "${AUTHORIZATION_JSON:-}" ] || { log "no governance policy in ${SETTINGS_FILE}: NVFlare's defaults apply"; return 0; }
+  check_policy_edits
+  local name target record wanted changed=""
+  for name in ${POLICY_FILES}; do
+    target="${KIT_DIR}/local/${name}" record="${KIT_DIR}/local/.flarectl-${name}"
+    if [ -z "$(policy_json "${name}")" ]; then
+      [ ! -e "${target}" ] || { rm -f "${target}" "${record}"; changed+=" ${name} (removed)"; }
+      continue
+    fi
+    wanted="${target}.new"
+    policy_json "${name}" | "${VENV}/bin/python" -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2))' >"${wanted}"
+    if cmp -s "${wanted}" "${target}"; then
+      rm -f "${wanted}"
+      continue
+    fi
+    cp "${wanted}" "${record}"
+    mv "${wanted}" "${target}"
+    changed+=" ${name}"
+  done
+  if [ -n "${changed}" ]; then
+    log "governance policy written:${changed}; a running client enforces it after a restart"
+  fi
+}
+
 wait_for_gpus() {
   [ "${GPUS}" -gt 0 ] || return 0
   until nvidia-smi -L >/dev/null 2>&1; do
@@ -174,6 +229,7 @@ case "${COMMAND}" in
     install_venv
     install_kit
     write_resources
+    write_policy
     ;;
   run) run_client ;;
   doctor) doctor ;;

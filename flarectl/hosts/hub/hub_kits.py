@@ -35,6 +35,13 @@ def write_resources(hub: Hub, kit: Path) -> None:
     (kit / "local" / "resources.json").write_text(json.dumps(resources, indent=2))
 
 
+def write_authorization(hub: Hub, kit: Path) -> None:
+    """The federation file's governance.hub as the server's local/authorization.json (NVFlare
+    reads it at start; the hub's kit is the Project Admin's, so it is always rewritten)."""
+    policy = json.loads(hub.server_authorization)
+    (kit / "local" / "authorization.json").write_text(json.dumps(policy, indent=2) + "\n")
+
+
 def kit_org(kit: Path) -> str:
     for word in (kit / "startup" / "sub_start.sh").read_text().split():
         if word.startswith("org="):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hub_certificates import FINGERPRINT_LABEL, certificate_fingerprint, ensure_certificate
 from hub_host import PROXY, log, restart, secret_json, unit_active
-from hub_kits import current_kit, kit_org, write_resources
+from hub_kits import current_kit, kit_org, write_authorization, write_resources
 from hub_settings import Hub
 
 
@@ -78,6 +78,7 @@ def server(hub: Hub) -> int:
         log(f"no server kit installed under {current_kit(hub)}; publish one with `flarectl server-kit install`")
         return 1
     write_resources(hub, kit)
+    write_authorization(hub, kit)
     command = [
         sys.executable, "-u", "-m", "nvflare.private.fed.app.server.server_train",
         "-m", str(kit), "-s", "fed_server.json",

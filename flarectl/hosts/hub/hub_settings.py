@@ -9,7 +9,7 @@ from pathlib import Path
 
 # every unit sets with Environment=.
 HUB_ENV = ("PROJECT", "FL_PORT", "KIT_BUCKET", "ADMIN_SECRET_NAME", "ADMIN_EMAIL", "DASHBOARD_NAME", "CERTIFICATE_MODE",
-           "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT")  # fmt: skip
+           "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT", "SERVER_AUTHORIZATION")  # fmt: skip
 UNIT_ENV = ("FLARE_DATA", "FLARE_VENV")
 
 
@@ -32,6 +32,7 @@ class Hub:
     project_title: str
     project_description: str
     freeze_project: bool
+    server_authorization: str  # the FL server's local/authorization.json, as JSON (governance.hub)
     dashboard_socket: str  # gunicorn's socket (flare-dashboard.socket); set by the units that use it
 
     @classmethod
@@ -62,6 +63,7 @@ class Hub:
             project_title=env["PROJECT_TITLE"],
             project_description=env["PROJECT_DESCRIPTION"],
             freeze_project=env["FREEZE_PROJECT"] == "true",
+            server_authorization=env["SERVER_AUTHORIZATION"],
             dashboard_socket=env.get("FLARE_DASHBOARD_SOCKET", ""),
         )
 

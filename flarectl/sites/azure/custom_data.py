@@ -57,7 +57,13 @@ def cloud_config(site: AzureSite, federation: FederationSettings, kit: bytes | N
         for name in RUNTIME_FILES
     ]
     files.append({"path": f"{runtime}/azure-bootstrap.sh", "permissions": "0755", "content": bootstrap})
-    files.append({"path": HOST.settings_file, "permissions": "0644", "content": client_env(site, federation.nvflare_version, HOST)})
+    files.append(
+        {
+            "path": HOST.settings_file,
+            "permissions": "0644",
+            "content": client_env(site, federation.nvflare_version, HOST, federation.governance.site(site.name)),
+        }
+    )
     if kit is None:
         files.append(
             {
