@@ -19,10 +19,11 @@ from flarectl.config import DEFAULT_FEDERATION
 from flarectl.config.choice import chosen, remember
 from flarectl.config.errors import ConfigError
 from flarectl.federation import Federation, load_federation
+from flarectl.governance import review
 from flarectl.lead_kit import write_lead_kit
 from flarectl.picture import render_svg
 from flarectl.sites.registry import KINDS
-from flarectl.summary import DECISIONS_FILE
+from flarectl.summary import DECISIONS_FILE, GOVERNANCE_FILE
 from flarectl.vpc_choice import choose_vpc, credentialed_difference
 from stacks.environment import cdk_environment
 from stacks.server_stack import FlareServerStack
@@ -91,6 +92,8 @@ def build_app(federation: Federation, *, app: cdk.App | None = None, review_only
     print("\n".join(decisions), file=sys.stderr)
     # What synth decided and why (and what credentials would change): `flarectl summary` repeats it.
     (Path(app.outdir) / DECISIONS_FILE).write_text("\n".join(decisions) + "\n", encoding="utf-8")
+    stances = "".join(f"{name}: {stance}\n" for name, stance in review(federation).items())
+    (Path(app.outdir) / GOVERNANCE_FILE).write_text(stances, encoding="utf-8")
     if review_only:
         for stack in (child for child in app.node.children if isinstance(child, cdk.Stack)):
             ReviewOnly(stack, "ReviewOnly", default_file=DEFAULT_FEDERATION.name)

@@ -141,6 +141,9 @@ def render(report: dict[str, Any]) -> str:
         lines += [
             f"  {job['job_id']}  {job['job_name']}  {job['status']}  submitted {job['submit_time']}  ran {job['duration']}" for job in jobs
         ]
+    if "governance" in report:
+        lines += ["", "governance (from the federation file; a site enforces what its last setup wrote):"]
+        lines += [f"  {name}: {stance}" for name, stance in report["governance"].items()]
     if report["missing"]:
         lines += ["", f"MISSING (expected, not connected): {', '.join(report['missing'])}"]
     return "\n".join(lines)

@@ -5,9 +5,12 @@ and as words for review (the synth summary, the federation picture, `federation 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flarectl.config.governance import NVFLARE_RUN_JOBS, NVFLARE_SHELL_COMMANDS, OWN, ROLES, PrivacyFilter, RunJobs, Stance
+
+if TYPE_CHECKING:
+    from flarectl.config.federation import FederationSettings
 
 # NVFlare 2.9's default_authz (lighter/templates/master_template.yml), with project_admin's
 # "any" written out right by right; tests/unit/test_governance.py checks that NVFlare decides
@@ -100,8 +103,8 @@ def compact(document: dict[str, Any] | None) -> str:
     return "" if document is None else json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
-def describe(stance: Stance) -> dict[str, str]:
-    """The stance in a reviewer's words, one line per question."""
+def describe(stance: Stance, *, hub: bool = False) -> dict[str, str]:
+    """The stance in a reviewer's words, one line per question (`hub`: no privacy, the sites apply it)."""
     roles = stance.run_jobs.roles
     orgs = "any organization" if stance.run_jobs.orgs == "any" else ", ".join(stance.run_jobs.orgs)
     shell = [f"{role} ({'any organization' if role == 'project_admin' else 'own organization'})" for role in stance.shell_commands]
@@ -122,10 +125,18 @@ def describe(stance: Stance) -> dict[str, str]:
         "jobs from": f"{', '.join(roles)} of {orgs}" if roles else "nobody",
         "custom code": "yes" if stance.custom_code and roles else "no",
         "shell commands": ", ".join(shell) or "nobody",
-        "privacy": scopes,
+        **({} if hub else {"privacy": scopes}),
         **({"note": defaults[0]} if defaults else {}),
     }
 
 
-def one_line(stance: Stance) -> str:
-    return "; ".join(f"{key}: {value}" for key, value in describe(stance).items())
+def one_line(stance: Stance, *, hub: bool = False) -> str:
+    return "; ".join(f"{key}: {value}" for key, value in describe(stance, hub=hub).items())
+
+
+def review(federation: FederationSettings) -> dict[str, str]:
+    """Each site's stance and the hub's, in one line each: what the synth summary and
+    `flarectl federation status -c` show."""
+    stances = {"hub (FL server)": one_line(federation.governance.server, hub=True)}
+    stances.update({site.name: one_line(federation.governance.site(site.name)) for site in federation.sites})
+    return stances

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 
 from flarectl.config.federation import FederationSettings
 from flarectl.config.sites import ClientSite
+from flarectl.governance import describe
 
 WIDTH = 1000
 HUB_X, HUB_WIDTH = 20, 440
@@ -72,12 +73,19 @@ def hub_lines(federation: FederationSettings) -> list[str]:
         "   mutual TLS with the project's root CA",
         f"inbound 443 from {', '.join(hub.dashboard_cidrs)}",
         f"inbound {hub.fl_port} from {', '.join(hub.fl_cidrs)}",
+        f"jobs accepted from: {describe(federation.governance.server, hub=True)['jobs from']}",
     ]
 
 
 def site_lines(site: ClientSite, federation: FederationSettings) -> list[str]:
     memory = f", {site.gpu_memory_gib:g} GiB each" if site.gpus and site.gpu_memory_gib else ""
-    return [site.name, f"kind: {site.kind}", site.place(federation), f"{site.gpus} GPU(s){memory}"]
+    stance = federation.governance.site(site.name)
+    words = describe(stance)
+    privacy = "no scopes" if stance.privacy is None else "scopes " + ", ".join(scope.name for scope in stance.privacy.scopes)
+    if stance.privacy and stance.privacy.default_scope:
+        privacy += f" (default {stance.privacy.default_scope})"
+    policy = [f"jobs from: {words['jobs from']}", f"custom code: {words['custom code']}; privacy: {privacy}"]
+    return [site.name, f"kind: {site.kind}", site.place(federation), f"{site.gpus} GPU(s){memory}", *policy]
 
 
 def render_svg(federation: FederationSettings) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DECISIONS_FILE = "synth-decisions.txt"  # written by app.py: what synth chose and why
+GOVERNANCE_FILE = "governance.txt"  # written by app.py: each site's stance (flarectl/governance.py, review)
 
 # Resource types worth naming in a summary, in the order a reader cares about them.
 MAIN_TYPES = {
@@ -71,6 +72,10 @@ def summarize(cdk_out: Path) -> str:
     if decisions.exists():
         lines.append("Decided at synth (and what a synth with credentials would decide differently):")
         lines.extend(f"  {line}" for line in decisions.read_text(encoding="utf-8").splitlines() if line)
+    governance = cdk_out / GOVERNANCE_FILE
+    if governance.exists():
+        lines.append("Governance (the governance section; NVFlare enforces it at each site and at the hub):")
+        lines.extend(f"  {line}" for line in governance.read_text(encoding="utf-8").splitlines() if line)
     sites = cdk_out / "sites"
     site_dirs = sorted(path for path in sites.iterdir() if path.is_dir()) if sites.is_dir() else []
     if site_dirs:

@@ -72,13 +72,15 @@ def _server_kit(args: argparse.Namespace) -> int:
 
 def _federation_status(args: argparse.Namespace) -> int:
     from flarectl import federation_status, lead
+    from flarectl.governance import review
 
-    expected, dashboard = list(args.expect), args.dashboard
+    expected, dashboard, stances = list(args.expect), args.dashboard, None
     if args.config:
         federation = load_or_report(args.config)
         if federation is None:
             return 2
         expected += [site.name for site in federation.sites]
+        stances = review(federation)
         if federation.dns and not dashboard:
             dashboard = f"https://{federation.dns.dashboard_name}"
     try:
@@ -86,6 +88,8 @@ def _federation_status(args: argparse.Namespace) -> int:
     except lead.LeadError as error:
         print(f"flarectl: {error}", file=sys.stderr)
         return 2
+    if stances is not None:
+        report["governance"] = stances  # as the federation file says; the sites enforce what they were set up with
     print(json.dumps(report, indent=2) if args.json else federation_status.render(report))
     return 1 if report["missing"] else 0
 

@@ -48,6 +48,14 @@ def test_summary_lists_stack_resources_outputs_and_sites(synth_out: Path) -> Non
     assert "DashboardUrl: https://<EndpointElasticIp" in text
     assert "AdminSecretName: cancer-fl/dashboard-admin" in text
     assert "Per-site artifacts under" in text
+    governance = text.split("Governance (the governance section; NVFlare enforces it at each site and at the hub):\n")[1]
+    site_stance = ("jobs from: project_admin, lead of any organization; custom code: yes; shell commands: org_admin (own organization); "
+                   "privacy: no scopes: results leave unfiltered")  # fmt: skip
+    assert governance.splitlines()[:6] == [
+        "  hub (FL server): jobs from: project_admin, lead of any organization; custom code: yes; shell commands: project_admin (any "
+        "organization), org_admin (own organization), lead (own organization); note: (NVFlare's defaults)",
+        *(f"  {site}: {site_stance}" for site in ("gpu-site-1", "azure-site-1", "hpc-lab", "path-lab", "laptop-1")),
+    ]
     assert f"Picture of the federation (hub, sites, who dials whom): {synth_out / 'federation.svg'}" in text
     assert (synth_out / "federation.svg").read_text() == render_svg(load_federation(DEFAULT_FEDERATION))
     assert "  azure-site-1: README.md, azure-template.json, cloud-init.yaml" in text

@@ -152,6 +152,21 @@ def test_the_sites_hold_the_policy_the_file_says(federation: Federation) -> None
         "server-predeployed-flwr": "none"}  # fmt: skip
 
 
+def test_federation_status_shows_each_sites_stance(federation: Federation, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(federation.root / "federation.yaml")
+    assert flarectl(["federation", "status", "-c", config, "--kit", federation.kit(ADMIN), "--dashboard", "https://127.0.0.1:9"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = out.index("governance (from the federation file; a site enforces what its last setup wrote):")
+    assert out[at + 1 : at + 4] == [
+        "  hub (FL server): jobs from: project_admin, lead of any organization; custom code: yes; shell commands: project_admin "
+        "(any organization), org_admin (own organization), lead (own organization); note: (NVFlare's defaults)",
+        "  site-a: jobs from: lead of own, hospital_b; custom code: no; shell commands: org_admin (own organization); "
+        "privacy: default open; open: no filter; clipped: PercentilePrivacy",
+        "  site-b: jobs from: lead of own, hospital_b; custom code: yes; shell commands: org_admin (own organization); "
+        "privacy: default open; open: no filter; clipped: PercentilePrivacy",
+    ]
+
+
 def test_custom_code_runs_only_where_allowed_and_the_lead_sees_who_refused(federation: Federation, tmp_path: Path, capsys) -> None:
     job = numpy_job(tmp_path / "byoc-job", clients=1, rounds=1)  # custom/train.py: custom code
     code, out = submit(federation, job, LEAD_B, capsys)

@@ -278,3 +278,22 @@ VALID = [
 @pytest.mark.parametrize("section", VALID)
 def test_validate_accepts_the_boundaries(tmp_path: Path, section: dict[str, Any]) -> None:
     load_federation(federation_file(tmp_path, section))
+
+
+def test_the_worked_example_in_the_docs_validates_and_reads_as_shown() -> None:
+    import re
+
+    import yaml
+
+    from flarectl.federation import Federation
+    from flarectl.governance import review
+
+    text = (Path(__file__).parents[2] / "docs" / "governance.md").read_text()
+    section = yaml.safe_load(re.search(r"```yaml\n(governance:.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    sites = ["hospital-a", "hospital-b", "hospital-c", "centre-gpu"]
+    federation = Federation.model_validate({
+        "project": "histo", "project_admin_email": "it@a.test", **section,
+        "sites": [{"name": name, "kind": "linux", "kit": f"/kits/{name}", "workdir": f"/srv/{name}"} for name in sites],
+    })  # fmt: skip
+    shown = text.split("`centre-gpu`):\n\n```\n")[1].split("```")[0].splitlines()
+    assert shown == [f"{name}: {stance}" for name, stance in review(federation).items()]

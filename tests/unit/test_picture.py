@@ -48,14 +48,31 @@ def test_the_default_federation_shows_the_hub_every_site_and_who_dials_whom() ->
         "   mutual TLS with the project's root CA",
         "inbound 443 from 0.0.0.0/0",
         "inbound 8002 from 0.0.0.0/0",
+        "jobs accepted from: project_admin,",
+        "   lead of any organization",
     ]
+    policy = ["jobs from: project_admin, lead of any organization", "custom code: yes; privacy: no scopes"]
     assert sites == [
         # The type offline synth chooses for one 15 GiB GPU (the built-in table's cheapest fit).
-        ["gpu-site-1", "kind: aws", "AWS (deploy's account and region),", "   g4dn.xlarge (chosen for the GPUs)", "1 GPU(s), 15 GiB each"],
-        ["azure-site-1", "kind: azure", "Azure eastus, Standard_NC4as_T4_v3, subscription at deploy", "1 GPU(s), 15 GiB each"],
-        ["hpc-lab", "kind: slurm", "Slurm cluster, partition gpu (allocation): /shared/", "   nvflare/hpc-lab", "1 GPU(s), 44 GiB each"],
-        ["path-lab", "kind: linux", "Linux GPU server: /srv/nvflare/path-lab", "2 GPU(s), 22 GiB each"],
-        ["laptop-1", "kind: wsl", "Windows laptop, WSL 2: /home/researcher/nvflare/laptop-1", "1 GPU(s), 7 GiB each"],
+        [
+            "gpu-site-1",
+            "kind: aws",
+            "AWS (deploy's account and region),",
+            "   g4dn.xlarge (chosen for the GPUs)",
+            "1 GPU(s), 15 GiB each",
+            *policy,
+        ],
+        ["azure-site-1", "kind: azure", "Azure eastus, Standard_NC4as_T4_v3, subscription at deploy", "1 GPU(s), 15 GiB each", *policy],
+        [
+            "hpc-lab",
+            "kind: slurm",
+            "Slurm cluster, partition gpu (allocation): /shared/",
+            "   nvflare/hpc-lab",
+            "1 GPU(s), 44 GiB each",
+            *policy,
+        ],
+        ["path-lab", "kind: linux", "Linux GPU server: /srv/nvflare/path-lab", "2 GPU(s), 22 GiB each", *policy],
+        ["laptop-1", "kind: wsl", "Windows laptop, WSL 2: /home/researcher/nvflare/laptop-1", "1 GPU(s), 7 GiB each", *policy],
     ]
     root = ET.fromstring(svg)
     hub_rect = [r for r in root.iter(f"{SVG}rect") if r.get("rx")][0]
@@ -84,12 +101,20 @@ def test_dns_names_account_and_certificate_mode_are_drawn() -> None:
                 "server_name": "fl.onco.example",
             },  # fmt: skip
             "certificate": {"mode": "letsencrypt"},
+            "governance": {
+                "default": {
+                    "run_jobs": {"roles": ["lead"], "orgs": ["own"]},
+                    "custom_code": False,
+                    "privacy": {"default_scope": "std", "scopes": [{"name": "std"}, {"name": "raw"}]},
+                },
+                "hub": {"run_jobs": {"roles": ["lead"]}},
+            },  # fmt: skip
             "sites": [{"name": "lab", "kind": "linux", "kit": "/k", "workdir": "/w", "gpus": 0}],
         }
     )
     svg = render_svg(federation)
     hub, site = boxes(svg)
-    assert hub[2:9] == [
+    assert hub[2:] == [
         "AWS 123456789012 eu-central-1, t3.medium",
         "dashboard: https://board.onco.example",
         "   TCP 443, certificate: letsencrypt",
@@ -97,8 +122,10 @@ def test_dns_names_account_and_certificate_mode_are_drawn() -> None:
         "   mutual TLS with the project's root CA",
         "inbound 443 from 0.0.0.0/0",
         "inbound 8443 from 198.51.100.0/24, 203.0.113.0/24",
+        "jobs accepted from: lead of any organization",
     ]
-    assert site == ["lab", "kind: linux", "Linux GPU server: /w", "0 GPU(s)"]
+    assert site == ["lab", "kind: linux", "Linux GPU server: /w", "0 GPU(s)", "jobs from: lead of own",
+                    "custom code: no; privacy: scopes std, raw (default std)"]  # fmt: skip
 
 
 def test_text_is_escaped_cut_and_free_of_control_characters() -> None:
@@ -138,7 +165,7 @@ def test_long_paths_wrap_whole_and_boxes_grow_without_overlapping(tmp_path: Path
     })  # fmt: skip
     svg = render_svg(federation)
     deep = boxes(svg)[1]
-    assert "".join(line.removeprefix("   ") for line in deep[2:-1]) == f"Linux GPU server: {workdir}"
+    assert "".join(line.removeprefix("   ") for line in deep[2:-3]) == f"Linux GPU server: {workdir}"
     assert all(len(line) <= 58 and "…" not in line for line in deep)
     rects = [r for r in ET.fromstring(svg).iter(f"{SVG}rect") if r.get("rx")][1:]
     first_bottom = float(rects[0].get("y", 0)) + float(rects[0].get("height", 0))
