@@ -7,10 +7,17 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 
-from flarectl.host_scripts import HOSTS_DIR
+from flarectl.config.errors import ConfigError
+from flarectl.host_scripts import CDK_TOKEN, HOSTS_DIR
 
 COMMON = HOSTS_DIR / "common"
 FETCH_HELPER = "/opt/nvflare/bin/fetch_s3_zip.py"
+
+
+# EC2 takes at most 16 KiB of user data, "in raw form, before it is base64-encoded" (EC2 User
+# Guide, "Work with instance user data"); a larger one fails the instance at deploy.
+USER_DATA_LIMIT = 16384
+DEPLOY_VALUE_ESTIMATE = 64  # characters a CDK token (a bucket name, an asset key, the region) becomes at deploy
 
 
 def every_boot_user_data(script: str) -> ec2.MultipartUserData:
@@ -24,8 +31,20 @@ def every_boot_user_data(script: str) -> ec2.MultipartUserData:
             content_type='text/cloud-config; charset="utf-8"', body="#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
         )
     )
-    user_data.add_part(ec2.MultipartBody.from_user_data(ec2.UserData.custom(script)))
+    # The script as it is, not base64 inside the MIME part (a third larger): what counts is the raw size.
+    user_data.add_part(ec2.MultipartBody.from_raw_body(content_type='text/x-shellscript; charset="utf-8"', body=script))
+    check_size(user_data.render())
     return user_data
+
+
+def check_size(rendered: str) -> None:
+    """Refuse at synth a user data EC2 would refuse at deploy, saying what made it large."""
+    estimate = len(CDK_TOKEN.sub("x" * DEPLOY_VALUE_ESTIMATE, rendered).encode())
+    if estimate > USER_DATA_LIMIT:
+        raise ConfigError([
+            f"the host's user data would be about {estimate} bytes, and EC2 takes at most {USER_DATA_LIMIT}: "
+            "shorten what it carries from the federation file (the governance section, server_requirements, the dashboard's texts)"
+        ])  # fmt: skip
 
 
 def grant_asset_read(role: iam.IRole, asset: s3_assets.Asset) -> None:

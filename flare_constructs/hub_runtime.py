@@ -25,6 +25,7 @@ class HubRuntime(Construct):
         script = render_script(
             "hub/bootstrap.sh",
             {**settings, "RUNTIME_BUCKET": self.asset.s3_bucket_name, "RUNTIME_KEY": self.asset.s3_object_key},
+            packed=True,  # ~13 KiB of shell; EC2 takes 16 KiB of user data in all
         )
         self.user_data = every_boot_user_data(script)
 

@@ -42,8 +42,10 @@ def declared_settings(path: str | Path) -> list[str]:
     return found[0].split()
 
 
-def render_script(path: str | Path, settings: dict[str, str]) -> str:
-    """The host file (see host_file) with its settings filled in."""
+def render_script(path: str | Path, settings: dict[str, str], *, packed: bool = False) -> str:
+    """The host file (see host_file) with its settings filled in. `packed`: everything after the
+    settings gzip-compressed and base64-encoded into the script, which unpacks and runs it (EC2
+    takes at most 16 KiB of user data; the settings stay readable, and hold CDK's tokens)."""
     file = host_file(path)
     declared = declared_settings(file)
     if sorted(declared) != sorted(settings):
@@ -53,7 +55,27 @@ def render_script(path: str | Path, settings: dict[str, str]) -> str:
         lambda match: (HOSTS_DIR / match.group(1)).read_text(encoding="utf-8").rstrip("\n"), file.read_text(encoding="utf-8")
     )
     lines = [f"readonly {line}" for line in assignments(settings)]
+    if packed:
+        head, body = SETTINGS_LINE.split(text, maxsplit=1)[0], text[SETTINGS_LINE.search(text).end() :]  # type: ignore[union-attr]
+        source = file.relative_to(PACKAGE_DIR.parent) if file.is_relative_to(PACKAGE_DIR.parent) else Path(file.name)
+        return head + "\n".join(lines) + "\n" + pack(body, source=source)
     return SETTINGS_LINE.sub(lambda _: "\n".join(lines), text)
+
+
+def pack(body: str, *, source: Path) -> str:
+    """Shell that unpacks `body` (gzip + base64, stable bytes for the same text) and sources it,
+    so it runs with the settings above it."""
+    import base64
+    import gzip
+
+    encoded = base64.encodebytes(gzip.compress(body.encode(), compresslevel=9, mtime=0)).decode()
+    return (
+        f"# The rest of {source} (in the flarectl package), gzip + base64: EC2 takes at most 16 KiB of user data.\n"
+        'UNPACKED="$(mktemp)"\n'
+        f"base64 -d <<'PACKED' | gunzip >\"${{UNPACKED}}\"\n{encoded}PACKED\n"
+        "# shellcheck source=/dev/null\n"
+        '. "${UNPACKED}"\n'
+    )
 
 
 def assignments(settings: dict[str, str]) -> list[str]:

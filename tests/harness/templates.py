@@ -3,6 +3,8 @@ policies. Shared by the template tests of the hub, the AWS site, alarms and audi
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 
@@ -52,11 +54,17 @@ def cloud_config(template: Template) -> dict:
     return yaml.safe_load(body)
 
 
-def bootstrap_part(template: Template) -> str:
-    """The shell-script part of the multipart user data."""
+def bootstrap_part(template: Template, *, unpack: bool = False) -> str:
+    """The shell-script part of the multipart user data, as EC2 gets it (`unpack`: with a packed
+    body, flarectl/host_scripts.py's pack, decoded in its place)."""
     text = user_data_text(template)
-    part = text.split('Content-Type: text/x-shellscript; charset="utf-8"')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
-    return part.split("Content-Transfer-Encoding: base64\n\n", 1)[1].strip("\n")
+    part = text.split('Content-Type: text/x-shellscript; charset="utf-8"\n\n')[1].split("--+AWS+CDK+User+Data+Separator==")[0]
+    script = part.strip("\n")
+    if unpack and "<<'PACKED'" in script:
+        head, rest = script.split("base64 -d <<'PACKED' | gunzip >", 1)
+        encoded = rest.split("\n", 1)[1].split("PACKED\n", 1)[0]
+        script = head + gzip.decompress(base64.b64decode(encoded)).decode()
+    return script
 
 
 def hub_role(template: Template) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from flarectl.config.errors import ConfigError
 from flarectl.config.governance import Governance, SitePolicy, Stance
@@ -200,7 +201,7 @@ def test_review_words() -> None:
 
 def federation_file(tmp_path: Path, governance_section: dict[str, Any]) -> Path:
     path = tmp_path / "federation.yaml"
-    path.write_text(json.dumps({
+    path.write_text(yaml.safe_dump({
         "project": "demo", "project_admin_email": "admin@example.org", "governance": governance_section,
         "sites": [{"name": "site-1", "kind": "linux", "kit": "/srv/kit", "workdir": "/srv/flare"}],
     }))  # fmt: skip
@@ -283,8 +284,6 @@ def test_validate_accepts_the_boundaries(tmp_path: Path, section: dict[str, Any]
 def test_the_worked_example_in_the_docs_validates_and_reads_as_shown() -> None:
     import re
 
-    import yaml
-
     from flarectl.federation import Federation
     from flarectl.governance import review
 
@@ -297,3 +296,46 @@ def test_the_worked_example_in_the_docs_validates_and_reads_as_shown() -> None:
     })  # fmt: skip
     shown = text.split("`centre-gpu`):\n\n```\n")[1].split("```")[0].splitlines()
     assert shown == [f"{name}: {stance}" for name, stance in review(federation).items()]
+
+
+HOSTILE = ["x\ny", "$(touch {mark})", "`touch {mark}`", "a'; touch {mark}; echo '", '"; touch {mark}; "', "ｏｗｎ", "a" * 5000, "o:site"]
+# Every place the section takes text, as a function of the text.
+PLACES = {
+    "run_jobs.orgs": lambda text: {"default": {"run_jobs": {"roles": ["lead"], "orgs": [text]}}},
+    "scope name": lambda text: {"default": {"privacy": {"scopes": [{"name": text}]}}},
+    "default_scope": lambda text: {"default": {"privacy": {"scopes": [{"name": "s"}], "default_scope": text}}},
+    "filter": lambda text: {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": text}]}]}}},
+    "filter argument": lambda text: {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [
+        {"filter": "ExcludeVars", "args": {"exclude_vars": text}}]}]}}},
+    "argument name": lambda text: {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [
+        {"filter": "ExcludeVars", "args": {text: "x", "exclude_vars": "x"}}]}]}}},
+    "site override": lambda text: {"sites": {text: {"custom_code": False}}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_hostile_text_is_refused_cleanly_or_arrives_inert(tmp_path: Path, place: str, value: str) -> None:
+    import subprocess
+
+    from flarectl.client_runtime import client_env, folder_layout
+    from flarectl.governance import compact
+
+    mark = tmp_path / "pwned"
+    text = value.format(mark=mark)
+    try:
+        federation = load_federation(federation_file(tmp_path, PLACES[place](text)))
+    except ConfigError as error:
+        assert all(problem.startswith("federation.yaml: ") for problem in error.problems), error.problems
+        assert any(".governance." in f".{problem}" or "governance." in problem for problem in error.problems), error.problems
+        return
+    assert place == "filter argument" and "\n" not in text and len(text) <= 200, f"{place}: {text!r} was accepted"
+    site = federation.sites[0]
+    stance = federation.governance.site(site.name)
+    env = tmp_path / "client.env"
+    env.write_text(client_env(site, "2.9.0", folder_layout(site), stance))  # type: ignore[arg-type]
+    script = f'. "{env}"\nprintf "%s\\0%s" "$AUTHORIZATION_JSON" "$PRIVACY_JSON"'
+    authz, priv = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split("\0")
+    assert not mark.exists()
+    assert (authz, priv) == (compact(authorization(stance)), compact(privacy(stance)))
+    assert json.loads(priv)["scopes"][0]["task_result_filters"][0]["args"]["exclude_vars"] == text

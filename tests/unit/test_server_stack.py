@@ -113,13 +113,19 @@ class TestHost:
         assert helper["content"] == (HOSTS_DIR / "common" / "fetch_s3_zip.py").read_text()
 
     def test_user_data_is_the_bootstrap_file_with_settings(self, default_template: Template, dns_template: Template) -> None:
-        text = bootstrap_part(default_template)
+        packed = bootstrap_part(default_template)
+        assert "\nbase64 -d <<'PACKED' | gunzip >\"${UNPACKED}\"\n" in packed and "nvflare==" not in packed
+        text = bootstrap_part(default_template, unpack=True)
+        body = (HOSTS_DIR / "hub" / "bootstrap.sh").read_text().split("HUB_ENV\n", 1)[1]
+        assert text.endswith(
+            body.replace("# @INCLUDE@ common/venv-install.sh", (HOSTS_DIR / "common" / "venv-install.sh").read_text().rstrip())
+        )
         assert text.startswith("#!/bin/bash\n")
         assert "readonly NVFLARE_VERSION=2.9.0" in text
         assert '"nvflare==${NVFLARE_VERSION}"' in text
         assert "readonly CERTIFICATE_MODE=self-signed" in text
         assert "# @SETTINGS@" not in text
-        dns_text = bootstrap_part(dns_template)
+        dns_text = bootstrap_part(dns_template, unpack=True)
         assert "readonly SERVER_REQUIREMENTS=torch==2.5.1" in dns_text
         assert '\nDASHBOARD_NAME="flareboard.mydomain.edu"\n' in dns_text  # in HUB_ENV, the text of hub.env
         assert "readonly CERTIFICATE_MODE=letsencrypt" in dns_text
