@@ -1,4 +1,4 @@
-"""moto_server with ten CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
+"""moto_server with eleven CloudFormation and EC2 gaps filled, following AWS's documented behaviour.
 
 1. moto 5.2 implements Secrets Manager but not the AWS::SecretsManager::Secret resource, so
    a deployed stack would silently lack the dashboard admin secret. Here Ref = ARN and
@@ -26,6 +26,9 @@
 10. moto 5.2 implements PutMetricFilter but not the AWS::Logs::MetricFilter resource (it would
    be silently skipped); here it is PutMetricFilter with the template's pattern and
    transformations (Ref = the filter's name; AWS makes one up when FilterName is not given).
+11. moto takes user data of any size; EC2 refuses more than 16 KiB "in raw form, before it is
+   base64-encoded" (EC2 User Guide, "Work with instance user data"), on launch and on update.
+   Here so does the instance resource (the stack fails, as a deploy to AWS would).
 
 Everything else is the ordinary moto server. Usage: python moto_server_plus.py -H 127.0.0.1 -p PORT
 """
@@ -286,9 +289,23 @@ Instance.terminate = terminate_releasing_addresses  # type: ignore[method-assign
 create_instance = Instance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
+USER_DATA_LIMIT = 16384
+
+
+def check_user_data(properties: dict[str, Any]) -> None:
+    import base64
+
+    raw = base64.b64decode(properties.get("UserData") or "")
+    if len(raw) > USER_DATA_LIMIT:
+        from moto.ec2.exceptions import EC2ClientError
+
+        raise EC2ClientError("InvalidParameterValue", f"User data is limited to {USER_DATA_LIMIT} bytes")
+
+
 def create_instance_resolving_ssm(
     cls: type[Instance], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
 ) -> Instance:
+    check_user_data(cloudformation_json["Properties"])
     image = cloudformation_json["Properties"]["ImageId"]
     if isinstance(image, str) and image.startswith("resolve:ssm:"):
         from moto.ssm.models import ssm_backends
@@ -313,6 +330,7 @@ def update_instance(
     region_name: str,
 ) -> Instance:
     properties = cloudformation_json["Properties"]
+    check_user_data(properties)
     image_changed = properties["ImageId"] != getattr(original_resource, "image_property", original_resource.image_id)
     if image_changed or properties.get("SubnetId", original_resource.subnet_id) != original_resource.subnet_id:
         replacement = Instance.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)

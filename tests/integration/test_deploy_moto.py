@@ -347,3 +347,26 @@ def test_site_role_reads_only_its_bundle_and_nothing_comes_in(site: Deployment) 
         Filters=[{"Name": "description", "Values": ["NVFlare client lab-1: outbound only"]}]
     )
     assert [g["IpPermissions"] for g in groups["SecurityGroups"]] == [[]]
+
+
+@pytest.mark.parametrize(("size", "created"), [(16384, True), (16385, False)])
+def test_the_emulator_refuses_user_data_ec2_would_refuse(aws_emulator: dict[str, str], size: int, created: bool) -> None:
+    """The emulator is no kinder than EC2: 16 KiB of raw user data at most (moto_server_plus, 11)."""
+    import base64
+
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    cloudformation = session.client("cloudformation", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"])
+    ami = session.client("ec2", endpoint_url=aws_emulator["AWS_ENDPOINT_URL"]).describe_images()["Images"][0]["ImageId"]
+    template = {"Resources": {"Host": {"Type": "AWS::EC2::Instance", "Properties": {
+        "ImageId": ami, "InstanceType": "t3.micro", "UserData": base64.b64encode(b"#" * size).decode()}}}}  # fmt: skip
+    name = f"UserData{size}"
+    try:
+        cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+        status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    except Exception as error:  # moto reports a resource's refusal on the call
+        status = f"refused: {error}"
+    assert (status == "CREATE_COMPLETE") is created, status
+    if not created:
+        assert "User data is limited to 16384 bytes" in status
