@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flarectl.job_outcome import ABANDONED, abandoned_help, refusals
+
 DONE_OK = "FINISHED:COMPLETED"
 
 
@@ -119,6 +121,9 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
             say(f"job {job_id}: still running after {timeout:g} s; follow it with `flarectl jobs`, stop it with `flarectl abort {job_id}`")
             return 1
         status = meta.get("status")
+        if status == ABANDONED:
+            say(abandoned_help(job_id, meta))
+            return 1
         if status != DONE_OK:
             say(f"job {job_id} ended {status}; its logs: `flarectl download {job_id}`")
             return 1
@@ -126,30 +131,6 @@ def submit(folder: Path, kit: Path, timeout: float, say=print) -> int:
         return 0
     finally:
         session.close()
-
-
-# NVFlare's reasons when a site refuses to deploy a job (private/fed/utils/app_deployer.py,
-# app_authz.py): its governance policy said no. Named in the Lead's words.
-POLICY_REASONS = {
-    "BYOC not permitted": "the site does not allow custom code (governance custom_code)",
-    "is not authorized for 'submit_job'": "the site does not run jobs from your role or organization (governance run_jobs)",
-}
-
-
-def refusals(meta: dict) -> list[str]:
-    """A line for every site that refused the job, with its reason: the job ran without it, or not at all."""
-    lines = []
-    for entry in meta.get("job_deploy_detail") or []:
-        site, _, reply = str(entry).partition(": ")
-        reply = reply.removeprefix("NVFLARE_ERROR: ")
-        if not reply and "required_min_sites" in site:  # "num_ok_sites 0 < required_min_sites 1"
-            lines.append(f"too few sites accepted the job to run it ({site})")
-        elif reply and reply != "OK":
-            why = next((words for reason, words in POLICY_REASONS.items() if reason in reply), None)
-            if why is None and "privacy scope" in reply:
-                why = "the site defines no such privacy scope (governance privacy); name one of its scopes in the job's meta"
-            lines.append(f"{site} refused the job: {reply}" + (f" ({why})" if why else ""))
-    return lines
 
 
 def workflow_round(session: Any, job_id: str) -> str | None:
@@ -252,6 +233,8 @@ def download(kit: Path, job_id: str, destination: Path, say=print) -> int:
         written.append(site)
     for site, reason in sorted(logs.get("unavailable", {}).items()) if not failed else []:  # a failed job's are below
         say(f"job {job_id}: no log from {site} ({reason})")
+    if status == ABANDONED:
+        say(abandoned_help(job_id, meta))
     if result:
         say(f"job {job_id} ({status}): result in {result}")
         models = global_models(Path(result))

@@ -54,7 +54,7 @@ def bootstrap_settings(deployment: Deployment, instance_id: str) -> dict[str, st
     """The settings rendered into the bootstrap (its `# @SETTINGS@` line), and those of the
     client.env (CLIENT_SETTINGS) or hub.env (HUB_ENV) it carries, as bash reads them."""
     script = user_data_parts(deployment, instance_id)["text/x-shellscript"]
-    header = script.split("\nreadonly ROOT=")[0]
+    header = re.split(r"\nreadonly ROOT=|\n# The rest of ", script)[0]  # the settings; the hub's body is packed below them
     settings = read_settings(header, re.findall(r"^readonly ([A-Z][A-Z0-9_]*)=", header, re.M))
     for carried in ("CLIENT_SETTINGS", "HUB_ENV"):
         if carried in settings:

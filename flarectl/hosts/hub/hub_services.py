@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hub_certificates import FINGERPRINT_LABEL, certificate_fingerprint, ensure_certificate
 from hub_host import PROXY, log, restart, secret_json, unit_active
+from hub_jobs import recover_unfinished
 from hub_kits import current_kit, kit_org, write_authorization, write_resources
 from hub_settings import Hub
 
@@ -79,6 +80,7 @@ def server(hub: Hub) -> int:
         return 1
     write_resources(hub, kit)
     write_authorization(hub, kit)
+    recover_unfinished(hub)  # what a restart left RUNNING, before NVFlare reads the job store
     command = [
         sys.executable, "-u", "-m", "nvflare.private.fed.app.server.server_train",
         "-m", str(kit), "-s", "fed_server.json",

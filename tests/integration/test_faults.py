@@ -1,0 +1,131 @@
+"""Issue 32: what a running study meets. A hub (the hub's own server unit, as systemd runs it)
+and two sites through the shared client runtime, all real NVFlare 2.9.
+
+The FL server killed mid-job (a reboot, a crash, a replaced host: the job's processes die
+with it) and started again as systemd does: NVFlare cannot resume the job, so the hub marks it
+FINISHED:ABANDONED before the server starts, keeps its last global model as its result, and
+the Lead is told how to go on; the clients reconnect and the next job runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flarectl.cli import main as flarectl
+from flarectl.host_scripts import HOSTS_DIR, render_settings_file
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.jobs import numpy_job
+from tests.harness.local import free_port
+from tests.harness.provision import ADMIN, provision
+
+RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
+SITES = ["site-a", "site-b"]
+INITIAL = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=float)  # NPModelPersistor's first model; each round adds 1
+
+
+class Study:
+    def __init__(self, root: Path, prod: Path, hub: Hub):
+        self.root, self.prod, self.hub = root, prod, hub
+        self.clients: list[subprocess.Popen[bytes]] = []
+
+    def session(self):  # noqa: ANN201
+        from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+        return new_secure_session(ADMIN, str(self.prod / ADMIN), timeout=120)
+
+    def wait_connected(self) -> float:
+        session = self.session()
+        try:
+            return wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=180, interval=1)
+        finally:
+            session.close()
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
+    fl_port = free_port()
+    prod = provision(tmp_path_factory.mktemp("provision"), project="faults", fl_port=fl_port, clients=SITES)
+    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
+    hub.serve(prod / "localhost")
+    root = tmp_path_factory.mktemp("sites")
+    study = Study(root, prod, hub)
+    try:
+        for site in SITES:
+            settings = root / f"{site}.env"
+            settings.write_text(render_settings_file({
+                "SITE_NAME": site, "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "0", "GPU_MEMORY_GIB": "0",
+                "SITE_ROOT": str(root / site), "KIT_SOURCE": str(prod / site), "VENV": sys.prefix}, about=site))  # fmt: skip
+            subprocess.run(["bash", str(RUNTIME), str(settings), "install"], check=True, capture_output=True, timeout=120)
+            log = (root / f"{site}.log").open("a")
+            study.clients.append(subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT))
+        study.wait_connected()
+        yield study
+    finally:
+        for process in study.clients:
+            process.terminate()
+        for process in study.clients:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        hub.stop_all()
+
+
+def kill_the_fl_server(hub: Hub) -> None:
+    """What a power cut or an OOM kill does to the server unit: every process of it, at once."""
+    pid = hub.pid("flare-server.service")
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: hub.pid("flare-server.service") is None, timeout=30, interval=0.2)
+
+
+def test_a_hub_restart_mid_job_abandons_it_keeps_its_last_model_and_the_next_job_runs(study: Study, tmp_path: Path, capsys) -> None:
+    from flarectl.lead import workflow_round
+
+    session = study.session()
+    try:
+        job_id = session.submit_job(str(numpy_job(tmp_path / "long-study", clients=len(SITES), rounds=20, seconds_per_round=2)))
+        wait_for(lambda: int((workflow_round(session, job_id) or "0/20").split("/")[0]) >= 3, timeout=180, interval=0.5)
+    finally:
+        session.close()
+    kill_the_fl_server(study.hub)
+    study.hub.systemctl("start", "flare-server.service")  # systemd's Restart=always
+    study.wait_connected()
+
+    assert flarectl(["jobs", "--kit", str(study.prod / ADMIN)]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(rf"{job_id}.*FINISHED:ABANDONED", listed), listed
+    assert "marked FINISHED:ABANDONED, its last global model kept as its result" in study.hub.log("flare-server.service")
+
+    assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert f"job {job_id} ended FINISHED:ABANDONED: the hub's FL server stopped while the job ran (restarted " in out
+    assert "NVFlare cannot resume a job after its server restarts" in out
+    model_line = next(line for line in out.splitlines() if line.startswith("global model: "))
+    model = np.load(model_line.removeprefix("global model: ").split(", ")[0])
+    rounds_done = model - INITIAL
+    assert np.all(rounds_done == rounds_done[0, 0]) and 2 <= rounds_done[0, 0] < 20, model  # the rounds finished before the cut
+
+    short = numpy_job(tmp_path / "after-the-restart", clients=len(SITES), rounds=1)
+    assert flarectl(["submit", str(short), "--kit", str(study.prod / ADMIN), "--timeout", "300"]) == 0, capsys.readouterr().out
+
+
+def test_a_job_that_finished_before_the_restart_is_left_as_it_was(study: Study, tmp_path: Path, capsys) -> None:
+    assert flarectl(["submit", str(numpy_job(tmp_path / "done", clients=len(SITES), rounds=1)), "--kit", str(study.prod / ADMIN)]) == 0
+    job_id = capsys.readouterr().out.split(" as job ")[1].split()[0]
+    kill_the_fl_server(study.hub)
+    study.hub.systemctl("start", "flare-server.service")
+    study.wait_connected()
+    session = study.session()
+    try:
+        assert session.get_job_meta(job_id)["status"] == "FINISHED:COMPLETED"
+    finally:
+        session.close()
