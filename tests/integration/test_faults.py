@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +130,45 @@ def test_a_job_that_finished_before_the_restart_is_left_as_it_was(study: Study, 
         assert session.get_job_meta(job_id)["status"] == "FINISHED:COMPLETED"
     finally:
         session.close()
+
+
+def kill_site(study: Study, index: int) -> None:
+    """A site's host losing power: its client and the job processes under it, at once."""
+    import psutil
+
+    client = psutil.Process(study.clients[index].pid)
+    for process in [*client.children(recursive=True), client]:
+        process.kill()
+    study.clients[index].wait(timeout=30)
+
+
+def start_site(study: Study, index: int) -> None:
+    site = SITES[index]
+    log = (study.root / f"{site}.log").open("a")
+    settings = study.root / f"{site}.env"
+    study.clients[index] = subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(study: Study, tmp_path: Path, capsys) -> None:
+    from flarectl.lead import workflow_round
+
+    session = study.session()
+    try:
+        job_id = session.submit_job(str(numpy_job(tmp_path / "needs-both", clients=len(SITES), rounds=30, seconds_per_round=2)))
+        wait_for(lambda: int((workflow_round(session, job_id) or "0/30").split("/")[0]) >= 2, timeout=180, interval=0.5)
+        kill_site(study, 1)
+        start_site(study, 1)  # systemd's Restart=always, or the host back from a reboot
+        started = time.monotonic()
+        wait_for(lambda: str(session.get_job_meta(job_id).get("status", "")).startswith("FINISHED"), timeout=300, interval=2)
+        ended_after = time.monotonic() - started
+        status = session.get_job_meta(job_id)["status"]
+    finally:
+        session.close()
+    assert status != "FINISHED:COMPLETED", status
+    server_log = study.hub.log("flare-server.service")
+    assert f"job {job_id}: site site-b restarted during the job (it logged in again) and lost its part of it" in server_log
+    print(f"\nfaults: the job ended {status} {ended_after:.0f} s after site-b restarted")
+    study.wait_connected()
+    assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert f"job {job_id} ended {status}; errors by site:" in out and "Client site-b is deemed disconnected!" in out, out

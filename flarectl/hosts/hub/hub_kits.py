@@ -32,6 +32,8 @@ def write_resources(hub: Hub, kit: Path) -> None:
     for component in resources["components"]:
         if component["id"] == "job_manager":
             component["args"]["uri_root"] = str(stores / "jobs-storage")
+    # fl_server/site_watch.py (on the server's PYTHONPATH): a job learns that a site restarted.
+    resources["components"].append({"id": "restarted_site_watch", "path": "site_watch.RestartedSiteWatch", "args": {}})
     (kit / "local" / "resources.json").write_text(json.dumps(resources, indent=2))
 
 

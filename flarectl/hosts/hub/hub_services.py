@@ -87,6 +87,8 @@ def server(hub: Hub) -> int:
         "--set", "secure_train=true", f"org={kit_org(kit)}", "config_folder=config",
     ]  # fmt: skip
     os.chdir(kit)
+    # fl_server/: the system components the kit's resources.json names (site_watch), for the server and its job processes.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent / "fl_server"), os.environ.get("PYTHONPATH")]))
     os.execv(command[0], command)
 
 
