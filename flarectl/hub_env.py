@@ -33,6 +33,7 @@ def hub_settings(federation: FederationSettings, *, kit_bucket: str, admin_secre
         "PROJECT_TITLE": federation.dashboard_title,
         "PROJECT_DESCRIPTION": federation.dashboard.description,
         "FREEZE_PROJECT": "true" if federation.dashboard.freeze else "false",
+        "SITE_LOST_AFTER_SECONDS": str(federation.hub.site_lost_after_seconds),
         # The FL server's local/authorization.json (governance.hub), one line of JSON.
         "SERVER_AUTHORIZATION": compact(authorization(federation.governance.server)),
     }

@@ -111,6 +111,13 @@ class Hub(Model):
     ssh_cidr: SshCidr | None = None
     ami_ssm_parameter: SsmParameterName | None = None
     server_requirements: Requirements = []
+    # How long a running job waits for a site that went away (its client lost, or restarted and
+    # lost its part of the job) before it treats the site as gone: NVFlare's
+    # dead_client_grace_period, whose default this is. The job then goes on without the site,
+    # or ends naming it when too few sites remain.
+    site_lost_after_seconds: Annotated[
+        int, within(10, 86400, "{value} seconds: use {low} to {high} (NVFlare waits this long for a lost site before a job gives up on it)")
+    ] = 60
 
     @field_validator("root_volume_gib")
     @classmethod

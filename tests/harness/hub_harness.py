@@ -60,6 +60,7 @@ HUB_ENV = {
     "PROJECT_TITLE": "NVFlare federation test",
     "PROJECT_DESCRIPTION": "",
     "FREEZE_PROJECT": "true",
+    "SITE_LOST_AFTER_SECONDS": "60",
     "SERVER_AUTHORIZATION": json.dumps(nvflare_default_authz()),  # governance.hub left out: NVFlare's own default
 }
 

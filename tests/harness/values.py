@@ -140,5 +140,6 @@ def written(data: dict[str, Any], federation: Federation) -> dict[str, str]:
         "FL_PORT": "8002",
         "CERTIFICATE_MODE": federation.certificate_mode,
         "FREEZE_PROJECT": "true",
+        "SITE_LOST_AFTER_SECONDS": "60",
         "SERVER_AUTHORIZATION": json.dumps(nvflare_default_authz(), separators=(",", ":"), sort_keys=True),
     }

@@ -54,7 +54,8 @@ class Study:
 def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
     fl_port = free_port()
     prod = provision(tmp_path_factory.mktemp("provision"), project="faults", fl_port=fl_port, clients=SITES)
-    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port())})
+    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port()),
+                                               "SITE_LOST_AFTER_SECONDS": "20"})  # hub.site_lost_after_seconds  # fmt: skip
     hub.serve(prod / "localhost")
     root = tmp_path_factory.mktemp("sites")
     study = Study(root, prod, hub)
@@ -165,6 +166,8 @@ def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(stu
     finally:
         session.close()
     assert status != "FINISHED:COMPLETED", status
+    server = Path(f"/proc/{study.hub.pid('flare-server.service')}/environ").read_bytes().split(b"\0")
+    assert b"NVFLARE_DEAD_CLIENT_GRACE_PERIOD=20" in server  # the federation file's hub.site_lost_after_seconds
     server_log = study.hub.log("flare-server.service")
     assert f"job {job_id}: site site-b restarted during the job (it logged in again) and lost its part of it" in server_log
     print(f"\nfaults: the job ended {status} {ended_after:.0f} s after site-b restarted")

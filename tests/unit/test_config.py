@@ -75,6 +75,16 @@ INVALID = [
         "federation.yaml: hub.fl_port: 70000 is out of range; use a port from 1024 to 65535",
     ),
     ("privileged port", with_(hub={"fl_port": 80}), "federation.yaml: hub.fl_port: 80 is out of range"),
+    (
+        "lost site too soon",
+        with_(hub={"site_lost_after_seconds": 9}),
+        "federation.yaml: hub.site_lost_after_seconds: 9 seconds: use 10 to 86400 (NVFlare waits this long for a lost site before a job gives up on it)",
+    ),
+    (
+        "lost site too late",
+        with_(hub={"site_lost_after_seconds": 86401}),
+        "federation.yaml: hub.site_lost_after_seconds: 86401 seconds: use 10 to 86400",
+    ),
     ("highest port", with_(hub={"fl_port": 65536}), "federation.yaml: hub.fl_port: 65536 is out of range; use a port from 1024 to 65535"),
     (
         "just below the bound",

@@ -339,3 +339,67 @@ def test_hostile_text_is_refused_cleanly_or_arrives_inert(tmp_path: Path, place:
     assert not mark.exists()
     assert (authz, priv) == (compact(authorization(stance)), compact(privacy(stance)))
     assert json.loads(priv)["scopes"][0]["task_result_filters"][0]["args"]["exclude_vars"] == text
+
+
+def test_nvflares_defaults_render_as_nvflare_writes_them() -> None:
+    """Literally, not only decided alike: project_admin keeps NVFlare's one word "any"."""
+    assert authorization(Stance.of()) == nvflare_default_authz()
+    restricted = authorization(Stance.of(SitePolicy(shell_commands=["project_admin"], custom_code=False)))["permissions"]
+    assert restricted["project_admin"]["shell_commands"] == "any" and restricted["project_admin"]["byoc"] == "none"
+    assert restricted["lead"]["shell_commands"] == "none" and restricted["org_admin"]["shell_commands"] == "none"
+
+
+def test_compact_is_one_sorted_line() -> None:
+    from flarectl.governance import compact
+
+    assert compact({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == '{"a":[1,{"c":3,"d":2}],"b":1}'
+    assert compact(None) == ""
+
+
+def test_review_words_for_nobody_and_a_scope_without_default() -> None:
+    stance = Stance.of(SitePolicy(run_jobs={"roles": []}, custom_code=False, shell_commands=[], privacy={"scopes": [{"name": "s"}]}))
+    assert one_line(stance) == (
+        "jobs from: nobody; custom code: no; shell commands: nobody; privacy: no default (a job must name a scope); s: no filter"
+    )
+
+
+MORE_INVALID = [
+    ({"default": {"run_jobs": {"roles": ["lead", "lead", "org_admin", "org_admin"]}}},
+     "governance.default.run_jobs.roles: lead, org_admin listed twice; list each once"),
+    ({"hub": {"run_jobs": {"roles": ["project_admin"]}}, "default": {"run_jobs": {"roles": ["lead", "org_admin"]}}},
+     "governance.default.run_jobs.roles: at site site-1: lead, org_admin may run jobs here, but governance.hub.run_jobs does not"),
+    ({"hub": {"run_jobs": {"roles": ["lead"], "orgs": ["a"]}}, "default": {"run_jobs": {"roles": ["lead"], "orgs": ["b", "c"]}}},
+     "governance.default.run_jobs.orgs: at site site-1: b, c may run jobs here, but governance.hub.run_jobs.orgs does not"),
+    ({"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "ExcludeVars", "args": {"exclude_vars": [1]}}]}]}}},
+     "exclude_vars [1]: list the layer names to keep at the site"),
+    ({"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "ExcludeVars", "args": {"exclude_vars": []}}]}]}}},
+     "exclude_vars []: list the layer names to keep at the site"),
+    ({"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "ExcludeVars", "args": {"exclude_vars": ""}}]}]}}},
+     "args.exclude_vars: '': use up to 200 printable ASCII characters"),
+    *[({"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "SVTPrivacy", "args": {name: value}}]}]}}},
+       f"{name} {value}: use a privacy budget above 0")
+      for name in ("epsilon", "noise_var", "epsilon_threshold", "epsilon_query", "epsilon_release") for value in (0, -0.5)],
+    ({"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "SVTPrivacy", "args": {"fraction": 1.5}}]}]}}},
+     "fraction 1.5: use a share of the model above 0 and at most 1"),
+]  # fmt: skip
+MORE_VALID = [
+    {"default": {"run_jobs": {"roles": ["lead"], "orgs": ["own", "Hospital_B"]}}},  # the hub admits any organization
+    {"hub": {"run_jobs": {"roles": ["lead"], "orgs": ["a"]}}, "default": {"run_jobs": {"roles": ["lead"], "orgs": "any"}}},
+    percentile(gamma=0.5),  # NVFlare's default percentile, 10
+    percentile(percentile=10, data_kinds=["WEIGHTS", "WEIGHT_DIFF"]),
+    {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "ExcludeVars", "args": {"exclude_vars": ["fc1.weight"]}}]}]}}},
+    {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "SVTPrivacy", "args": {
+        "epsilon": 0.5, "noise_var": 0.5, "epsilon_threshold": 0.5, "epsilon_query": 0.5, "epsilon_release": 0.5}}]}]}}},
+    {"default": {"privacy": {"scopes": [{"name": "s", "result_filters": [{"filter": "SVTPrivacy", "args": {"epsilon": 0.2}}]}]}}},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("section", "message"), MORE_INVALID, ids=[message[:60] for _, message in MORE_INVALID])
+def test_more_refusals(tmp_path: Path, section: dict[str, Any], message: str) -> None:
+    test_validate_refuses_with_the_field_and_the_fix(tmp_path, section, message)
+
+
+@pytest.mark.parametrize("section", MORE_VALID)
+def test_more_boundaries(tmp_path: Path, section: dict[str, Any]) -> None:
+    federation = load_federation(federation_file(tmp_path, section))
+    assert federation.governance.site("site-1") is not None

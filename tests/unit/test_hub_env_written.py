@@ -35,7 +35,7 @@ def test_the_default_federation(default_template: Template) -> None:
         "PROJECT": "cancer-fl", "FL_PORT": "8002", "KIT_BUCKET": BUCKET, "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
         "ADMIN_EMAIL": "flare-admin@example.org", "AWS_DEFAULT_REGION": REGION, "DASHBOARD_NAME": "", "CERTIFICATE_MODE": "self-signed",
         "CERT_SECRET_NAME": "", "ACME_SERVER": LETS_ENCRYPT, "SERVER_NAME": "", "PROJECT_TITLE": "NVFlare federation cancer-fl",
-        "PROJECT_DESCRIPTION": "", "FREEZE_PROJECT": "true",
+        "PROJECT_DESCRIPTION": "", "FREEZE_PROJECT": "true", "SITE_LOST_AFTER_SECONDS": "60",
     }  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def test_dns_and_lets_encrypt(dns_template: Template) -> None:
         "PROJECT": "cancer-fl", "FL_PORT": "8102", "KIT_BUCKET": BUCKET, "ADMIN_SECRET_NAME": "cancer-fl/dashboard-admin",
         "ADMIN_EMAIL": "admin@mydomain.edu", "AWS_DEFAULT_REGION": REGION, "DASHBOARD_NAME": "flareboard.mydomain.edu",
         "CERTIFICATE_MODE": "letsencrypt", "CERT_SECRET_NAME": "", "ACME_SERVER": LETS_ENCRYPT, "SERVER_NAME": "flareserver.mydomain.edu",
-        "PROJECT_TITLE": "NVFlare federation cancer-fl", "PROJECT_DESCRIPTION": "", "FREEZE_PROJECT": "true",
+        "PROJECT_TITLE": "NVFlare federation cancer-fl", "PROJECT_DESCRIPTION": "", "FREEZE_PROJECT": "true", "SITE_LOST_AFTER_SECONDS": "60",
     }  # fmt: skip
 
 
@@ -59,5 +59,5 @@ def test_the_admins_own_certificate_dashboard_texts_and_an_unfrozen_project() ->
         "ADMIN_EMAIL": "it@onco.example", "AWS_DEFAULT_REGION": REGION, "DASHBOARD_NAME": "flareboard.mydomain.edu",
         "CERTIFICATE_MODE": "provided", "CERT_SECRET_NAME": "it/flareboard-cert", "ACME_SERVER": LETS_ENCRYPT,
         "SERVER_NAME": "flareserver.mydomain.edu", "PROJECT_TITLE": "Onco FL 2026", "PROJECT_DESCRIPTION": "Breast histology",
-        "FREEZE_PROJECT": "false",
+        "FREEZE_PROJECT": "false", "SITE_LOST_AFTER_SECONDS": "60",
     }  # fmt: skip

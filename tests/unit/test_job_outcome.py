@@ -10,7 +10,7 @@ def test_each_refusing_site_is_named_with_its_reason_and_accepting_sites_are_not
     meta = {"job_deploy_detail": [
         "server: OK", "site-a: NVFLARE_ERROR: BYOC not permitted", "site-b: OK",
         "site-c: user 'lead@x.test' is not authorized for 'submit_job'", "site-d: privacy scope 'research' is not allowed",
-        "site-e: disk full", "num_ok_sites 1 < required_min_sites 2",
+        "site-e: disk full", "a line without a site", "num_ok_sites 1 < required_min_sites 2",
     ]}  # fmt: skip
     assert refusals(meta) == [
         "site-a refused the job: BYOC not permitted (the site does not allow custom code (governance custom_code))",

@@ -88,6 +88,8 @@ def server(hub: Hub) -> int:
     ]  # fmt: skip
     os.chdir(kit)
     # fl_server/: the system components the kit's resources.json names (site_watch), for the server and its job processes.
+    # NVFlare's ConfigService reads NVFLARE_<VAR> from the environment (fuel/utils/config_service.py); every job process inherits it.
+    os.environ["NVFLARE_DEAD_CLIENT_GRACE_PERIOD"] = str(hub.site_lost_after_seconds)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent / "fl_server"), os.environ.get("PYTHONPATH")]))
     os.execv(command[0], command)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # every unit sets with Environment=.
 HUB_ENV = ("PROJECT", "FL_PORT", "KIT_BUCKET", "ADMIN_SECRET_NAME", "ADMIN_EMAIL", "DASHBOARD_NAME", "CERTIFICATE_MODE",
-           "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT", "SERVER_AUTHORIZATION")  # fmt: skip
+           "CERT_SECRET_NAME", "ACME_SERVER", "SERVER_NAME", "PROJECT_TITLE", "PROJECT_DESCRIPTION", "FREEZE_PROJECT", "SERVER_AUTHORIZATION", "SITE_LOST_AFTER_SECONDS")  # fmt: skip
 UNIT_ENV = ("FLARE_DATA", "FLARE_VENV")
 
 
@@ -33,6 +33,7 @@ class Hub:
     project_description: str
     freeze_project: bool
     server_authorization: str  # the FL server's local/authorization.json, as JSON (governance.hub)
+    site_lost_after_seconds: int  # NVFlare's dead_client_grace_period for every job
     dashboard_socket: str  # gunicorn's socket (flare-dashboard.socket); set by the units that use it
 
     @classmethod
@@ -64,6 +65,7 @@ class Hub:
             project_description=env["PROJECT_DESCRIPTION"],
             freeze_project=env["FREEZE_PROJECT"] == "true",
             server_authorization=env["SERVER_AUTHORIZATION"],
+            site_lost_after_seconds=int(env["SITE_LOST_AFTER_SECONDS"]),
             dashboard_socket=env.get("FLARE_DASHBOARD_SOCKET", ""),
         )
 
