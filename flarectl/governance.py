@@ -103,7 +103,7 @@ def compact(document: dict[str, Any] | None) -> str:
     return "" if document is None else json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
-def describe(stance: Stance, *, hub: bool = False) -> dict[str, str]:
+def describe(stance: Stance, *, hub: bool) -> dict[str, str]:
     """The stance in a reviewer's words, one line per question (`hub`: no privacy, the sites apply it)."""
     roles = stance.run_jobs.roles
     orgs = "any organization" if stance.run_jobs.orgs == "any" else ", ".join(stance.run_jobs.orgs)

@@ -80,7 +80,7 @@ def hub_lines(federation: FederationSettings) -> list[str]:
 def site_lines(site: ClientSite, federation: FederationSettings) -> list[str]:
     memory = f", {site.gpu_memory_gib:g} GiB each" if site.gpus and site.gpu_memory_gib else ""
     stance = federation.governance.site(site.name)
-    words = describe(stance)
+    words = describe(stance, hub=False)
     privacy = "no scopes" if stance.privacy is None else "scopes " + ", ".join(scope.name for scope in stance.privacy.scopes)
     if stance.privacy and stance.privacy.default_scope:
         privacy += f" (default {stance.privacy.default_scope})"
