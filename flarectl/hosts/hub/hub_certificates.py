@@ -14,11 +14,36 @@ from pathlib import Path
 from hub_host import PROXY, log, own, reload, secret_json, write_private
 from hub_settings import Hub
 
+PAIR = ("web.key", "web.crt")
+READY = "web.pair.ready"  # both .next files are whole: the pair may switch
+
 
 def install_certificate(hub: Hub, certificate: bytes, key: bytes) -> None:
+    """The key and the certificate switch as a pair, even when the power goes between the two
+    files (a new key with the old certificate would keep the proxy from starting): both are
+    written beside as .next, then the ready mark, then each moved in place."""
     hub.cert_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private(hub.cert_dir / "web.key", key)
-    write_private(hub.cert_dir / "web.crt", certificate)
+    finish_certificate_install(hub)
+    write_private(hub.cert_dir / "web.key.next", key)
+    write_private(hub.cert_dir / "web.crt.next", certificate)
+    write_private(hub.cert_dir / READY, b"ready\n")
+    finish_certificate_install(hub)
+
+
+def finish_certificate_install(hub: Hub) -> None:
+    """Complete a pair an interruption left half-installed, or drop one never marked ready."""
+    ready = hub.cert_dir / READY
+    for name in PAIR:
+        pending = hub.cert_dir / f"{name}.next"
+        if pending.exists() and ready.exists():
+            os.replace(pending, hub.cert_dir / name)
+        elif pending.exists():
+            pending.unlink()
+    if ready.exists():
+        ready.unlink()
+        log("installed the dashboard certificate and its key as a pair")
+    for stray in hub.cert_dir.glob(".web.*"):  # write_private's temporaries a cut left (a key among them)
+        stray.unlink()
     own(hub.cert_dir)
 
 
@@ -125,6 +150,8 @@ def ensure_certificate(hub: Hub) -> None:
 
     Let's Encrypt issuance runs in flare-cert-renew.service; until it succeeds a
     self-signed certificate serves, so the dashboard never starts without one."""
+    if hub.cert_dir.exists():
+        finish_certificate_install(hub)  # what a power cut during the last install left
     if hub.certificate_mode == "provided":
         document = secret_json(hub.cert_secret_name)
         certificate, key = document["certificate"].encode(), document["private_key"].encode()
