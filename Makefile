@@ -58,6 +58,7 @@ bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/validate.py
 	$(PYTHON) bench/host_install.py
 	$(PYTHON) bench/hub_proxy.py
+	$(PYTHON) bench/faults.py
 
 # The generated parts of docs/ (the READMEs synth emits, for the embedded default federation).
 docs: $(VENV)/.runtime

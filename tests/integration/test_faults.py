@@ -8,11 +8,7 @@ the Lead is told how to go on; the clients reconnect and the next job runs."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,72 +17,18 @@ import numpy as np
 import pytest
 
 from flarectl.cli import main as flarectl
-from flarectl.host_scripts import HOSTS_DIR, render_settings_file
-from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.hub_harness import wait_for
 from tests.harness.jobs import numpy_job
-from tests.harness.local import free_port
-from tests.harness.provision import ADMIN, provision
+from tests.harness.provision import ADMIN
+from tests.harness.study import SITES, Study, running_study
 
-RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
-SITES = ["site-a", "site-b"]
 INITIAL = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=float)  # NPModelPersistor's first model; each round adds 1
-
-
-class Study:
-    def __init__(self, root: Path, prod: Path, hub: Hub):
-        self.root, self.prod, self.hub = root, prod, hub
-        self.clients: list[subprocess.Popen[bytes]] = []
-
-    def session(self):  # noqa: ANN201
-        from nvflare.fuel.flare_api.flare_api import new_secure_session
-
-        return new_secure_session(ADMIN, str(self.prod / ADMIN), timeout=120)
-
-    def wait_connected(self) -> float:
-        session = self.session()
-        try:
-            return wait_for(lambda: {c.name for c in session.get_system_info().client_info} >= set(SITES), timeout=180, interval=1)
-        finally:
-            session.close()
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
-    fl_port = free_port()
-    prod = provision(tmp_path_factory.mktemp("provision"), project="faults", fl_port=fl_port, clients=SITES)
-    hub = Hub(tmp_path_factory.mktemp("hub"), {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port()),
-                                               "SITE_LOST_AFTER_SECONDS": "20"})  # hub.site_lost_after_seconds  # fmt: skip
-    hub.serve(prod / "localhost")
-    root = tmp_path_factory.mktemp("sites")
-    study = Study(root, prod, hub)
-    try:
-        for site in SITES:
-            settings = root / f"{site}.env"
-            settings.write_text(render_settings_file({
-                "SITE_NAME": site, "NVFLARE_VERSION": "2.9.0", "REQUIREMENTS": "", "GPUS": "0", "GPU_MEMORY_GIB": "0",
-                "SITE_ROOT": str(root / site), "KIT_SOURCE": str(prod / site), "VENV": sys.prefix}, about=site))  # fmt: skip
-            subprocess.run(["bash", str(RUNTIME), str(settings), "install"], check=True, capture_output=True, timeout=120)
-            log = (root / f"{site}.log").open("a")
-            study.clients.append(subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT))
-        study.wait_connected()
+    with running_study(tmp_path_factory.mktemp("study"), site_lost_after_seconds=20) as study:
         yield study
-    finally:
-        for process in study.clients:
-            process.terminate()
-        for process in study.clients:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        hub.stop_all()
-
-
-def kill_the_fl_server(hub: Hub) -> None:
-    """What a power cut or an OOM kill does to the server unit: every process of it, at once."""
-    pid = hub.pid("flare-server.service")
-    assert pid is not None
-    os.killpg(pid, signal.SIGKILL)
-    wait_for(lambda: hub.pid("flare-server.service") is None, timeout=30, interval=0.2)
 
 
 def test_a_hub_restart_mid_job_abandons_it_keeps_its_last_model_and_the_next_job_runs(study: Study, tmp_path: Path, capsys) -> None:
@@ -98,7 +40,7 @@ def test_a_hub_restart_mid_job_abandons_it_keeps_its_last_model_and_the_next_job
         wait_for(lambda: int((workflow_round(session, job_id) or "0/20").split("/")[0]) >= 3, timeout=180, interval=0.5)
     finally:
         session.close()
-    kill_the_fl_server(study.hub)
+    study.kill_the_fl_server()
     study.hub.systemctl("start", "flare-server.service")  # systemd's Restart=always
     study.wait_connected()
 
@@ -123,7 +65,7 @@ def test_a_hub_restart_mid_job_abandons_it_keeps_its_last_model_and_the_next_job
 def test_a_job_that_finished_before_the_restart_is_left_as_it_was(study: Study, tmp_path: Path, capsys) -> None:
     assert flarectl(["submit", str(numpy_job(tmp_path / "done", clients=len(SITES), rounds=1)), "--kit", str(study.prod / ADMIN)]) == 0
     job_id = capsys.readouterr().out.split(" as job ")[1].split()[0]
-    kill_the_fl_server(study.hub)
+    study.kill_the_fl_server()
     study.hub.systemctl("start", "flare-server.service")
     study.wait_connected()
     session = study.session()
@@ -133,23 +75,6 @@ def test_a_job_that_finished_before_the_restart_is_left_as_it_was(study: Study, 
         session.close()
 
 
-def kill_site(study: Study, index: int) -> None:
-    """A site's host losing power: its client and the job processes under it, at once."""
-    import psutil
-
-    client = psutil.Process(study.clients[index].pid)
-    for process in [*client.children(recursive=True), client]:
-        process.kill()
-    study.clients[index].wait(timeout=30)
-
-
-def start_site(study: Study, index: int) -> None:
-    site = SITES[index]
-    log = (study.root / f"{site}.log").open("a")
-    settings = study.root / f"{site}.env"
-    study.clients[index] = subprocess.Popen(["bash", str(RUNTIME), str(settings), "run"], stdout=log, stderr=subprocess.STDOUT)
-
-
 def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(study: Study, tmp_path: Path, capsys) -> None:
     from flarectl.lead import workflow_round
 
@@ -157,8 +82,8 @@ def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(stu
     try:
         job_id = session.submit_job(str(numpy_job(tmp_path / "needs-both", clients=len(SITES), rounds=30, seconds_per_round=2)))
         wait_for(lambda: int((workflow_round(session, job_id) or "0/30").split("/")[0]) >= 2, timeout=180, interval=0.5)
-        kill_site(study, 1)
-        start_site(study, 1)  # systemd's Restart=always, or the host back from a reboot
+        study.kill_site(1)
+        study.start_site(1)  # systemd's Restart=always, or the host back from a reboot
         started = time.monotonic()
         wait_for(lambda: str(session.get_job_meta(job_id).get("status", "")).startswith("FINISHED"), timeout=300, interval=2)
         ended_after = time.monotonic() - started
