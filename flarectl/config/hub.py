@@ -114,7 +114,8 @@ class Hub(Model):
     # How long a running job waits for a site that went away (its client lost, or restarted and
     # lost its part of the job) before it treats the site as gone: NVFlare's
     # dead_client_grace_period, whose default this is. The job then goes on without the site,
-    # or ends naming it when too few sites remain.
+    # or ends naming it when too few sites remain. A finished job waits as long for a site's
+    # last report (NVFlare's client_outcome_wait_timeout, 900 s by default).
     site_lost_after_seconds: Annotated[
         int, within(10, 86400, "{value} seconds: use {low} to {high} (NVFlare waits this long for a lost site before a job gives up on it)")
     ] = 60

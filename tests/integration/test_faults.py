@@ -93,6 +93,7 @@ def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(stu
     assert status != "FINISHED:COMPLETED", status
     server = Path(f"/proc/{study.hub.pid('flare-server.service')}/environ").read_bytes().split(b"\0")
     assert b"NVFLARE_DEAD_CLIENT_GRACE_PERIOD=20" in server  # the federation file's hub.site_lost_after_seconds
+    assert b"NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT=20" in server
     server_log = study.hub.log("flare-server.service")
     assert f"job {job_id}: site site-b restarted during the job (it logged in again) and lost its part of it" in server_log
     print(f"\nfaults: the job ended {status} {ended_after:.0f} s after site-b restarted")

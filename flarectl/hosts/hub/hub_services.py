@@ -90,6 +90,10 @@ def server(hub: Hub) -> int:
     # fl_server/: the system components the kit's resources.json names (site_watch), for the server and its job processes.
     # NVFlare's ConfigService reads NVFLARE_<VAR> from the environment (fuel/utils/config_service.py); every job process inherits it.
     os.environ["NVFLARE_DEAD_CLIENT_GRACE_PERIOD"] = str(hub.site_lost_after_seconds)
+    # The same wait for a site's last word on a job whose server part has ended (NVFlare's
+    # client_outcome_wait_timeout, 900 s): a client job that missed the end would otherwise keep
+    # the job RUNNING for 15 minutes, the server never asking it to stop (_sync_client_jobs).
+    os.environ["NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT"] = str(hub.site_lost_after_seconds)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent / "fl_server"), os.environ.get("PYTHONPATH")]))
     os.execv(command[0], command)
 
