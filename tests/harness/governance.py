@@ -28,3 +28,13 @@ def decides(policy: dict[str, Any], *, right: str, role: str, user_org: str, sit
     allowed, error = authorizer.evaluate(AuthzContext(right=right, user=person, submitter=Person(*submitter) if submitter else person))
     assert not error, error
     return bool(allowed)
+
+
+def without_default_policy(settings: list[str]) -> list[str]:
+    """client.env's NAME=value lines (bash's quoting) less the two policy lines, which must be
+    NVFlare's default authorization and no privacy scopes (a file without governance)."""
+    policies = [line for line in settings if line.startswith(("AUTHORIZATION_JSON=", "PRIVACY_JSON="))]
+    assert len(policies) == 2, policies
+    assert json.loads(policies[0].removeprefix("AUTHORIZATION_JSON=").strip("'")) == nvflare_default_authz()
+    assert policies[1] == "PRIVACY_JSON=''"
+    return [line for line in settings if line not in policies]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.harness.governance import nvflare_default_authz
+from tests.harness.governance import without_default_policy
 from tests.harness.templates import (
     SESSION_MANAGER_STATEMENTS,
     bootstrap_part,
@@ -93,11 +92,7 @@ def test_bootstrap_runs_the_shared_runtime_with_the_site_settings(client_templat
     header = script.split("readonly ROOT=")[0]
     result = subprocess.run(["bash", "-c", header + '\nprintf %s "$CLIENT_SETTINGS"'], capture_output=True, text=True, check=True)
     settings = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
-    # The site's governance: none in this file, so NVFlare's default policy and no privacy scopes.
-    policy = settings.pop(settings.index(next(line for line in settings if line.startswith("AUTHORIZATION_JSON="))))
-    assert json.loads(policy.removeprefix("AUTHORIZATION_JSON=").strip("'")) == nvflare_default_authz()
-    assert settings.pop() == "PRIVACY_JSON=''"
-    assert settings == ["SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=4", "GPU_MEMORY_GIB=22",
+    assert without_default_policy(settings) == ["SITE_NAME=onc-lab", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=4", "GPU_MEMORY_GIB=22",
                         "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit", "VENV=/opt/nvflare-client/venv",
                         "VENV_MANAGED=true", "PYTHON=python3", "UV_VERSION=0.13.8"]  # fmt: skip
     assert 'bash "${BUNDLE}/runtime/install-service.sh" "${SETTINGS_FILE}"' in script

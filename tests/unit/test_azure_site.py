@@ -31,7 +31,7 @@ from flarectl.sites.azure import files as azure_site
 from flarectl.sites.azure import plan as azure_plan
 from flarectl.sites.azure import template as azure_template
 from tests.harness.fake_arm import ARM, FakeArm, FakeCredential
-from tests.harness.governance import nvflare_default_authz
+from tests.harness.governance import without_default_policy
 from tests.harness.synth_fixtures import fake_client_kit
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -201,11 +201,7 @@ def test_custom_data_runs_the_shared_runtime_as_a_boot_service(federation: Feder
         assert files[f"{runtime}/{name}"]["content"] == (HOSTS_DIR / "client" / name).read_text()
     assert "ubuntu-drivers install --gpgpu" in files[f"{runtime}/azure-bootstrap.sh"]["content"]
     settings = [line for line in files["/etc/nvflare-client/client.env"]["content"].splitlines() if line and not line.startswith("#")]
-    # The site's governance (none in this file): NVFlare's default policy, no privacy scopes.
-    policy = settings.pop(settings.index(next(line for line in settings if line.startswith("AUTHORIZATION_JSON="))))
-    assert json.loads(policy.removeprefix("AUTHORIZATION_JSON=").strip("'")) == nvflare_default_authz()
-    assert settings.pop() == "PRIVACY_JSON=''"
-    assert settings == ["SITE_NAME=onc-az", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=1", "GPU_MEMORY_GIB=15",
+    assert without_default_policy(settings) == ["SITE_NAME=onc-az", "NVFLARE_VERSION=2.9.0", "REQUIREMENTS=torch==2.5.1", "GPUS=1", "GPU_MEMORY_GIB=15",
                         "SITE_ROOT=/var/lib/nvflare-client", "KIT_SOURCE=/opt/nvflare-client/bundle/kit.zip", "VENV=/opt/nvflare-client/venv",
                         "VENV_MANAGED=true", "PYTHON=python3", "UV_VERSION=0.13.8"]  # fmt: skip
     kit = files["/opt/nvflare-client/bundle/kit.zip"]
