@@ -1,6 +1,7 @@
 """A running study for the fault tests and bench/faults.py: a hub (the hub's own FL server unit,
 as systemd runs it) and two sites through the shared client runtime, real NVFlare, and the
-faults: the server's processes killed, a site's client and its job processes killed."""
+faults: the server's processes killed, a site's client and its job processes killed, and
+site-b's network link to the hub cut or bounded (tests/harness/network_cut.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from flarectl.host_scripts import HOSTS_DIR, render_settings_file
 from tests.harness.hub_harness import Hub, wait_for
 from tests.harness.local import free_port
+from tests.harness.network_cut import SiteLink
 from tests.harness.provision import ADMIN, provision
 
 RUNTIME = HOSTS_DIR / "client" / "flare-client.sh"
@@ -23,9 +25,10 @@ SITES = ["site-a", "site-b"]
 
 
 class Study:
-    def __init__(self, root: Path, prod: Path, hub: Hub):
+    def __init__(self, root: Path, prod: Path, hub: Hub, link: SiteLink):
         self.root, self.prod, self.hub = root, prod, hub
         self.clients: list[subprocess.Popen[bytes]] = []
+        self.link = link  # site-b's only way to the hub
 
     def session(self) -> Any:
         from nvflare.fuel.flare_api.flare_api import new_secure_session
@@ -42,7 +45,9 @@ class Study:
     def start_site(self, index: int) -> None:
         site = SITES[index]
         log = (self.root / f"{site}.log").open("a")
-        process = subprocess.Popen(["bash", str(RUNTIME), str(self.root / f"{site}.env"), "run"], stdout=log, stderr=subprocess.STDOUT)
+        prefix = self.link.prefix() if site == "site-b" else []
+        command = [*prefix, "bash", str(RUNTIME), str(self.root / f"{site}.env"), "run"]  # `ip netns exec` execs: the pid is the client's
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         if index < len(self.clients):
             self.clients[index] = process
         else:
@@ -75,7 +80,9 @@ def running_study(root: Path, *, site_lost_after_seconds: int) -> Iterator[Study
     hub = Hub(root / "hub", {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port()),
                              "SITE_LOST_AFTER_SECONDS": str(site_lost_after_seconds)})  # fmt: skip
     hub.serve(prod / "localhost")
-    study = Study(root / "sites", prod, hub)
+    link = SiteLink(f"flare-b-{os.getpid()}", index=os.getpid() % 250, fl_port=fl_port)
+    link.up(root / "sites" / "link.log")
+    study = Study(root / "sites", prod, hub, link)
     try:
         for index, site in enumerate(SITES):
             settings = study.root / f"{site}.env"
@@ -95,3 +102,4 @@ def running_study(root: Path, *, site_lost_after_seconds: int) -> Iterator[Study
             except subprocess.TimeoutExpired:
                 process.kill()
         hub.stop_all()
+        link.down()

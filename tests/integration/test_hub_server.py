@@ -164,6 +164,31 @@ def test_new_kit_switches_and_rollback_restores(
     assert listed[1].startswith("* ") and listed[1].endswith("  localhost")
 
 
+def test_a_power_cut_during_kit_sync_is_completed_by_the_next_run(
+    hub: Hub, kits: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, aws_emulator: dict[str, str], tmp_path: Path, federation_file: Path
+) -> None:
+    """kit-sync killed (SIGKILL, tests/harness/power_cut.py) after it switched to the published
+    kit and before it restarted the server and noted the kit as applied: the next run restarts
+    the server with it and notes it, so the hub's own project step never replaces it."""
+    prod, _ = kits
+    third = tmp_path / "localhost"
+    shutil.copytree(prod / "localhost", third)
+    (third / "local" / "note.txt").write_text("third publication of the same server")
+    assert publish(monkeypatch, aws_emulator, "install", str(third), config=federation_file) == 0
+    argv, env = hub.command("flare-kit-sync.service")
+    power_cut = Path(__file__).parents[1] / "harness" / "power_cut.py"
+    cut = subprocess.run([argv[0], str(power_cut), "run systemctl restart", str(tmp_path / "points"), *argv[1:]], env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert cut.returncode == -9, (tmp_path / "points").read_text()
+    switched, pid = current(hub), hub.pid("flare-server.service")
+    assert not (hub.data / "kits" / "published.sha256").read_text().startswith(switched)  # not yet noted
+    result = hub.run("flare-kit-sync.service")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"server kit {switched} " in result.stdout + result.stderr and "the server restarted with it" in result.stdout + result.stderr
+    assert current(hub) == switched and (hub.data / "kits" / "published.sha256").read_text().startswith(switched)
+    assert hub.pid("flare-server.service") not in (None, pid)
+
+
 def test_a_tampered_kit_is_refused(hub: Hub, s3, monkeypatch: pytest.MonkeyPatch) -> None:
     before = current(hub)
     pointer = json.loads(s3.get_object(Bucket=BUCKET, Key="server/current.json")["Body"].read())

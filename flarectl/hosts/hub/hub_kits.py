@@ -1,9 +1,11 @@
 """The FL server's kits under the data volume: the one the Project Admin publishes (kit-sync),
 or the hub's own, made by its dashboard from the federation file (project); switching and
-unpacking them so the server never sees half a kit."""
+unpacking them so the server never sees half a kit, even when the power goes mid-way (what a
+cut leaves behind is never used, and is cleared by the next run)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -11,6 +13,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import startup_kit
@@ -22,6 +26,30 @@ REQUIRED_SERVER_FILES = ("fed_server.json", "server.crt", "server.key", "rootCA.
 
 def current_kit(hub: Hub) -> Path:
     return hub.kits / "current"
+
+
+@contextmanager
+def kits_locked(hub: Hub) -> Iterator[None]:
+    """One writer of the kits folder at a time (project and kit-sync are separate units), which
+    then clears what an interrupted writer left: unpacked halves and temporary files."""
+    hub.kits.mkdir(parents=True, exist_ok=True)
+    with (hub.kits / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stray in hub.kits.glob(".staging-*"):
+            shutil.rmtree(stray, ignore_errors=True)
+        for stray in hub.kits.glob(".*.*"):  # write_private's and replace_link's temporaries
+            if stray.is_symlink() or stray.is_file():
+                stray.unlink()
+        yield
+
+
+def prune_unused_dashboard_kits(hub: Hub) -> None:
+    """The hub's own kits that are neither current nor previous: made by a run the power cut
+    before it switched to them."""
+    linked = {os.readlink(link) for link in (hub.kits / "current", hub.kits / "previous") if link.is_symlink()}
+    for kit in hub.kits.glob("dashboard-*"):
+        if kit.name not in linked:
+            shutil.rmtree(kit)
 
 
 def write_resources(hub: Hub, kit: Path) -> None:
@@ -54,6 +82,11 @@ def kit_org(kit: Path) -> str:
 def kit_sync(hub: Hub) -> int:
     """Install the kit named by s3://KIT_BUCKET/server/current.json (written by flarectl), if it
     is this hub's: its project, server name and port are hub.env's."""
+    with kits_locked(hub):
+        return sync_published_kit(hub)
+
+
+def sync_published_kit(hub: Hub) -> int:
     import boto3
     import dashboard_project as dp  # beside this file
     from botocore.exceptions import ClientError
@@ -70,7 +103,14 @@ def kit_sync(hub: Hub) -> int:
     target = hub.kits / kit_id
     current = current_kit(hub)
     applied = hub.kits / "published.sha256"  # the last pointer applied: a kit the hub made itself stays until a new one
-    if (current.is_symlink() and os.readlink(current) == kit_id) or (applied.exists() and applied.read_text() == pointer["sha256"]):
+    if applied.exists() and applied.read_text() == pointer["sha256"]:
+        return 0
+    if current.is_symlink() and os.readlink(current) == kit_id:  # switched to by a run cut before it restarted the server
+        restart("flare-server.service")
+        write_private(applied, pointer["sha256"].encode())
+        log(
+            f"server kit {kit_id} ({pointer.get('name', pointer['key'])}) was current but not yet noted as applied; the server restarted with it"
+        )
         return 0
     if not target.exists():
         archive = s3.get_object(Bucket=hub.kit_bucket, Key=pointer["key"])["Body"].read()
@@ -85,8 +125,8 @@ def kit_sync(hub: Hub) -> int:
             "(publish the server kit of this project: flarectl server-kit install)")  # fmt: skip
         return 1
     switch_kit(hub, kit_id)
-    applied.write_text(pointer["sha256"])
     restart("flare-server.service")
+    write_private(applied, pointer["sha256"].encode())
     log(f"server kit {kit_id} ({pointer.get('name', pointer['key'])}) is now current")
     return 0
 
@@ -113,9 +153,9 @@ def unpack_kit(archive: bytes, target: Path, password: bytes | None = None) -> N
         shutil.rmtree(staging)
         raise SystemExit(f"hubctl: not a server startup kit; missing startup/{', startup/'.join(missing)}")
     os.chmod(root / "startup" / "server.key", 0o600)
+    own(root)  # before it appears under its name: a kit there is whole and the server's to read
     root.rename(target)
     shutil.rmtree(staging, ignore_errors=True)
-    own(target)
 
 
 def switch_kit(hub: Hub, kit_id: str) -> None:
@@ -136,6 +176,11 @@ def replace_link(link: Path, target: str) -> None:
 
 def project(hub: Hub) -> int:
     """See dashboard_project.py; exit 0 done, 1 retry later, 2 the Project Admin must act."""
+    with kits_locked(hub):
+        return install_dashboard_kit(hub)
+
+
+def install_dashboard_kit(hub: Hub) -> int:
     import dashboard_project as dp  # beside this file
     import hub_health
 
@@ -176,7 +221,9 @@ def project(hub: Hub) -> int:
         log(f"project: {error}; trying again in 5 s")
         return 1
     switch_kit(hub, kit_id)
-    write_private(state, json.dumps({"fingerprint": mark, "kit": kit_id}).encode())
+    prune_unused_dashboard_kits(hub)
     restart("flare-server.service")
+    # Last: a run cut before this makes and installs a kit again (the project is frozen by then).
+    write_private(state, json.dumps({"fingerprint": mark, "kit": kit_id}).encode())
     log(f"project: made and installed the server kit {kit_id} for {wanted['server1']}:{hub.fl_port}; the FL server starts with it")
     return 0

@@ -1,0 +1,112 @@
+"""Issue 32, power loss while the hub writes its project: flare-project (`hubctl project`, run
+by the hub's own unit against the real dashboard) killed with SIGKILL at each of its steps in
+turn: the freeze request, the kit download, the unpacking, each link of the kit switch, the
+server's restart, the state file (tests/harness/power_cut.py). After every cut the hub's state
+is consistent: the project is frozen or not, `current` is absent or a whole kit of this
+project, no half-unpacked kit is in use; the next run, as systemd's retry or the next boot
+makes it, completes with nothing left over."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.hub_harness import Hub, wait_for
+from tests.harness.local import emulator_client, free_port
+
+PROJECT = "powercut"
+POWER_CUT = Path(__file__).parents[1] / "harness" / "power_cut.py"
+WHOLE_KIT = ("startup/fed_server.json", "startup/server.crt", "startup/server.key", "startup/rootCA.pem", "local/resources.json.default")
+
+
+@pytest.fixture(scope="module")
+def hub(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    admin = {"email": "it-admin@hospital.test", "password": secrets.token_urlsafe(18)}
+    emulator_client(aws_emulator, "secretsmanager").create_secret(Name=f"{PROJECT}/dashboard-admin", SecretString=json.dumps(admin))
+    hub = Hub(tmp_path_factory.mktemp("hub"), {
+        **aws_emulator, "PROJECT": PROJECT, "FL_PORT": str(free_port()), "ADMIN_SECRET_NAME": f"{PROJECT}/dashboard-admin",
+        "ADMIN_EMAIL": admin["email"], "DASHBOARD_NAME": "localhost", "DASHBOARD_PORT": str(free_port()),
+        "SERVER_NAME": "localhost", "FREEZE_PROJECT": "true"})  # fmt: skip
+    hub.start_dashboard()
+    hub.wait_for_dashboard()
+    yield hub
+    hub.stop_all()
+
+
+def project_cut_at(hub: Hub, point: str, points: Path) -> subprocess.CompletedProcess[str]:
+    argv, env = hub.command("flare-project.service")
+    assert argv[1].endswith("hubctl.py"), argv
+    return subprocess.run([argv[0], str(POWER_CUT), point, str(points), *argv[1:]], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def frozen(hub: Hub) -> bool:
+    database = hub.data / "dashboard" / "db.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        return bool(connection.execute("SELECT frozen FROM project").fetchone()[0])
+
+
+def assert_consistent(hub: Hub, where: str) -> None:
+    kits = hub.data / "kits"
+    current = kits / "current"
+    if current.is_symlink():
+        assert frozen(hub), f"cut at {where}: a kit is current while the project is not frozen"
+        missing = [name for name in WHOLE_KIT if not (current / name).is_file()]
+        assert not missing, f"cut at {where}: the current kit lacks {missing}"
+        server = json.loads((current / "startup" / "fed_server.json").read_text())["servers"][0]
+        assert server["service"]["target"] == f"localhost:{hub.settings['FL_PORT']}", where
+    else:
+        assert not current.exists(), f"cut at {where}: current is not a link"
+    state = kits / "dashboard-kit.json"
+    if state.exists():
+        assert json.loads(state.read_text())["kit"] == os.readlink(current), f"cut at {where}: the state names another kit"
+
+
+# Each cut in turn, each run starting from what the cuts before it left (a run that never
+# reaches its point fails the test: the step is not where the hub's code says it is).
+CUTS = [
+    "answer PATCH /nvflare-dashboard/api/v1/project",  # the freeze: the dashboard has it, the hub never heard
+    "answer POST /nvflare-dashboard/api/v1/servers/1/blob",  # the server kit: made by the dashboard, never received
+    "rename ",  # the kit unpacked, not yet under its name
+    "rmtree ",  # the kit under its name, its staging folder left
+    "replace {kits}/.current.new",  # no kit current yet
+    "run systemctl restart flare-server.service",  # the new kit current, the server not restarted
+    "replace {kits}/.previous.new",  # a second kit: previous not yet moved
+    "replace {kits}/.current.new",  # previous moved, current not
+    "replace {kits}/.dashboard-kit.json.",  # installed and restarted, not yet noted
+]
+
+
+def test_a_power_cut_at_each_step_of_freeze_and_kit_creation_leaves_a_consistent_hub(hub: Hub, tmp_path: Path) -> None:
+    kits = hub.data / "kits"
+    assert not frozen(hub)
+    for number, cut in enumerate(CUTS):
+        point = cut.format(kits=kits)
+        points = tmp_path / f"points-{number}"
+        result = project_cut_at(hub, point, points)
+        assert result.returncode == -9, f"never reached {point!r}; the steps were: {points.read_text()}"
+        assert_consistent(hub, point)
+        if number == 0:
+            assert frozen(hub)
+    result = hub.run("flare-project.service")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_consistent(hub, "no cut")
+    linked = {os.readlink(kits / name) for name in ("current", "previous") if (kits / name).is_symlink()}
+    left = {p.name for p in kits.iterdir()} - linked - {"current", "previous", "dashboard-kit.json", ".lock"}
+    assert left == set(), f"left over from the cuts: {left}"
+
+    def server_command() -> str:
+        return Path(f"/proc/{hub.pid('flare-server.service')}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+    wait_for(lambda: "server_train" in server_command(), timeout=60)  # hubctl server has exec'd NVFlare
+    assert f"-m {(kits / 'current').resolve()} " in server_command()  # the FL server runs the current kit
+    again = hub.run("flare-project.service")
+    assert again.returncode == 0 and "as the federation file says; the hub's server kit for it is installed" in again.stdout + again.stderr
