@@ -19,8 +19,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import needs
-
 HOST_ADDRESS = "10.231.{index}.1"
 SITE_ADDRESS = "10.231.{index}.2"
 
@@ -41,6 +39,8 @@ class SiteLink:
         return ["ip", "netns", "exec", self.namespace]
 
     def up(self, log: Path) -> None:
+        from tests.conftest import needs  # here: this file also runs alone, as the relay
+
         needs(os.geteuid() == 0 and shutil.which("tc") is not None, "root and iproute2 (ip, tc): a site's own network link")
         self.down()
         run("ip", "netns", "add", self.namespace)

@@ -4,7 +4,9 @@ and two sites through the shared client runtime, all real NVFlare 2.9.
 The FL server killed mid-job (a reboot, a crash, a replaced host: the job's processes die
 with it) and started again as systemd does: NVFlare cannot resume the job, so the hub marks it
 FINISHED:ABANDONED before the server starts, keeps its last global model as its result, and
-the Lead is told how to go on; the clients reconnect and the next job runs."""
+the Lead is told how to go on; the clients reconnect and the next job runs. A site restarted
+mid-job is reported to the job, which ends naming it. A site whose network link goes silent
+for a while is shown gone, comes back by itself, and the job finishes."""
 
 from __future__ import annotations
 
@@ -101,3 +103,45 @@ def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(stu
     assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
     assert f"job {job_id} ended {status}; errors by site:" in out and "Client site-b is deemed disconnected!" in out, out
+
+
+def site_b_state(study: Study, capsys) -> str:
+    """`flarectl federation status`'s word for site-b, as the Project Admin reads it."""
+    flarectl(["federation", "status", "--kit", str(study.prod / ADMIN), "--expect", "site-a", "--expect", "site-b",
+              "--dashboard", "https://127.0.0.1:1"])  # fmt: skip
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("site-b "))
+    return "not connected" if "not connected" in row else "connected"
+
+
+def test_a_site_cut_off_from_the_hub_reconnects_by_itself_and_the_job_finishes(study: Study, tmp_path: Path, capsys) -> None:
+    """site-b's link (a thin one: 8 Mbit/s) drops every packet for 45 s during round 2 or later,
+    as a hospital's uplink or firewall would: no refusal, just silence. The site is shown gone,
+    then back by itself, and the job finishes with every round."""
+    from flarectl.lead import workflow_round
+
+    study.link.bound("8mbit")
+    session = study.session()
+    try:
+        job_id = session.submit_job(str(numpy_job(tmp_path / "through-a-cut", clients=len(SITES), rounds=6, seconds_per_round=2)))
+        wait_for(lambda: int((workflow_round(session, job_id) or "0/6").split("/")[0]) >= 2, timeout=180, interval=0.5)
+        study.link.cut()
+        cut = time.monotonic()
+        wait_for(lambda: site_b_state(study, capsys) == "not connected", timeout=90, interval=5)
+        shown_gone = time.monotonic() - cut
+        assert session.get_job_meta(job_id)["status"] == "RUNNING"
+        time.sleep(max(0.0, 45 - (time.monotonic() - cut)))
+        study.link.bound("8mbit")  # the link is back
+        back = time.monotonic()
+        wait_for(lambda: site_b_state(study, capsys) == "connected", timeout=300, interval=5)
+        rejoined = time.monotonic() - back
+        wait_for(lambda: str(session.get_job_meta(job_id).get("status", "")).startswith("FINISHED"), timeout=300, interval=2)
+        status = session.get_job_meta(job_id)["status"]
+    finally:
+        study.link.restore()
+        session.close()
+    assert status == "FINISHED:COMPLETED", status
+    print(f"\nfaults: site-b shown not connected {shown_gone:.0f} s into a 45 s cut, connected again {rejoined:.0f} s after it")
+    assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
+    model_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("global model: "))
+    model = np.load(model_line.removeprefix("global model: ").split(", ")[0])
+    assert np.array_equal(model, INITIAL + 6), model  # every round counted, with both sites
