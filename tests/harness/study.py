@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flarectl.host_scripts import HOSTS_DIR, render_settings_file
+from tests.conftest import needs
 from tests.harness.hub_harness import Hub, wait_for
 from tests.harness.local import free_port
 from tests.harness.network_cut import SiteLink
@@ -71,14 +72,20 @@ class Study:
 
 
 @contextmanager
-def running_study(root: Path, *, site_lost_after_seconds: int) -> Iterator[Study]:
-    """`site_lost_after_seconds`: the federation file's hub.site_lost_after_seconds (hub.env)."""
+def running_study(root: Path, *, site_lost_after_seconds: int, data_volume_mib: int | None = None,
+                  settings: dict[str, str] | None = None) -> Iterator[Study]:  # fmt: skip
+    """`site_lost_after_seconds`: the federation file's hub.site_lost_after_seconds (hub.env);
+    `data_volume_mib`: the hub's data folder is a file system of that size (a tmpfs), which a
+    test can fill; `settings`: more of hub.env."""
     fl_port = free_port()
-    for folder in ("provision", "hub", "sites"):
+    for folder in ("provision", "hub/data", "sites"):
         (root / folder).mkdir(parents=True, exist_ok=True)
+    if data_volume_mib:
+        needs(os.geteuid() == 0, "root, to mount a small file system as the hub's data volume")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={data_volume_mib}m,mode=0755", "tmpfs", str(root / "hub" / "data")], check=True)
     prod = provision(root / "provision", project="faults", fl_port=fl_port, clients=SITES)
     hub = Hub(root / "hub", {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port()),
-                             "SITE_LOST_AFTER_SECONDS": str(site_lost_after_seconds)})  # fmt: skip
+                             "SITE_LOST_AFTER_SECONDS": str(site_lost_after_seconds), **(settings or {})})  # fmt: skip
     hub.serve(prod / "localhost")
     link = SiteLink(f"flare-b-{os.getpid()}", index=os.getpid() % 250, fl_port=fl_port)
     link.up(root / "sites" / "link.log")
@@ -103,3 +110,5 @@ def running_study(root: Path, *, site_lost_after_seconds: int) -> Iterator[Study
                 process.kill()
         hub.stop_all()
         link.down()
+        if data_volume_mib:
+            subprocess.run(["umount", "--lazy", str(root / "hub" / "data")], check=False)

@@ -21,6 +21,7 @@ import pytest
 from flarectl.cli import main as flarectl
 from tests.harness.hub_harness import wait_for
 from tests.harness.jobs import numpy_job
+from tests.harness.local import emulator_client
 from tests.harness.provision import ADMIN
 from tests.harness.study import SITES, Study, running_study
 
@@ -28,8 +29,9 @@ INITIAL = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=float)  # NPModelPer
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
-    with running_study(tmp_path_factory.mktemp("study"), site_lost_after_seconds=20) as study:
+def study(tmp_path_factory: pytest.TempPathFactory, aws_emulator: dict[str, str]) -> Iterator[Study]:
+    # A 96 MiB data volume, which the last test fills; the health check publishes to the emulator's CloudWatch.
+    with running_study(tmp_path_factory.mktemp("study"), site_lost_after_seconds=20, data_volume_mib=96, settings=aws_emulator) as study:
         yield study
 
 
@@ -145,3 +147,65 @@ def test_a_site_cut_off_from_the_hub_reconnects_by_itself_and_the_job_finishes(s
     model_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("global model: "))
     model = np.load(model_line.removeprefix("global model: ").split(", ")[0])
     assert np.array_equal(model, INITIAL + 6), model  # every round counted, with both sites
+
+
+def fill(volume: Path) -> Path:
+    """Write a ballast file until the file system says it is full."""
+    ballast = volume / "ballast"
+    with ballast.open("wb") as file:
+        try:
+            while True:
+                file.write(b"\0" * (1 << 20))
+                file.flush()
+        except OSError as error:
+            assert error.errno == 28, error  # ENOSPC
+    return ballast
+
+
+def test_a_data_volume_that_fills_during_a_job_leaves_nothing_to_repair_by_hand(
+    study: Study, tmp_path: Path, capsys, aws_emulator: dict[str, str]
+) -> None:
+    """Runs last: the hub's data volume fills during round 2 or later. The health check
+    publishes the figure the DataVolumeAlarm watches (over 80%); the job cannot go on. Once
+    space is freed the FL server records the job's end by itself (NVFlare 2.9's JobRunner
+    retries the status write), every job record still reads, the job's logs and its last
+    global model download with the reason, and the next job completes: nothing to repair by
+    hand."""
+    from flarectl.lead import workflow_round
+
+    session = study.session()
+    try:
+        job_id = session.submit_job(str(numpy_job(tmp_path / "fills-the-disk", clients=len(SITES), rounds=8, seconds_per_round=2)))
+        wait_for(lambda: int((workflow_round(session, job_id) or "0/8").split("/")[0]) >= 2, timeout=180, interval=0.5)
+    finally:
+        session.close()
+    ballast = fill(study.hub.data)
+    try:
+        time.sleep(20)  # the job meets the full volume
+        health = study.hub.run("flare-health.service")
+        cloudwatch = emulator_client(aws_emulator, "cloudwatch")
+        published = cloudwatch.get_metric_statistics(
+            Namespace="NVFlare/Hub", MetricName="DataVolumeUsedPercent", Dimensions=[{"Name": "Project", "Value": "faults"}],
+            StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"])  # fmt: skip
+        assert max(point["Maximum"] for point in published["Datapoints"]) == 100.0, (published, health.stdout + health.stderr)
+    finally:
+        ballast.unlink()
+    freed = time.monotonic()
+    session = study.session()
+    try:
+        wait_for(lambda: str(session.get_job_meta(job_id).get("status", "")).startswith("FINISHED"), timeout=180, interval=2)
+        recorded_after = time.monotonic() - freed
+        for job in session.list_jobs():
+            assert str(session.get_job_meta(job["job_id"])["status"]).startswith("FINISHED"), job  # every record reads
+    finally:
+        session.close()
+    print(f"\nfaults: the job that met the full volume was recorded finished {recorded_after:.0f} s after space was freed")
+    assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert f"job {job_id} ended FINISHED:EXECUTION_EXCEPTION; errors by site:" in out and "No space left on device" in out, out
+    assert sorted(p.name for p in (tmp_path / "results" / job_id / "logs").iterdir()) == ["server.log", "site-a.log", "site-b.log"]
+    model_line = next(line for line in out.splitlines() if line.startswith("global model: "))
+    rounds_done = np.load(model_line.removeprefix("global model: ").split(", ")[0]) - INITIAL
+    assert np.all(rounds_done == rounds_done[0, 0]) and 2 <= rounds_done[0, 0] < 8, rounds_done  # the last model saved before
+    after = numpy_job(tmp_path / "after-the-volume-filled", clients=len(SITES), rounds=1)
+    assert flarectl(["submit", str(after), "--kit", str(study.prod / ADMIN), "--timeout", "300"]) == 0, capsys.readouterr().out

@@ -1,10 +1,18 @@
-"""Issue 32, power loss while the hub writes its project: flare-project (`hubctl project`, run
+"""Issue 32, faults while the hub writes: power loss while it writes its project, and a data
+volume that fills under the dashboard.
+
+Power loss: flare-project (`hubctl project`, run
 by the hub's own unit against the real dashboard) killed with SIGKILL at each of its steps in
 turn: the freeze request, the kit download, the unpacking, each link of the kit switch, the
 server's restart, the state file (tests/harness/power_cut.py). After every cut the hub's state
 is consistent: the project is frozen or not, `current` is absent or a whole kit of this
 project, no half-unpacked kit is in use; the next run, as systemd's retry or the next boot
-makes it, completes with nothing left over."""
+makes it, completes with nothing left over.
+
+A full volume: the dashboard refuses what it cannot write (a registration), its database
+passes SQLite's `PRAGMA integrity_check`, and once space is freed it takes the same write
+and the project step finds everything as it left it. The hub's data folder here is a small
+file system of its own (a tmpfs), as the hub's is an EBS volume of its own."""
 
 from __future__ import annotations
 
@@ -14,9 +22,11 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import needs
 from tests.harness.hub_harness import Hub, wait_for
 from tests.harness.local import emulator_client, free_port
 
@@ -25,18 +35,25 @@ POWER_CUT = Path(__file__).parents[1] / "harness" / "power_cut.py"
 WHOLE_KIT = ("startup/fed_server.json", "startup/server.crt", "startup/server.key", "startup/rootCA.pem", "local/resources.json.default")
 
 
+ADMIN = {"email": "it-admin@hospital.test", "password": secrets.token_urlsafe(18)}
+
+
 @pytest.fixture(scope="module")
 def hub(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    admin = {"email": "it-admin@hospital.test", "password": secrets.token_urlsafe(18)}
-    emulator_client(aws_emulator, "secretsmanager").create_secret(Name=f"{PROJECT}/dashboard-admin", SecretString=json.dumps(admin))
-    hub = Hub(tmp_path_factory.mktemp("hub"), {
+    needs(os.geteuid() == 0, "root, to mount a small file system as the hub's data volume")
+    emulator_client(aws_emulator, "secretsmanager").create_secret(Name=f"{PROJECT}/dashboard-admin", SecretString=json.dumps(ADMIN))
+    root = tmp_path_factory.mktemp("hub")
+    (root / "data").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", str(root / "data")], check=True)
+    hub = Hub(root, {
         **aws_emulator, "PROJECT": PROJECT, "FL_PORT": str(free_port()), "ADMIN_SECRET_NAME": f"{PROJECT}/dashboard-admin",
-        "ADMIN_EMAIL": admin["email"], "DASHBOARD_NAME": "localhost", "DASHBOARD_PORT": str(free_port()),
+        "ADMIN_EMAIL": ADMIN["email"], "DASHBOARD_NAME": "localhost", "DASHBOARD_PORT": str(free_port()),
         "SERVER_NAME": "localhost", "FREEZE_PROJECT": "true"})  # fmt: skip
     hub.start_dashboard()
     hub.wait_for_dashboard()
     yield hub
     hub.stop_all()
+    subprocess.run(["umount", "--lazy", str(root / "data")], check=False)
 
 
 def project_cut_at(hub: Hub, point: str, points: Path) -> subprocess.CompletedProcess[str]:
@@ -108,5 +125,50 @@ def test_a_power_cut_at_each_step_of_freeze_and_kit_creation_leaves_a_consistent
 
     wait_for(lambda: "server_train" in server_command(), timeout=60)  # hubctl server has exec'd NVFlare
     assert f"-m {(kits / 'current').resolve()} " in server_command()  # the FL server runs the current kit
+    again = hub.run("flare-project.service")
+    assert again.returncode == 0 and "as the federation file says; the hub's server kit for it is installed" in again.stdout + again.stderr
+
+
+def dashboard(hub: Hub) -> Any:
+    """The dashboard's API as a browser uses it, through the hub's proxy (its certificate pinned
+    by the fingerprint the proxy logged)."""
+    from flarectl.site_kit import DashboardClient
+
+    line = [line for line in hub.log("flare-proxy.service").splitlines() if "dashboard certificate SHA-256 fingerprint: " in line][-1]
+    return DashboardClient(f"https://127.0.0.1:{hub.settings['DASHBOARD_PORT']}", fingerprint=line.rsplit(" ", 1)[1])
+
+
+def integrity(hub: Hub) -> str:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{hub.data / 'dashboard' / 'db.sqlite'}?mode=ro", uri=True) as connection:
+        return ", ".join(row[0] for row in connection.execute("PRAGMA integrity_check"))
+
+
+def test_a_full_data_volume_leaves_the_dashboard_database_whole(hub: Hub, tmp_path: Path) -> None:
+    api = dashboard(hub)
+    user = {"email": "lab-admin@clinic.test", "password": secrets.token_urlsafe(12), "name": "Lab Admin", "organization": "clinic",
+            "role": "org_admin"}  # fmt: skip
+    ballast = hub.data / "ballast"
+    with ballast.open("wb") as file:
+        try:
+            while True:
+                file.write(b"\0" * (1 << 20))
+                file.flush()
+        except OSError as error:
+            assert error.errno == 28, error  # ENOSPC: the volume is full
+    try:
+        status, answer = api.call("POST", "/users", user)
+        assert status >= 500, (status, answer[:300])  # refused, not half-stored
+        assert integrity(hub) == "ok"
+    finally:
+        ballast.unlink()
+    assert integrity(hub) == "ok"
+    status, answer = api.call("POST", "/users", user)
+    assert status in (200, 201), (status, answer[:300])
+    api.login(ADMIN["email"], ADMIN["password"])
+    status, answer = api.call("GET", "/users")
+    assert [entry["email"] for entry in json.loads(answer)["user_list"]] == [ADMIN["email"], user["email"]]
+    assert integrity(hub) == "ok"
     again = hub.run("flare-project.service")
     assert again.returncode == 0 and "as the federation file says; the hub's server kit for it is installed" in again.stdout + again.stderr
