@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth lint test docs demo bench bench-slurm bench-boot mutation clean
+.PHONY: synth lint test docs demo bench bench-slurm bench-boot capacity mutation clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -59,6 +59,14 @@ bench: $(VENV)/.dev node_modules/.installed
 	$(PYTHON) bench/host_install.py
 	$(PYTHON) bench/hub_proxy.py
 	$(PYTHON) bench/faults.py
+
+# How big the hub must be (issue 31): real NVFlare servers and clients swept over sites x model
+# size (about an hour on 2 cores), then the sizing rule fitted (flarectl/config/capacity.py keeps
+# its constants; a unit test checks them against bench/results/hub_capacity.csv).
+capacity: $(VENV)/.dev
+	$(PYTHON) bench/hub_capacity.py
+	$(PYTHON) bench/hub_capacity.py --aggregator hold-all --sites 2 5 10 --models 10 100 --out bench/results/hub_capacity_hold_all.csv
+	$(PYTHON) bench/fit_capacity.py
 
 # The generated parts of docs/ (the READMEs synth emits, for the embedded default federation).
 docs: $(VENV)/.runtime

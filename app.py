@@ -16,6 +16,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from flare_constructs.review_only import ReviewOnly
 from flarectl.config import DEFAULT_FEDERATION
+from flarectl.config.capacity import describe as capacity_lines
 from flarectl.config.choice import chosen, remember
 from flarectl.config.errors import ConfigError
 from flarectl.federation import Federation, load_federation
@@ -23,7 +24,7 @@ from flarectl.governance import review
 from flarectl.lead_kit import write_lead_kit
 from flarectl.picture import render_svg
 from flarectl.sites.registry import KINDS
-from flarectl.summary import DECISIONS_FILE, GOVERNANCE_FILE
+from flarectl.summary import CAPACITY_FILE, DECISIONS_FILE, GOVERNANCE_FILE
 from flarectl.vpc_choice import choose_vpc, credentialed_difference
 from stacks.environment import cdk_environment
 from stacks.server_stack import FlareServerStack
@@ -94,6 +95,9 @@ def build_app(federation: Federation, *, app: cdk.App | None = None, review_only
     (Path(app.outdir) / DECISIONS_FILE).write_text("\n".join(decisions) + "\n", encoding="utf-8")
     stances = "".join(f"{name}: {stance}\n" for name, stance in review(federation).items())
     (Path(app.outdir) / GOVERNANCE_FILE).write_text(stances, encoding="utf-8")
+    sizing = capacity_lines(federation.capacity, instance_type=federation.hub.instance_type,
+                            data_volume_gib=federation.hub.data_volume_gib, listed_sites=len(federation.sites))  # fmt: skip
+    (Path(app.outdir) / CAPACITY_FILE).write_text("".join(f"{line}\n" for line in sizing), encoding="utf-8")
     if review_only:
         for stack in (child for child in app.node.children if isinstance(child, cdk.Stack)):
             ReviewOnly(stack, "ReviewOnly", default_file=DEFAULT_FEDERATION.name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DECISIONS_FILE = "synth-decisions.txt"  # written by app.py: what synth chose and why
+CAPACITY_FILE = "capacity.txt"  # written by app.py: the hub's predicted peak and headroom (flarectl/config/capacity.py)
 GOVERNANCE_FILE = "governance.txt"  # written by app.py: each site's stance (flarectl/governance.py, review)
 
 # Resource types worth naming in a summary, in the order a reader cares about them.
@@ -72,6 +73,10 @@ def summarize(cdk_out: Path) -> str:
     if decisions.exists():
         lines.append("Decided at synth (and what a synth with credentials would decide differently):")
         lines.extend(f"  {line}" for line in decisions.read_text(encoding="utf-8").splitlines() if line)
+    capacity = cdk_out / CAPACITY_FILE
+    if capacity.exists():
+        lines.append("Hub capacity (the capacity section and the sizing rule measured with NVFlare 2.9, docs/project-admin.md):")
+        lines.extend(f"  {line}" for line in capacity.read_text(encoding="utf-8").splitlines() if line)
     governance = cdk_out / GOVERNANCE_FILE
     if governance.exists():
         lines.append("Governance (the governance section; NVFlare enforces it at each site and at the hub):")

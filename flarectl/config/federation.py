@@ -1,5 +1,5 @@
 """What the federation file says besides each kind's own site model: the project, the hub and
-its AWS target, DNS, certificate, dashboard, alerts, audit and governance. Site kinds receive this (their
+its AWS target, DNS, certificate, dashboard, alerts, audit, governance and capacity. Site kinds receive this (their
 sites typed as the common ClientSite); flarectl/federation.py assembles the whole file's model
 from it and the registered kinds."""
 
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import PrivateAttr, model_validator
 
+from flarectl.config.capacity import Capacity
+from flarectl.config.capacity import problems as capacity_problems
 from flarectl.config.fields import EmailAddress, Model, NvflareVersion, ProjectName
 from flarectl.config.governance import Governance
 from flarectl.config.hub import Alerts, Audit, AwsTarget, Certificate, Dashboard, Dns, Hub, Network
@@ -26,6 +28,7 @@ class FederationSettings(Model):
     alerts: Alerts = Alerts()
     audit: Audit = Audit()
     governance: Governance = Governance()
+    capacity: Capacity = Capacity()
     sites: list[ClientSite] = []
     # The file's name, for the commands emitted files print (`flarectl ... -c <file>`).
     _source_file: str = PrivateAttr(default="federation.yaml")
@@ -37,6 +40,8 @@ class FederationSettings(Model):
         if self.network.vpc.startswith("vpc-") and self.aws.account is None:
             raise ValueError("network.vpc: an explicit VPC id needs aws.account and aws.region (CDK looks the VPC up)")
         problems = self.governance.problems([site.name for site in self.sites])
+        problems += capacity_problems(self.capacity, instance_type=self.hub.instance_type, data_volume_gib=self.hub.data_volume_gib,
+                                      listed_sites=len(self.sites))  # fmt: skip
         if problems:
             raise ValueError("\n".join(problems))
         return self

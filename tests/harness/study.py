@@ -82,7 +82,9 @@ def running_study(root: Path, *, site_lost_after_seconds: int, data_volume_mib: 
         (root / folder).mkdir(parents=True, exist_ok=True)
     if data_volume_mib:
         needs(os.geteuid() == 0, "root, to mount a small file system as the hub's data volume")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={data_volume_mib}m,mode=0755", "tmpfs", str(root / "hub" / "data")], check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={data_volume_mib}m,mode=0755", "tmpfs", str(root / "hub" / "data")], check=True
+        )
     prod = provision(root / "provision", project="faults", fl_port=fl_port, clients=SITES)
     hub = Hub(root / "hub", {"PROJECT": "faults", "FL_PORT": str(fl_port), "DASHBOARD_PORT": str(free_port()),
                              "SITE_LOST_AFTER_SECONDS": str(site_lost_after_seconds), **(settings or {})})  # fmt: skip

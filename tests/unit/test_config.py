@@ -441,7 +441,7 @@ def test_a_bom_and_crlf_line_ends_are_fine(tmp_path: Path) -> None:
 
 
 def test_anchors_for_shared_site_settings_still_work(tmp_path: Path) -> None:
-    text = "project: p\nproject_admin_email: a@b.org\nsites:\n" + "".join(
+    text = "project: p\nproject_admin_email: a@b.org\ncapacity: {model_mb: 10}\nsites:\n" + "".join(
         f"  - {{name: lab-{i}, kind: aws, gpu_memory_gib: 16, requirements: *reqs}}\n" if i else
         "  - {name: lab-0, kind: aws, gpu_memory_gib: 16, requirements: &reqs [torch==2.5.1, numpy]}\n"
         for i in range(30)

@@ -377,6 +377,7 @@ def test_the_dashboard_really_cuts_a_project_name_at_16() -> None:
 def test_the_hub_image_matches_the_graviton_generation_too(tmp_path: Path, instance_type: str, arch: str) -> None:
     """a1 (the first Graviton) has no 'g' in its family name but is arm64 all the same."""
     federation = load_or_problems(write_federation(tmp_path, {"project": "p", "project_admin_email": "a@b.org",
-                                                              "hub": {"instance_type": instance_type}}))  # fmt: skip
+                                                              "hub": {"instance_type": instance_type},
+                                                              "capacity": {"model_mb": 10}}))  # fmt: skip  # a t4g.small holds that
     assert isinstance(federation, Federation)
     assert (federation.hub.arch, federation.hub.ami_parameter.split("/")[-4]) == (arch, arch)
