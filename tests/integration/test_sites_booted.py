@@ -162,3 +162,41 @@ def test_a_rebooted_client_host_comes_back_connected_and_changes_nothing(hosts: 
     assert lines[0].startswith("flare-client-bootstrap: starting (bundle ") and lines[-1] == "flare-client-bootstrap: done", lines
     assert [line for line in lines if "install" in line or "fetched" in line] == [], lines
     wait_for(lambda: "site-aws" in (connected_or_none(prod) or ()), timeout=180, interval=2)
+
+
+def test_a_job_running_when_the_hub_reboots_is_abandoned_with_its_last_model_and_the_sites_come_back(
+    booted_hub: BootedHub, hosts: dict[str, BootedHost], prod: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue 32 on the booted hub (real systemd, the kept volume): a job across the four booted
+    site kinds, the hub rebooted during it. NVFlare cannot resume the job; the hub's server unit
+    marks it abandoned before it starts again, every site reconnects by itself, and the Lead
+    downloads the last global model (NVFlare's NPModelPersistor starts at 1..9 and NPTrainer adds
+    1 a round) and is told how to go on."""
+    from nvflare.fuel.flare_api.flare_api import new_secure_session
+
+    from flarectl.cli import main as flarectl
+    from flarectl.lead import workflow_round
+    from tests.harness.jobs import builtin_numpy_job
+
+    wait_for(lambda: connected_or_none(prod) == set(SITES), timeout=300, interval=2)
+    session = new_secure_session(ADMIN, str(prod / ADMIN), timeout=60)
+    try:
+        job_id = session.submit_job(str(builtin_numpy_job(tmp_path / "across-a-reboot", sites=list(SITES), rounds=2000)))
+        wait_for(lambda: int((workflow_round(session, job_id) or "0/2000").split("/")[0]) >= 3, timeout=300, interval=0.5)
+    finally:
+        session.close()
+    FIGURES["hub reboot mid-job: back to all four sites connected"] = (
+        f"{booted_hub.host.reboot() + wait_for(lambda: connected_or_none(prod) == set(SITES), timeout=600, interval=2):.0f} s"
+    )
+    journal = booted_hub.host.run("journalctl", "--no-pager", "-o", "cat", "-b", "-u", "flare-server.service").stdout
+    assert f"job {job_id} was RUNNING when the FL server stopped; NVFlare cannot resume a job: marked FINISHED:ABANDONED" in journal, (
+        journal[-3000:]
+    )
+    assert flarectl(["download", job_id, "--kit", str(prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert f"job {job_id} ended FINISHED:ABANDONED: the hub's FL server stopped while the job ran (restarted " in out, out
+    model_line = next(line for line in out.splitlines() if line.startswith("global model: "))
+    import numpy as np
+
+    rounds_done = np.load(model_line.removeprefix("global model: ").split(", ")[0]) - np.arange(1, 10).reshape(3, 3)
+    assert np.all(rounds_done == rounds_done[0, 0]) and 2 <= rounds_done[0, 0] < 2000, rounds_done  # saved after each finished round
