@@ -38,6 +38,19 @@ def free_port() -> int:
             return port
 
 
+def fill_volume(folder: Path) -> Path:
+    """Write a ballast file in `folder` until its file system says it is full (ENOSPC); returns it."""
+    ballast = folder / "ballast"
+    with ballast.open("wb") as file:
+        try:
+            while True:
+                file.write(b"\0" * (1 << 20))
+                file.flush()
+        except OSError as error:
+            assert error.errno == 28, error  # ENOSPC
+    return ballast
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for the pinned CDK CLI: no telemetry, no notices, no version check."""
     env = dict(os.environ)

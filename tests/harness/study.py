@@ -36,6 +36,19 @@ class Study:
 
         return new_secure_session(ADMIN, str(self.prod / ADMIN), timeout=120)
 
+    def job_at_round(self, folder: Path, *, rounds: int, at_round: int) -> str:
+        """A numpy FedAvg job of both sites (2 s a round) submitted and followed to round `at_round`: its id."""
+        from flarectl.lead import workflow_round
+        from tests.harness.jobs import numpy_job
+
+        session = self.session()
+        try:
+            job_id = session.submit_job(str(numpy_job(folder, clients=len(SITES), rounds=rounds, seconds_per_round=2)))
+            wait_for(lambda: int((workflow_round(session, job_id) or f"0/{rounds}").split("/")[0]) >= at_round, timeout=180, interval=0.5)
+            return job_id
+        finally:
+            session.close()
+
     def wait_connected(self) -> float:
         session = self.session()
         try:

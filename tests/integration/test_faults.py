@@ -21,7 +21,7 @@ import pytest
 from flarectl.cli import main as flarectl
 from tests.harness.hub_harness import wait_for
 from tests.harness.jobs import numpy_job
-from tests.harness.local import emulator_client
+from tests.harness.local import emulator_client, fill_volume
 from tests.harness.provision import ADMIN
 from tests.harness.study import SITES, Study, running_study
 
@@ -36,14 +36,7 @@ def study(tmp_path_factory: pytest.TempPathFactory, aws_emulator: dict[str, str]
 
 
 def test_a_hub_restart_mid_job_abandons_it_keeps_its_last_model_and_the_next_job_runs(study: Study, tmp_path: Path, capsys) -> None:
-    from flarectl.lead import workflow_round
-
-    session = study.session()
-    try:
-        job_id = session.submit_job(str(numpy_job(tmp_path / "long-study", clients=len(SITES), rounds=20, seconds_per_round=2)))
-        wait_for(lambda: int((workflow_round(session, job_id) or "0/20").split("/")[0]) >= 3, timeout=180, interval=0.5)
-    finally:
-        session.close()
+    job_id = study.job_at_round(tmp_path / "long-study", rounds=20, at_round=3)
     study.kill_the_fl_server()
     study.hub.systemctl("start", "flare-server.service")  # systemd's Restart=always
     study.wait_connected()
@@ -80,12 +73,9 @@ def test_a_job_that_finished_before_the_restart_is_left_as_it_was(study: Study, 
 
 
 def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(study: Study, tmp_path: Path, capsys) -> None:
-    from flarectl.lead import workflow_round
-
+    job_id = study.job_at_round(tmp_path / "needs-both", rounds=30, at_round=2)
     session = study.session()
     try:
-        job_id = session.submit_job(str(numpy_job(tmp_path / "needs-both", clients=len(SITES), rounds=30, seconds_per_round=2)))
-        wait_for(lambda: int((workflow_round(session, job_id) or "0/30").split("/")[0]) >= 2, timeout=180, interval=0.5)
         study.kill_site(1)
         study.start_site(1)  # systemd's Restart=always, or the host back from a reboot
         started = time.monotonic()
@@ -119,13 +109,10 @@ def test_a_site_cut_off_from_the_hub_reconnects_by_itself_and_the_job_finishes(s
     """site-b's link (a thin one: 8 Mbit/s) drops every packet for 45 s during round 2 or later,
     as a hospital's uplink or firewall would: no refusal, just silence. The site is shown gone,
     then back by itself, and the job finishes with every round."""
-    from flarectl.lead import workflow_round
-
     study.link.bound("8mbit")
+    job_id = study.job_at_round(tmp_path / "through-a-cut", rounds=6, at_round=2)
     session = study.session()
     try:
-        job_id = session.submit_job(str(numpy_job(tmp_path / "through-a-cut", clients=len(SITES), rounds=6, seconds_per_round=2)))
-        wait_for(lambda: int((workflow_round(session, job_id) or "0/6").split("/")[0]) >= 2, timeout=180, interval=0.5)
         study.link.cut()
         cut = time.monotonic()
         wait_for(lambda: site_b_state(study, capsys) == "not connected", timeout=90, interval=5)
@@ -149,19 +136,6 @@ def test_a_site_cut_off_from_the_hub_reconnects_by_itself_and_the_job_finishes(s
     assert np.array_equal(model, INITIAL + 6), model  # every round counted, with both sites
 
 
-def fill(volume: Path) -> Path:
-    """Write a ballast file until the file system says it is full."""
-    ballast = volume / "ballast"
-    with ballast.open("wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * (1 << 20))
-                file.flush()
-        except OSError as error:
-            assert error.errno == 28, error  # ENOSPC
-    return ballast
-
-
 def test_a_data_volume_that_fills_during_a_job_leaves_nothing_to_repair_by_hand(
     study: Study, tmp_path: Path, capsys, aws_emulator: dict[str, str]
 ) -> None:
@@ -171,15 +145,8 @@ def test_a_data_volume_that_fills_during_a_job_leaves_nothing_to_repair_by_hand(
     retries the status write), every job record still reads, the job's logs and its last
     global model download with the reason, and the next job completes: nothing to repair by
     hand."""
-    from flarectl.lead import workflow_round
-
-    session = study.session()
-    try:
-        job_id = session.submit_job(str(numpy_job(tmp_path / "fills-the-disk", clients=len(SITES), rounds=8, seconds_per_round=2)))
-        wait_for(lambda: int((workflow_round(session, job_id) or "0/8").split("/")[0]) >= 2, timeout=180, interval=0.5)
-    finally:
-        session.close()
-    ballast = fill(study.hub.data)
+    job_id = study.job_at_round(tmp_path / "fills-the-disk", rounds=8, at_round=2)
+    ballast = fill_volume(study.hub.data)
     try:
         time.sleep(20)  # the job meets the full volume
         health = study.hub.run("flare-health.service")

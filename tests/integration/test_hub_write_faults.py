@@ -28,7 +28,7 @@ import pytest
 
 from tests.conftest import needs
 from tests.harness.hub_harness import Hub, wait_for
-from tests.harness.local import emulator_client, free_port
+from tests.harness.local import emulator_client, fill_volume, free_port
 
 PROJECT = "powercut"
 POWER_CUT = Path(__file__).parents[1] / "harness" / "power_cut.py"
@@ -149,14 +149,7 @@ def test_a_full_data_volume_leaves_the_dashboard_database_whole(hub: Hub, tmp_pa
     api = dashboard(hub)
     user = {"email": "lab-admin@clinic.test", "password": secrets.token_urlsafe(12), "name": "Lab Admin", "organization": "clinic",
             "role": "org_admin"}  # fmt: skip
-    ballast = hub.data / "ballast"
-    with ballast.open("wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * (1 << 20))
-                file.flush()
-        except OSError as error:
-            assert error.errno == 28, error  # ENOSPC: the volume is full
+    ballast = fill_volume(hub.data)
     try:
         status, answer = api.call("POST", "/users", user)
         assert status >= 500, (status, answer[:300])  # refused, not half-stored
