@@ -102,6 +102,10 @@ def need(capacity: Capacity, listed_sites: int) -> Need:
     return Need(sites, server, server + DASHBOARD_MIB + SYSTEM_MIB, math.ceil((VOLUME_BASE_GIB + store_gib) / VOLUME_ALARM_FULL))
 
 
+def count_sites(count: int) -> str:
+    return f"{count} site" if count == 1 else f"{count} sites"
+
+
 def problems(capacity: Capacity, *, instance_type: str, data_volume_gib: int, listed_sites: int) -> list[str]:
     """What the hub cannot hold, each naming the field and the fix."""
     found = []
@@ -109,7 +113,7 @@ def problems(capacity: Capacity, *, instance_type: str, data_volume_gib: int, li
         found.append(f"capacity.sites {capacity.sites} is fewer than the {listed_sites} sites listed; leave it out or raise it")
         return found
     needed = need(capacity, listed_sites)
-    job = f"a job of {needed.sites} site{'s' if needed.sites > 1 else ''} with a {capacity.model_mb} MB model"
+    job = f"a job of {count_sites(needed.sites)} with a {capacity.model_mb} MB model"
     if needed.instance_fits(instance_type) is False:
         smallest = needed.smallest_instance(arm64=graviton(instance_type))
         fix = f"use {smallest} ({memory_gib(smallest):g} GiB) or larger" if smallest else "no single hub in the table holds it"
@@ -136,7 +140,7 @@ def describe(capacity: Capacity, *, instance_type: str, data_volume_gib: int, li
         else f"{instance_type} is not in the sizing table: not checked"
     )
     return [
-        f"largest job: {needed.sites} sites x {capacity.model_mb} MB model: predicted peak {needed.memory_mib / 1024:.1f} GiB "
+        f"largest job: {count_sites(needed.sites)} x {capacity.model_mb} MB model: predicted peak {needed.memory_mib / 1024:.1f} GiB "
         f"(FL server {needed.server_mib / 1024:.1f}, dashboard and system {(DASHBOARD_MIB + SYSTEM_MIB) / 1024:.1f}); {memory}",
         f"data volume: {capacity.rounds_kept} global models kept need {needed.volume_gib} GiB below the alarm's "
         f"{VOLUME_ALARM_FULL:.0%}; {data_volume_gib} GiB: {data_volume_gib - needed.volume_gib} GiB to spare",
@@ -151,6 +155,6 @@ def sizing_table() -> str:
     """The README's table: the smallest hub (LADDER) for sites x model size, by the rule."""
     lines = ["| model \\ sites | " + " | ".join(str(n) for n in TABLE_SITES) + " |", "|---" * (len(TABLE_SITES) + 1) + "|"]
     for megabytes in TABLE_MODELS_MB:
-        cells = [need(Capacity(sites=n, model_mb=megabytes), n).smallest_instance() or "none" for n in TABLE_SITES]
+        cells = [need(Capacity(model_mb=megabytes), n).smallest_instance() or "none" for n in TABLE_SITES]
         lines.append(f"| {megabytes} MB | " + " | ".join(cells) + " |")
     return "\n".join(lines)

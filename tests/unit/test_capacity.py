@@ -149,3 +149,46 @@ def test_the_summary_gives_the_predicted_peak_and_the_headroom() -> None:
 @pytest.mark.parametrize("page", ["README.md", "docs/project-admin.md"])
 def test_the_sizing_table_shown_is_the_rule(page: str) -> None:
     assert capacity.sizing_table() in (Path(__file__).parents[2] / page).read_text()
+
+
+def test_the_boundary_is_inclusive_and_in_mib() -> None:
+    """A need of exactly 85% of a t3.medium's 4096 MiB fits; a MiB more does not."""
+    exactly = 4 * 1024 * (1 - 0.15)
+    assert capacity.Need(sites=1, server_mib=0, memory_mib=exactly, volume_gib=1).instance_fits("t3.medium") is True
+    assert capacity.Need(sites=1, server_mib=0, memory_mib=exactly + 1, volume_gib=1).instance_fits("t3.medium") is False
+    assert capacity.Need(sites=1, server_mib=0, memory_mib=exactly, volume_gib=1).instance_fits("x2idn.large") is None
+
+
+def test_one_site_is_said_so_and_a_site_count_equal_to_the_list_is_fine(tmp_path: Path) -> None:
+    assert problems(tmp_path, with_(hub={"instance_type": "t3.small"}, capacity={"model_mb": 500, "rounds_kept": 10})) == [
+        "federation.yaml: hub.instance_type t3.small (2 GiB) cannot hold a job of 1 site with a 500 MB model: the sizing rule predicts "
+        "5.1 GiB at its peak (FL server 4.2, dashboard and system 0.9) and 15% is kept free; use t3.large (8 GiB) or larger"
+    ]
+    assert capacity.describe(capacity.Capacity(model_mb=10), instance_type="t3.medium", data_volume_gib=20, listed_sites=0)[0].startswith(
+        "largest job: 1 site x 10 MB model: "
+    )
+    assert load_federation(write(tmp_path, with_(sites=six(), capacity={"sites": 6, "model_mb": 10}))).capacity.sites == 6
+
+
+def test_no_hub_in_the_table_holds_100_sites_of_2_gb(tmp_path: Path) -> None:
+    found = problems(tmp_path, with_(hub={"data_volume_gib": 300}, capacity={"sites": 100, "model_mb": 2000, "rounds_kept": 10}))
+    assert len(found) == 1 and found[0].endswith("and 15% is kept free; no single hub in the table holds it"), found
+
+
+def test_a_graviton_hub_beyond_the_burstable_sizes_is_told_an_r6g() -> None:
+    needed = capacity.need(capacity.Capacity(sites=20, model_mb=500), 20)
+    assert (needed.smallest_instance(), needed.smallest_instance(arm64=True)) == ("r6i.2xlarge", "r6g.2xlarge")
+
+
+def test_figures_are_gib_of_1024_mib(tmp_path: Path) -> None:
+    """25 sites x 500 MB: 47,592 MiB in all, 46,700 for the server (46.48 and 45.61 GiB; in units of 1025 MiB they would
+    print 46.4 and 45.5). 153 models of 100 MB: 1 + 15.0 GiB at most 80% full is 20.01, so 21 GiB (20 in units of 1025)."""
+    found = problems(tmp_path, with_(hub={"instance_type": "r6i.xlarge", "data_volume_gib": 100}, capacity={"sites": 25, "model_mb": 500}))
+    assert len(found) == 1 and "predicts 46.5 GiB at its peak (FL server 45.6, dashboard and system 0.9)" in found[0], found
+    assert problems(tmp_path, with_(capacity={"rounds_kept": 153})) == [
+        "federation.yaml: hub.data_volume_gib 20 cannot keep 153 global models of 100 MB below the DataVolumeAlarm's 80%; "
+        "set hub.data_volume_gib: 21 (or lower capacity.rounds_kept)"
+    ]
+    lines = capacity.describe(capacity.Capacity(sites=25, model_mb=500), instance_type="r6i.2xlarge", data_volume_gib=20, listed_sites=0)
+    assert lines[0] == ("largest job: 25 sites x 500 MB model: predicted peak 46.5 GiB (FL server 45.6, dashboard and system 0.9); "
+                        "r6i.2xlarge has 64 GiB: 17.5 GiB to spare")  # fmt: skip
