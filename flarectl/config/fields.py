@@ -86,7 +86,7 @@ def check_site_name(value: str) -> str:
 def check_cidr(value: str) -> str:
     """An IPv4 block written address/prefix, as security groups take it (a bare address is
     read as /32 by Python but refused by CDK's Peer.ipv4 and by EC2)."""
-    if "/" not in value and _is_ip(value):
+    if _is_ip(value):
         raise ValueError(f"{value!r} is one address, not a CIDR block; write {value}/32")
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -161,11 +161,6 @@ def _interpreter(value: str) -> str:
     return value
 
 
-def _to_float(value: Any) -> Any:
-    """YAML `16` is an int; a GiB figure is a float. Booleans stay refused."""
-    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{value} is not a number of GiB; write the figure, like 16")
@@ -178,7 +173,8 @@ def _email(value: str) -> str:
     if not value.isascii():
         raise ValueError(f"{value!r}: write the address in ASCII (an international domain in its xn-- form)")
     try:
-        validate_email(value, check_deliverability=False, allow_smtputf8=False, test_environment=True)
+        # ASCII is checked above; test_environment allows the .test domain and never looks the domain up in DNS.
+        validate_email(value, test_environment=True)
     except EmailNotValidError as error:
         raise ValueError(f"{value!r} is not an email address: {error}") from None
     if not NVFLARE_EMAIL.fullmatch(value):
@@ -192,11 +188,14 @@ def _email(value: str) -> str:
 def _https_url(value: str) -> str:
     """An https URL of a host (a DNS name, or an IP address for a test server), an optional
     port and a plain path: what certbot's --server and a browser both read the same way."""
+    refused = ValueError(f"{value!r} is not an https URL; write it like https://acme-v02.api.letsencrypt.org/directory")
     match = re.fullmatch(r"https://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:([0-9]{1,5}))?(/[A-Za-z0-9._~%/+-]*)?", value, re.ASCII)
-    host = match.group(1) if match else ""
-    valid_host = bool(match) and (_is_ip(host.strip("[]")) or all(DNS_LABEL.fullmatch(label) for label in host.lower().split(".")))
-    if not match or not valid_host or (match.group(3) and not 1 <= int(match.group(3)) <= 65535) or len(value) > 2048:
-        raise ValueError(f"{value!r} is not an https URL; write it like https://acme-v02.api.letsencrypt.org/directory")
+    if not match:
+        raise refused
+    host = match.group(1)
+    valid_host = _is_ip(host[1:-1]) if host.startswith("[") else all(DNS_LABEL.fullmatch(label) for label in host.lower().split("."))
+    if not valid_host or (match.group(3) and not 1 <= int(match.group(3)) <= 65535) or len(value) > 2048:
+        raise refused
     return value
 
 
@@ -286,7 +285,7 @@ DnsName = Annotated[str, AfterValidator(_dns_name)]
 Requirements = Annotated[list[str], AfterValidator(_requirements)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 Interpreter = Annotated[str, AfterValidator(_interpreter)]
-GiB = Annotated[float, BeforeValidator(_to_float), AfterValidator(_finite)]
+GiB = Annotated[float, AfterValidator(_finite)]  # strict: YAML's 16 arrives as 16.0, a boolean is refused
 # Words shown on the dashboard; they travel in a systemd EnvironmentFile (where quotes and
 # backslashes are syntax), so no quotes, backslashes, '$', '#' or control characters, and no
 # space at either end.

@@ -185,11 +185,6 @@ def test_a_project_name_is_a_name_of_at_most_16(value: str, message: str | None)
         assert found is not None and f"so use at most 16 (e.g. {'a' * 16!r})" in found, found
 
 
-def test_a_project_name_cut_to_16_drops_a_trailing_separator() -> None:
-    found = refusal(fields.ProjectName, "breast-histology_-cohort")
-    assert found is not None and found.endswith("so use at most 16 (e.g. 'breast-histology')"), found
-
-
 def test_a_name_is_at_most_40_and_says_what_it_names() -> None:
     assert fields.check_name("a" * 40, "project name") == "a" * 40
     for bad in ("a" * 41, "-a"):
@@ -205,3 +200,38 @@ def test_graviton_families_are_read_in_ascii() -> None:
     assert [graviton(name) for name in ("t4g.small", "a1.large", "c7gn.xlarge", "t3.medium", "g6f.xlarge", "m7i.large")] == [
         True, True, True, False, False, False]  # fmt: skip
     assert graviton("m7ǵ.large") is False  # a non-ASCII letter is no family (re.ASCII)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("site-a", None), ("a" + "b" * 39, None),
+     ("site a", "'site a' has a space; use letters, digits or '-'"),
+     ("a" + "b" * 40, f"{'a' + 'b' * 40!r} is not a valid site name; use 1-40 letters, digits or '-', starting with a letter and not ending in '-' "
+                      "(it becomes a CloudFormation stack, a host name, a Slurm job and a systemd unit name)"),
+     ("site_a", "'site_a' is not a valid site name; use 1-40 letters, digits or '-', starting with a letter and not ending in '-' "
+                "(it becomes a CloudFormation stack, a host name, a Slurm job and a systemd unit name)")],
+)  # fmt: skip
+def test_a_site_name_is_what_every_platform_takes(value: str, message: str | None) -> None:
+    assert refusal(fields.SiteName, value) == message
+
+
+def test_a_project_name_over_16_says_what_the_dashboard_keeps() -> None:
+    assert refusal(fields.ProjectName, "breast-histolog-cohort") == (
+        "'breast-histolog-cohort' is 22 characters; NVFlare's dashboard keeps only the first 16 of a project name, "
+        "so use at most 16 (e.g. 'breast-histolog')"  # the cut drops a trailing separator
+    )
+    assert refusal(fields.ProjectName, "-x") == (
+        "'-x' is not a valid project name; use 1-40 letters, digits, '-' or '_', starting with a letter or digit"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("/shared/nvflare/site-1", None), ("/srv/..x", None),
+     ("/srv/..", "'/srv/..' is not an absolute field path of letters, digits and _ . / @ + -; use e.g. /shared/nvflare/site-1"),
+     ("/srv/../etc", "'/srv/../etc' is not an absolute field path of letters, digits and _ . / @ + -; use e.g. /shared/nvflare/site-1"),
+     ("srv/site", "'srv/site' is not an absolute field path of letters, digits and _ . / @ + -; use e.g. /shared/nvflare/site-1")],
+)  # fmt: skip
+def test_an_absolute_path_never_climbs(value: str, message: str | None) -> None:
+    """The message names the field (here the test's own field, `field`)."""
+    assert refusal(fields.AbsolutePath, value) == message
