@@ -121,7 +121,7 @@ def test_an_email_is_what_email_validator_and_nvflare_both_take(value: str, mess
     ("value", "ok"),
     [("https://acme.test", True), ("https://acme.test:1/dir", True), ("https://acme.test:65535/dir", True), ("https://acme.test:0/dir", False),
      ("https://acme.test:65536/dir", False), ("https://[::1]:14000/dir", True), ("https://127.0.0.1:14000/dir", True),
-     ("https://[acme.test]/dir", False), ("https://" + "a" * 60 + "." + "b" * 60 + "/" + "c" * 1918, True),
+     ("https://[acme.test]/dir", False), ("https://[::1.2.3.4]/dir", True), ("https://" + "a" * 60 + "." + "b" * 60 + "/" + "c" * 1918, True),
      ("https://" + "a" * 60 + "." + "b" * 60 + "/" + "c" * 1919, False), ("https://-acme.test/", False), ("http://acme.test/", False)],
 )  # fmt: skip
 def test_an_https_url_names_a_host_and_a_port_of_1_to_65535(value: str, ok: bool) -> None:
@@ -220,6 +220,9 @@ def test_a_project_name_over_16_says_what_the_dashboard_keeps() -> None:
         "'breast-histolog-cohort' is 22 characters; NVFlare's dashboard keeps only the first 16 of a project name, "
         "so use at most 16 (e.g. 'breast-histolog')"  # the cut drops a trailing separator
     )
+    assert (refusal(fields.ProjectName, "CancerStudyNo1AX-2026") or "").endswith(
+        "so use at most 16 (e.g. 'CancerStudyNo1AX')"
+    )  # only - and _ are cut
     assert refusal(fields.ProjectName, "-x") == (
         "'-x' is not a valid project name; use 1-40 letters, digits, '-' or '_', starting with a letter or digit"
     )
