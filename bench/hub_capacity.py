@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -345,8 +344,7 @@ def main() -> int:
     print(f"\ndashboard (gunicorn, 2 workers): {dashboard} MiB")
     if skipped:
         print(f"not measured (this machine's {MACHINE_BUDGET_MIB // 1024} GiB budget would not hold the clients): {', '.join(skipped)}")
-    print(f"written: {out}, {out.with_suffix('.svg')}")
-    shutil.rmtree(RESULTS / "__pycache__", ignore_errors=True)
+    print(f"written: {', '.join(str(path) for path in (out, out.with_suffix('.svg')) if path.exists())}")
     return 0
 
 

@@ -157,6 +157,15 @@ class Hub:
         argv, env = self.command(unit)
         return subprocess.run(argv, env={**env, **extra_env}, capture_output=True, text=True, timeout=300)
 
+    def run_cut_at(self, unit: str, point: str, points: Path) -> subprocess.CompletedProcess[str]:
+        """Run a oneshot hubctl unit killed with SIGKILL at `point` (tests/harness/power_cut.py),
+        each step it reached listed in `points`."""
+        argv, env = self.command(unit)
+        assert argv[1].endswith("hubctl.py"), argv
+        power_cut = Path(__file__).parent / "power_cut.py"
+        return subprocess.run([argv[0], str(power_cut), point, str(points), *argv[1:]], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
     def pid(self, unit: str) -> int | None:
         return pid_of(unit, self.systemd)
 

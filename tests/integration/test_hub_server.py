@@ -175,10 +175,7 @@ def test_a_power_cut_during_kit_sync_is_completed_by_the_next_run(
     shutil.copytree(prod / "localhost", third)
     (third / "local" / "note.txt").write_text("third publication of the same server")
     assert publish(monkeypatch, aws_emulator, "install", str(third), config=federation_file) == 0
-    argv, env = hub.command("flare-kit-sync.service")
-    power_cut = Path(__file__).parents[1] / "harness" / "power_cut.py"
-    cut = subprocess.run([argv[0], str(power_cut), "run systemctl restart", str(tmp_path / "points"), *argv[1:]], env=env,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    cut = hub.run_cut_at("flare-kit-sync.service", "run systemctl restart", tmp_path / "points")
     assert cut.returncode == -9, (tmp_path / "points").read_text()
     switched, pid = current(hub), hub.pid("flare-server.service")
     assert not (hub.data / "kits" / "published.sha256").read_text().startswith(switched)  # not yet noted

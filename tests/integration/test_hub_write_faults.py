@@ -31,7 +31,6 @@ from tests.harness.hub_harness import Hub, wait_for
 from tests.harness.local import emulator_client, fill_volume, free_port
 
 PROJECT = "powercut"
-POWER_CUT = Path(__file__).parents[1] / "harness" / "power_cut.py"
 WHOLE_KIT = ("startup/fed_server.json", "startup/server.crt", "startup/server.key", "startup/rootCA.pem", "local/resources.json.default")
 
 
@@ -54,13 +53,6 @@ def hub(aws_emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     yield hub
     hub.stop_all()
     subprocess.run(["umount", "--lazy", str(root / "data")], check=False)
-
-
-def project_cut_at(hub: Hub, point: str, points: Path) -> subprocess.CompletedProcess[str]:
-    argv, env = hub.command("flare-project.service")
-    assert argv[1].endswith("hubctl.py"), argv
-    return subprocess.run([argv[0], str(POWER_CUT), point, str(points), *argv[1:]], env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
 
 
 def frozen(hub: Hub) -> bool:
@@ -108,7 +100,7 @@ def test_a_power_cut_at_each_step_of_freeze_and_kit_creation_leaves_a_consistent
     for number, cut in enumerate(CUTS):
         point = cut.format(kits=kits)
         points = tmp_path / f"points-{number}"
-        result = project_cut_at(hub, point, points)
+        result = hub.run_cut_at("flare-project.service", point, points)
         assert result.returncode == -9, f"never reached {point!r}; the steps were: {points.read_text()}"
         assert_consistent(hub, point)
         if number == 0:
