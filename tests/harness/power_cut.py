@@ -3,8 +3,10 @@
 step's description (the first such step is cut). A step is each point where the program changes
 lasting state or relies on another service having done so: a rename or replacement, a removal,
 a symlink, a command run (systemctl), an answer read from the dashboard (described by its
-request, e.g. `answer PATCH /api/v1/project`: the request has been sent, so the dashboard may
-have acted on it). Every step is appended to POINTS_FILE before it runs.
+request, e.g. `answer PATCH /api/v1/project`). A file step is cut before it runs; an answer is
+cut once its status line and headers have arrived: the dashboard has acted on the request and
+the program never heard (cut before that, whether the dashboard acted is a race). Every step
+is appended to POINTS_FILE before it runs.
 
 A real SIGKILL of the real process: nothing in the program can catch it or clean up."""
 
@@ -35,20 +37,23 @@ def main() -> None:
     point, points_file, program = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     depth = {"n": 0}
 
-    def step(name: str, real: Any, what: Any = None) -> Any:
+    def step(name: str, real: Any, what: Any = None, cut_after: bool = False) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             if depth["n"]:  # a removal inside rmtree is part of that step
                 return real(*args, **kwargs)
             description = what(args) if what else describe(name, args)
             with points_file.open("a") as points:
                 points.write(description + "\n")
-            if point in description:
+            if point in description and not cut_after:
                 os.kill(os.getpid(), signal.SIGKILL)
             depth["n"] += 1
             try:
-                return real(*args, **kwargs)
+                result = real(*args, **kwargs)
             finally:
                 depth["n"] -= 1
+            if point in description:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
 
         return call
 
@@ -60,7 +65,8 @@ def main() -> None:
 
     http.client.HTTPConnection.request = remember  # type: ignore[method-assign]
     http.client.HTTPConnection.getresponse = step(  # type: ignore[method-assign]
-        "answer", http.client.HTTPConnection.getresponse, lambda args: f"answer {getattr(args[0], 'power_cut_request', '')}"
+        "answer", http.client.HTTPConnection.getresponse, lambda args: f"answer {getattr(args[0], 'power_cut_request', '')}",
+        cut_after=True,
     )
     os.replace = step("replace", os.replace)
     os.rename = step("rename", os.rename)  # Path.rename calls it
