@@ -136,15 +136,15 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, _Yaml12Constructor, _Yaml
         return super().construct_mapping(node, deep=deep)
 
 
-def _expanded_size(node: Any, sizes: dict[int, int], open_nodes: set[int]) -> int:
+def _expanded_size(node: Any, sizes: dict[int, int], entered: set[int]) -> int:
     """How many values `node` stands for once every alias is expanded (shared nodes counted
     once per use, computed once)."""
     key = id(node)
     if key in sizes:
         return sizes[key]
-    if key in open_nodes:
+    if key in entered:  # entered and not yet sized: the alias is inside the value it names
         raise _Problem("a YAML alias refers to the value that contains it; write the values out", node.start_mark)
-    open_nodes.add(key)
+    entered.add(key)
     children = (
         node.value
         if isinstance(node, yaml.SequenceNode)
@@ -154,12 +154,11 @@ def _expanded_size(node: Any, sizes: dict[int, int], open_nodes: set[int]) -> in
     )
     size = 1
     for child in children:
-        size += _expanded_size(child, sizes, open_nodes)
+        size += _expanded_size(child, sizes, entered)
         if size > MAX_NODES:
             raise _Problem(
                 f"the YAML stands for more than {MAX_NODES} values once its aliases are expanded; write the values out", node.start_mark
             )
-    open_nodes.discard(key)
     sizes[key] = size
     return size
 
@@ -190,9 +189,8 @@ def _text_problems(value: Any, path: str = "") -> list[str]:
     return []
 
 
-def _read_regular_file(path: Path) -> bytes:
+def _read_regular_file(path: Path, label: str) -> bytes:
     """The file's bytes; a FIFO, a device or a folder is refused without reading from it."""
-    label = path.name
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as error:
@@ -221,8 +219,8 @@ def _shown(path: Path) -> str:
 
 def read_federation_file(path: Path) -> Any:
     """The parsed YAML of a federation file, or ConfigError with one line per problem."""
-    label = path.name if path.name.isprintable() and len(path.name) <= 255 else repr(path.name[:60])
-    raw = _read_regular_file(path)
+    label = path.name if path.name.isprintable() else repr(path.name)  # a name that opens is at most 255 bytes
+    raw = _read_regular_file(path, label)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -20,6 +20,10 @@ from azure.core.rest._http_response_impl import HttpResponseImpl
 from azure.core.utils import CaseInsensitiveDict
 
 ARM = "https://management.azure.com"
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"  # the one subscription this ARM knows
+# Locations whose resource SKUs this ARM lists. ARM answers `location eq '<not a location>'`
+# with an empty list, not an error (as `az vm list-skus --location nowhere` prints []).
+SKU_LOCATIONS = frozenset({"westeurope", "northeurope", "eastus", "westus2"})
 NAT_ADDRESS = "203.0.113.42"
 
 
@@ -114,6 +118,13 @@ class FakeArm(HttpTransport):
             return self._poll(request, url.path)
         self.requests.append(recorded)
         key = url.path.lower()
+        if key.startswith("/subscriptions/") and not key.startswith(f"/subscriptions/{SUBSCRIPTION}"):
+            subscription = url.path.split("/")[2]
+            return _Response(
+                request,
+                404,
+                {"error": {"code": "SubscriptionNotFound", "message": f"The subscription '{subscription}' could not be found."}},
+            )
         if key.endswith("/providers/microsoft.features/providers/microsoft.compute/features/encryptionathost"):
             return _Response(request, 200, {"name": "Microsoft.Compute/EncryptionAtHost", "properties": {"state": self.encryption_feature}})
         if key.endswith("/providers/microsoft.compute/skus"):
@@ -135,6 +146,8 @@ class FakeArm(HttpTransport):
         from flarectl.sites.azure.sizes import GPU_SIZES
 
         location = location_filter.split("'")[1]
+        if location not in SKU_LOCATIONS:
+            return _Response(request, 200, {"value": []})
         skus = [
             {
                 "resourceType": "virtualMachines", "name": size, "locations": [location],

@@ -65,7 +65,9 @@ def main() -> None:
 
     http.client.HTTPConnection.request = remember  # type: ignore[method-assign]
     http.client.HTTPConnection.getresponse = step(  # type: ignore[method-assign]
-        "answer", http.client.HTTPConnection.getresponse, lambda args: f"answer {getattr(args[0], 'power_cut_request', '')}",
+        "answer",
+        http.client.HTTPConnection.getresponse,
+        lambda args: f"answer {getattr(args[0], 'power_cut_request', '')}",
         cut_after=True,
     )
     os.replace = step("replace", os.replace)

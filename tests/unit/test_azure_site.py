@@ -9,7 +9,6 @@ import base64
 import io
 import json
 import re
-import socket
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,10 @@ from flarectl.sites.azure import deploy as azure_deploy
 from flarectl.sites.azure import files as azure_site
 from flarectl.sites.azure import plan as azure_plan
 from flarectl.sites.azure import template as azure_template
-from tests.harness.fake_arm import ARM, FakeArm, FakeCredential
+from tests.harness.fake_arm import ARM, SUBSCRIPTION, FakeArm, FakeCredential
 from tests.harness.governance import without_default_policy
 from tests.harness.synth_fixtures import fake_client_kit
 
-SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 SECRET_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-not-a-real-key-but-a-secret-marker\n-----END PRIVATE KEY-----\n"
 PUT_ORDER = [
     "Microsoft.Resources/resourceGroups",
@@ -47,18 +45,7 @@ PUT_ORDER = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("a test tried to open a network connection")
-
-    def no_default_credential(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("DefaultAzureCredential must not be built in tests")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr("azure.identity.DefaultAzureCredential", no_default_credential)
-    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+pytestmark = pytest.mark.usefixtures("azure_offline")
 
 
 def kit_for(root: Path, site: str) -> Path:
@@ -77,11 +64,6 @@ def azure_federation(kit: Path | None, **fields: Any) -> Federation:
 @pytest.fixture
 def federation(tmp_path: Path) -> Federation:
     return azure_federation(kit_for(tmp_path, "onc-az"))
-
-
-@pytest.fixture
-def arm() -> FakeArm:
-    return FakeArm()
 
 
 def clients(arm: FakeArm) -> azure_clients.AzureClients:

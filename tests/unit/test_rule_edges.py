@@ -136,3 +136,41 @@ def test_an_extra_directive_cannot_set_what_the_job_script_owns(tmp_path: Path, 
         f"federation.yaml: sites[0].extra_directives: '--{option}=1': --{option} is set from the site's own fields (or would change "
         "what the job is); remove it"
     ]
+
+
+# An explicit AWS instance_type, each branch of its check with the message written out. The
+# sizes are EC2's (the instance-type pages of the G5 and G5g families); T4G, A10G and H100
+# figures are nvidia-smi's, as tests/unit/test_gpu_memory.py cites them.
+AWS = {"account": "123456789012", "region": "us-east-1"}
+EXPLICIT_TYPES = [
+    ("g5.3xlarge", {}, "instance_type: g5.3xlarge is not an EC2 instance type (g5 comes in xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge, "
+                       "16xlarge, 24xlarge, 48xlarge)"),
+    ("g5g.3xlarge", {"arch": "arm64"}, "instance_type: g5g.3xlarge is not an EC2 instance type (g5g comes in xlarge, 2xlarge, 4xlarge, "
+                                       "8xlarge, 16xlarge, metal)"),
+    ("g6f.xlarge", {}, "instance_type: g6f.xlarge is not an NVIDIA GPU type the Deep Learning Base AMI supports (x86_64: g4dn, g5, g6, "
+                       "gr6, g6e, g7e, p4d, p4de, p5, p5e, p5en, p6)"),
+    ("c7g.xlarge", {"arch": "arm64"}, "instance_type: c7g.xlarge is not an NVIDIA GPU type the Deep Learning Base AMI supports (arm64: g5g)"),
+    ("g5.xlarge", {"arch": "arm64"}, "arch: g5.xlarge is x86_64 (Graviton: arm64), but arch is arm64; set arch: x86_64"),
+    ("g5g.xlarge", {}, "arch: g5g.xlarge is arm64 (Graviton: arm64), but arch is x86_64; set arch: arm64"),
+    ("g4dn.12xlarge", {}, "gpus: g4dn.12xlarge has 4 GPU(s), not 1; register what the instance has"),
+    ("g5.xlarge", {"gpu_memory_gib": 23}, "gpu_memory_gib: g5.xlarge has NVIDIA A10G GPUs, which nvidia-smi reports as 23028 MiB "
+                                          "(22.49 GiB); NVFlare refuses more than that: register gpu_memory_gib: 22.4"),
+    ("g5g.xlarge", {"arch": "arm64"}, "gpu_memory_gib: g5g.xlarge has NVIDIA T4G GPUs, which nvidia-smi reports as 15360 MiB (15.00 GiB); "
+                                      "NVFlare refuses more than that: register gpu_memory_gib: 15"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("instance_type", "fields", "message"), EXPLICIT_TYPES)
+def test_an_explicit_aws_instance_type_is_checked_against_what_it_is(
+    tmp_path: Path, instance_type: str, fields: dict[str, Any], message: str
+) -> None:
+    site = {"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 22, "aws": AWS, "instance_type": instance_type, **fields}
+    assert problems(tmp_path, with_(sites=[site])) == [f"federation.yaml: sites[0].{message}"]
+
+
+@pytest.mark.parametrize(("instance_type", "fields"), [("g5.xlarge", {}), ("g5g.xlarge", {"arch": "arm64", "gpu_memory_gib": 15}),
+                                                       ("g7e.2xlarge", {"gpu_memory_gib": 90}), ("p6-b200.48xlarge", {"gpus": 8})])  # fmt: skip
+def test_an_explicit_aws_instance_type_that_holds_the_registration_is_taken(instance_type: str, fields: dict[str, Any]) -> None:
+    """g7e is not in the built-in table yet: synth checks it against EC2's catalogue, with credentials."""
+    site = {"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 22, "aws": AWS, "instance_type": instance_type, **fields}
+    assert Federation.model_validate(with_(sites=[site])).sites[0].instance_type == instance_type

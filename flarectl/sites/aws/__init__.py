@@ -66,12 +66,18 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
         family = chosen.split(".")[0]
         if family in UNCATALOGUED_FAMILIES:
             return []  # checked against EC2 at synth, with credentials
-        sizes = ", ".join(sorted(name.split(".", 1)[1] for name in CATALOGUE if name.split(".")[0] == family))
+        sizes = ", ".join(sorted((name.split(".", 1)[1] for name in CATALOGUE if name.split(".")[0] == family), key=_size_order))
         return [f"instance_type: {chosen} is not an EC2 instance type ({family} comes in {sizes})"]
     if entry.gpus != site.gpus:
         return [f"gpus: {chosen} has {entry.gpus} GPU(s), not {site.gpus}; register what the instance has"]
     problem = registration_problem(GPU_MODELS[entry.gpu_model], site.gpu_memory_gib, chosen)
     return [f"gpu_memory_gib: {problem}"] if problem else []
+
+
+def _size_order(size: str) -> tuple[bool, int]:
+    """large < xlarge < 2xlarge < ... < 48xlarge < metal, as EC2's own listings order them."""
+    multiple = size.removesuffix("xlarge")
+    return size == "metal", int(multiple) if multiple.isdigit() else (1 if size == "xlarge" else 0)
 
 
 # Its CDK steps are in the CDK app, loaded only by `cdk synth`.

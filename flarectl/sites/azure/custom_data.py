@@ -28,7 +28,7 @@ HOST = cloud_layout(kit="kit.zip")
 def kit_zip(kit: Path) -> bytes:
     """The startup kit folder as a zip with fixed timestamps: the same kit, the same bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w") as archive:  # each entry says its own compression
         for path in sorted(p for p in kit.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             info = zipfile.ZipInfo(str(path.relative_to(kit)), date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o600 << 16

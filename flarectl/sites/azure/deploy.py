@@ -139,7 +139,9 @@ def resource_group_state(plan: SitePlan, clients: AzureClients) -> tuple[str, di
     """'missing', 'ours' (created by flarectl for this site) or 'foreign', and its tags."""
     try:
         group = clients.resources.resource_groups.get(plan.resource_group)
-    except ResourceNotFoundError:
+    except ResourceNotFoundError as error:
+        if error.error is not None and error.error.code == "SubscriptionNotFound":
+            raise  # not "nothing to destroy": the site may well be in the subscription meant
         return "missing", {}
     tags = dict(group.tags or {})
     ours = tags.get("flare-managed-by") == "flarectl" and tags.get("flare-site") == plan.site.name
@@ -190,12 +192,12 @@ def _wait(poller: Any, what: str, out: Callable[[str], None]) -> Any:
 
 
 def _failed(plan: SitePlan, resource: str, error: HttpResponseError) -> AzureDeployError:
-    message = getattr(error, "message", None) or str(error)
+    message = error.message.partition("\n")[0]  # azure-core fills it in when ARM sent none
     hint = ""
     if "EncryptionAtHost" in message:
         hint = " Register it once per subscription (`az feature register --namespace Microsoft.Compute --name EncryptionAtHost`) or set `encryption_at_host: false`."
     return AzureDeployError(
-        f"{resource} failed: {message.splitlines()[0] if message else error}.{hint} "
+        f"{resource} failed: {message}.{hint} "
         f"Fix the cause and run `flarectl azure deploy {plan.site.name}` again: what is in place is kept and the deploy resumes at this step."
     )
 

@@ -49,7 +49,7 @@ def problems(plan: SitePlan, clients: AzureClients) -> list[str]:
             found.append(f"{site.vm_size} is not offered in {site.location} to subscription {plan.subscription_id}: "
                          f"choose another location or vm_size for site {site.name}, or ask Azure for access")  # fmt: skip
         capabilities = {c.name: c.value for c in (sku.capabilities or [])} if sku else {}
-        if capabilities.get("TrustedLaunchDisabled", "False") == "True":
+        if capabilities.get("TrustedLaunchDisabled") == "True":
             found.append(f"{site.vm_size} does not support Trusted Launch (Secure Boot, vTPM) in {site.location}, which every site VM "
                          f"uses: choose another vm_size for site {site.name}")  # fmt: skip
         if not site.encryption_at_host:
@@ -58,7 +58,7 @@ def problems(plan: SitePlan, clients: AzureClients) -> list[str]:
         if state != "Registered":
             found.append(f"encryption at host is {state} in subscription {plan.subscription_id}: run {REGISTER} "
                          f"(once per subscription; it takes a few minutes), or set encryption_at_host: false for site {site.name}")  # fmt: skip
-        if sku is not None and capabilities.get("EncryptionAtHostSupported", "False") != "True":
+        if sku is not None and capabilities.get("EncryptionAtHostSupported") != "True":
             found.append(f"{site.vm_size} does not support encryption at host in {site.location}: "
                          f"choose a vm_size that does, or set encryption_at_host: false for site {site.name}")  # fmt: skip
     except HttpResponseError as error:

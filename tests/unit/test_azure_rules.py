@@ -1,0 +1,180 @@
+"""Azure site rules stated one by one, with the expected values written here (issue 34): how a
+resource Azure returns is compared with the one asked for, what a failed step and a failed
+sign-in say, the kit's zip and the custom data being the same bytes for the same kit, Azure's
+custom-data limit at its boundary, and the CLI's subscription and confirmation."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from flarectl.sites.azure import custom_data as azure_custom_data
+from flarectl.sites.azure import deploy as azure_deploy
+from flarectl.sites.azure import plan as azure_plan
+from tests.harness.fake_arm import SUBSCRIPTION, FakeArm
+from tests.unit.test_azure_site import azure_federation, kit_for, run_cli, write_federation
+
+pytestmark = pytest.mark.usefixtures("azure_offline")
+
+OTHER_SUBSCRIPTION = "99999999-8888-7777-6666-555555555555"
+
+
+@pytest.mark.parametrize(
+    ("desired", "actual", "path", "differences"),
+    [
+        ({}, None, "tags", []),  # ARM leaves empty collections out
+        ([], None, "rules", []),
+        ({"a": 1}, None, "properties", ["properties"]),
+        ({"a": {"b": 1}}, {"a": {"b": 2}, "extra": 3}, "", ["a.b"]),  # extra keys are ARM's defaults
+        ({"a": {"b": 1}}, {"a": {"b": 2}}, "properties", ["properties.a.b"]),
+        ([1, 2], [1], "list", ["list"]),
+        ([1], 5, "list", ["list"]),
+        ([{"x": 1}, {"x": 2}], [{"x": 1}, {"x": 3}], "rules", ["rules[1].x"]),
+        ("/subscriptions/ABC/resourceGroups/RG/x", "/subscriptions/abc/resourcegroups/rg/X", "id", []),  # ARM's own case
+        ("/subscriptions/abc/resourceGroups/rg/x", "/subscriptions/abc/resourceGroups/rg/y", "id", ["id"]),
+        ("West Europe", "westeurope", "location", []),
+        ("westeurope", "northeurope", "location", ["location"]),
+        ("West Europe", "westeurope", "name", ["name"]),  # only a location is compared loosely
+        ("a", None, "name", ["name"]),
+        (1, 1, "count", []),
+    ],
+)
+def test_what_azure_returns_is_compared_with_what_was_asked(desired: Any, actual: Any, path: str, differences: list[str]) -> None:
+    assert azure_deploy._differences(desired, actual, path) == differences
+
+
+def plan_for(tmp_path: Path) -> azure_plan.SitePlan:
+    federation = azure_federation(kit_for(tmp_path, "onc-az"))
+    return azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+
+
+RESUME = "Fix the cause and run `flarectl azure deploy onc-az` again: what is in place is kept and the deploy resumes at this step."
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (HttpResponseError(message="Allocation failed.\nMore detail"), "VM failed: Allocation failed.. " + RESUME),
+        (HttpResponseError(message="The property EncryptionAtHost is not enabled"),
+         "VM failed: The property EncryptionAtHost is not enabled. Register it once per subscription (`az feature register --namespace "
+         "Microsoft.Compute --name EncryptionAtHost`) or set `encryption_at_host: false`. " + RESUME),
+        (HttpResponseError(message=""), "VM failed: Operation returned an invalid status 'None'. " + RESUME),  # azure-core's words
+    ],
+)  # fmt: skip
+def test_a_failed_step_says_its_first_line_the_fix_and_that_a_rerun_resumes(tmp_path: Path, error: Any, said: str) -> None:
+    assert str(azure_deploy._failed(plan_for(tmp_path), "VM", error)) == said
+
+
+def test_a_failed_sign_in_is_one_message_and_arguments_pass_through() -> None:
+    @azure_deploy.signed_in
+    def echo(*args: Any, **kwargs: Any) -> Any:
+        return args, kwargs
+
+    assert echo(1, 2, out="x") == ((1, 2), {"out": "x"})
+
+    @azure_deploy.signed_in
+    def refused() -> None:
+        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nAttempted credentials: ...")
+
+    with pytest.raises(azure_deploy.AzureDeployError) as caught:
+        refused()
+    assert str(caught.value) == (
+        "Azure sign-in failed (DefaultAzureCredential failed to retrieve a token). Run `az login` "
+        "(or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET) and try again."
+    )
+
+
+def test_the_kits_zip_is_the_same_bytes_for_the_same_kit_private_and_compressed(tmp_path: Path) -> None:
+    kit = kit_for(tmp_path, "onc-az")
+    (kit / "startup" / "__pycache__").mkdir()
+    (kit / "startup" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    first = azure_custom_data.kit_zip(kit)
+    for path in kit.rglob("*"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    assert azure_custom_data.kit_zip(kit) == first
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        entries = archive.infolist()
+        names = {entry.filename for entry in entries}
+        assert names == {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        assert {(entry.date_time, entry.external_attr >> 16, entry.compress_type) for entry in entries} == {
+            ((2020, 1, 1, 0, 0, 0), 0o600, zipfile.ZIP_DEFLATED)
+        }
+
+
+def test_custom_data_is_the_same_bytes_each_time_gzip_without_a_time() -> None:
+    encoded = azure_custom_data.encode_custom_data("#cloud-config\n")
+    raw = base64.b64decode(encoded)
+    assert raw[:4] == b"\x1f\x8b\x08\x00" and raw[4:8] == b"\0\0\0\0"  # gzip magic, deflate, no flags; mtime 0
+    assert gzip.decompress(raw) == b"#cloud-config\n"
+
+
+def test_custom_data_at_azures_limit_is_sent_and_one_byte_more_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    federation = azure_federation(kit_for(tmp_path, "onc-az"))
+    site = federation.sites[0]
+    value, _ = azure_custom_data.custom_data_for_deploy(site, federation)  # type: ignore[arg-type]
+    monkeypatch.setattr(azure_custom_data, "CUSTOM_DATA_LIMIT", len(value))
+    assert azure_custom_data.custom_data_for_deploy(site, federation)[0] == value  # type: ignore[arg-type]
+    monkeypatch.setattr(azure_custom_data, "CUSTOM_DATA_LIMIT", len(value) - 1)
+    with pytest.raises(ValueError) as caught:
+        azure_custom_data.custom_data_for_deploy(site, federation)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"the VM's custom data is {len(value)} bytes; Azure accepts {len(value) - 1}. Remove large files from the kit folder {site.kit}"  # type: ignore[attr-defined]
+    )
+
+
+def subscriptions_asked(arm: FakeArm) -> set[str]:
+    return {request.path.split("/")[2] for request in arm.requests if request.path.startswith("/subscriptions/")}
+
+
+def test_the_cli_uses_the_subscription_flag_then_the_sites_then_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", OTHER_SUBSCRIPTION)
+    kit = str(kit_for(tmp_path, "onc-az"))
+    config = write_federation(tmp_path, kit=kit, subscription_id=OTHER_SUBSCRIPTION)
+    assert run_cli(monkeypatch, arm, "azure", "plan", "onc-az", "-c", str(config), "--subscription", SUBSCRIPTION) == 0
+    assert subscriptions_asked(arm) == {SUBSCRIPTION}
+    arm.requests.clear()
+    config = write_federation(tmp_path, kit=kit, subscription_id=SUBSCRIPTION)
+    assert run_cli(monkeypatch, arm, "azure", "plan", "onc-az", "-c", str(config)) == 0
+    assert subscriptions_asked(arm) == {SUBSCRIPTION}
+    arm.requests.clear()
+    config = write_federation(tmp_path, kit=kit)
+    assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 2  # the environment's: unknown here
+    assert subscriptions_asked(arm) == {OTHER_SUBSCRIPTION}
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"flarectl: an Azure request failed: (SubscriptionNotFound) The subscription '{OTHER_SUBSCRIPTION}' could not be found."
+    )
+
+
+def test_destroy_at_a_terminal_needs_the_resource_group_name_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_federation(tmp_path, kit=str(kit_for(tmp_path, "onc-az")), subscription_id=SUBSCRIPTION)
+    assert run_cli(monkeypatch, arm, "azure", "deploy", "onc-az", "-c", str(config)) == 0
+    group = next(iter(arm.groups))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    questions: list[str] = []
+    answers = iter(["yes", group.rsplit("/", 1)[-1]])
+    monkeypatch.setattr("builtins.input", lambda question: questions.append(question) or next(answers))
+    assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config)) == 0
+    assert arm.groups and questions[0].endswith(" Type the resource group name to confirm: ")
+    assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config)) == 0
+    assert arm.groups == {}
+
+
+def test_an_unknown_site_names_the_azure_sites_there_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_federation(tmp_path, kit=str(kit_for(tmp_path, "onc-az")), subscription_id=SUBSCRIPTION)
+    assert run_cli(monkeypatch, arm, "azure", "plan", "other", "-c", str(config)) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"flarectl: no Azure site 'other' in {config}; Azure sites: onc-az"
+    assert arm.requests == []
