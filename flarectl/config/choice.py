@@ -37,7 +37,7 @@ def memory_file() -> Path:
 def is_embedded_default(path: Path) -> bool:
     try:
         return path.resolve() == DEFAULT_FEDERATION.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a symlink loop
         return False
 
 

@@ -34,7 +34,7 @@ REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
 class _Problem(Exception):
-    def __init__(self, message: str, mark: Any = None):
+    def __init__(self, message: str, mark: Any):
         super().__init__(message)
         self.message = message
         self.mark = mark
@@ -243,19 +243,14 @@ def read_federation_file(path: Path) -> Any:
             _expanded_size(node, {}, set())
         data = loader.construct_document(node) if node is not None else None
     except _Problem as problem:
-        where = f" line {problem.mark.line + 1}" if problem.mark else ""
-        raise ConfigError([f"{label}:{where}: {problem.message}"]) from None
+        raise ConfigError([f"{label}: line {problem.mark.line + 1}: {problem.message}"]) from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         raise ConfigError(
             [f"{label}: line {line}: the character U+{error.character:04X} is not allowed in YAML; remove it (a stray control character?)"]
         ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"{label}:{where}: not valid YAML ({getattr(error, 'problem', error)})"]) from None
-    except RecursionError:
-        raise ConfigError([f"{label}: values nested too deep; a federation file needs a handful of levels"]) from None
+    except yaml.MarkedYAMLError as error:  # what PyYAML's scanner, parser, composer and constructor raise
+        raise ConfigError([f"{label}: line {error.problem_mark.line + 1}: not valid YAML ({error.problem})"]) from None
     finally:
         if loader is not None:
             loader.dispose()

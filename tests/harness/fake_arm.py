@@ -158,9 +158,13 @@ class FakeArm(HttpTransport):
                 + ([{"type": "Zone", "values": [location], "restrictionInfo": {"locations": [location], "zones": ["1"]},
                      "reasonCode": "NotAvailableForSubscription"}] if size in self.sizes_not_in_zone_1 else []),
             }
-            for size in GPU_SIZES
+            for size in sorted(GPU_SIZES)
         ]  # fmt: skip
-        return _Response(request, 200, {"value": skus})
+        # ARM lists every resource type's SKUs in one answer (availability sets, disks, ...), not
+        # only VM sizes; its order is not documented, so here the sizes come in name order.
+        others = [{"resourceType": "availabilitySets", "name": "Aligned", "locations": [location], "capabilities": [], "restrictions": []},
+                  {"resourceType": "disks", "name": "Premium_LRS", "locations": [location], "capabilities": [], "restrictions": []}]  # fmt: skip
+        return _Response(request, 200, {"value": others + skus})
 
     def _group(self, request: Any, key: str, body: Any) -> _Response:
         name = key.rsplit("/", 1)[1]

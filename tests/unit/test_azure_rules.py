@@ -178,3 +178,109 @@ def test_an_unknown_site_names_the_azure_sites_there_are(
     assert run_cli(monkeypatch, arm, "azure", "plan", "other", "-c", str(config)) == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"flarectl: no Azure site 'other' in {config}; Azure sites: onc-az"
     assert arm.requests == []
+
+
+def test_what_a_second_deploy_changes_and_why(tmp_path: Path, arm: FakeArm) -> None:
+    """Azure's copy edited behind flarectl's back: a NAT gateway setting and a failed state (an
+    update, both reasons), the VM's SSH key (fixed at creation: a replacement); then the VM's
+    custom data, which a VM reads only when it is created."""
+    from flarectl.sites.azure import clients as azure_clients
+    from tests.harness.fake_arm import FakeCredential
+
+    federation = azure_federation(kit_for(tmp_path, "onc-az"), ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq2 lab@x",
+                                  ssh_cidr="203.0.113.0/24")  # fmt: skip
+    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+    clients = azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    azure_deploy.deploy(plan, clients, out=lambda _: None)
+    stored = {key.rsplit("/", 1)[1]: resource for key, resource in arm.resources.items()}
+    stored["onc-az-vm"]["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] = "ssh-ed25519 OTHER"
+    stored["onc-az-nat"]["properties"].update(idleTimeoutInMinutes=30, provisioningState="Failed")
+    found = {change.resource.name: (change.action, change.reasons) for change in azure_deploy.changes(plan, clients, group_exists=True)}
+    assert found == {
+        "onc-az-nat-ip": ("unchanged", ()), "onc-az-nsg": ("unchanged", ()), "onc-az-ssh-ip": ("unchanged", ()),
+        "onc-az-vnet": ("unchanged", ()), "onc-az-nic": ("unchanged", ()),
+        "onc-az-nat": ("update", ("properties.idleTimeoutInMinutes differs", "provisioning state is Failed: trying again")),
+        "onc-az-vm": ("replace", ("properties.osProfile.linuxConfiguration.ssh.publicKeys[0].keyData cannot change on an existing VM",)),
+    }  # fmt: skip
+    stored["onc-az-vm"]["tags"][azure_deploy.CUSTOM_DATA_TAG] = "0" * 64
+    (vm,) = [change for change in azure_deploy.changes(plan, clients, group_exists=True) if change.resource.name == "onc-az-vm"]
+    assert (vm.action, vm.reasons) == (
+        "replace", ("its custom data changed (startup kit, client runtime or settings); a VM reads it only when created",)
+    )  # fmt: skip
+
+
+class Poller:
+    """An LROPoller as `_wait` uses it (done, wait(timeout), status, result): done after `waits` waits."""
+
+    def __init__(self, waits: int) -> None:
+        self.left, self.timeouts = waits, []
+
+    def done(self) -> bool:
+        return self.left == 0
+
+    def wait(self, timeout: float) -> None:
+        self.timeouts.append(timeout)
+        self.left -= 1
+
+    def status(self) -> str:
+        return "InProgress"
+
+    def result(self) -> str:
+        return "created"
+
+
+def test_a_long_step_says_it_is_still_going_every_15_seconds_then_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 115.2, 130.4, 131.0])
+    monkeypatch.setattr(azure_deploy.time, "monotonic", lambda: next(clock))
+    poller, lines = Poller(waits=3), []
+    assert azure_deploy._wait(poller, "creating", lines.append) == "created"
+    assert poller.timeouts == [15.0, 15.0, 15.0]
+    assert lines == [
+        "      still creating (15 s, Azure says InProgress)",
+        "      still creating (30 s, Azure says InProgress)",
+        "      done (31 s)",
+    ]
+
+
+def test_without_a_credential_the_clients_sign_in_as_azure_cli_and_the_environment_allow(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azure.core.credentials import AccessToken
+
+    from flarectl.sites.azure import clients as azure_clients
+
+    class Recorded:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("token", 0)
+
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", Recorded)
+    clients = azure_clients.connect(SUBSCRIPTION)
+    assert {type(client._config.credential) for client in (clients.resources, clients.network, clients.compute)} == {Recorded}
+
+
+def test_a_site_without_an_ssh_key_gets_a_key_nobody_holds_marked_as_such() -> None:
+    import re
+
+    first, second = azure_plan.throwaway_ssh_key(), azure_plan.throwaway_ssh_key()
+    assert re.fullmatch(r"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]{48} flarectl-no-login", first) and first != second
+
+
+def test_preflight_against_a_subscription_arm_does_not_know_says_so(tmp_path: Path, arm: FakeArm) -> None:
+    from flarectl.sites.azure import clients as azure_clients
+    from flarectl.sites.azure import preflight
+    from tests.harness.fake_arm import FakeCredential
+
+    federation = azure_federation(kit_for(tmp_path, "onc-az"))
+    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=OTHER_SUBSCRIPTION)  # type: ignore[arg-type]
+    clients = azure_clients.connect(OTHER_SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    assert preflight.problems(plan, clients) == [
+        f"could not check the subscription's features and sizes ((SubscriptionNotFound) The subscription '{OTHER_SUBSCRIPTION}' could not "
+        "be found.)"
+    ]
+    federation = azure_federation(kit_for(tmp_path / "2", "onc-az"))
+    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+    clients = azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    arm.encryption_feature = "Registering"
+    assert preflight.problems(plan, clients) == [
+        f"encryption at host is Registering in subscription {SUBSCRIPTION}: run az feature register --namespace Microsoft.Compute --name "
+        "EncryptionAtHost, then az provider register -n Microsoft.Compute (once per subscription; it takes a few minutes), or set "
+        "encryption_at_host: false for site onc-az"
+    ]

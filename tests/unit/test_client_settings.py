@@ -103,7 +103,7 @@ def bash_reads(file: Path, names: list[str], prelude: str = "") -> dict[str, str
     return dict(zip(names, out.split("\0")[:-1], strict=True))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test, so each test is credited with the emit it checks (mutmut maps tests to code by coverage)
 def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     federation = load_federation(DEFAULT_FEDERATION)
     folders = {}

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from flarectl.config import DEFAULT_FEDERATION
-from flarectl.config.choice import MEMORY_VARIABLE, chosen, remember
+from flarectl.config.choice import MEMORY_VARIABLE, Choice, chosen, is_embedded_default, remember
 
 
 @pytest.fixture
@@ -22,17 +22,24 @@ def memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_nothing_named_or_remembered_is_the_embedded_default_for_review(memory: Path) -> None:
     choice = chosen(None)
     assert (choice.path, choice.embedded_default) == (DEFAULT_FEDERATION, True)
-    assert "review only" in choice.why
+    assert choice.why == "the embedded default, review only: its stacks refuse to deploy (name your file with -c config=FILE)"
 
 
 def test_a_named_file_is_remembered_for_the_next_command_that_names_none(memory: Path, tmp_path: Path) -> None:
     mine = tmp_path / "mine.yaml"
     mine.write_text("project: p\n")
-    assert chosen(str(mine)).path == mine
+    assert chosen(str(mine)) == Choice(mine, "named on the command line")
     remember(mine)
+    assert memory.read_text() == f"{mine.resolve()}\n"
     again = chosen(None)
     assert (again.path, again.embedded_default) == (mine.resolve(), False)
-    assert again.why.startswith(f"remembered in {memory}")
+    assert again.why == f"remembered in {memory} from an earlier -c config= (name another file to change it)"
+
+
+def test_a_path_in_a_symlink_loop_is_not_the_embedded_default(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    assert is_embedded_default(tmp_path / "a.yaml") is False
 
 
 def test_the_embedded_default_is_never_remembered_over_a_real_file(memory: Path, tmp_path: Path) -> None:

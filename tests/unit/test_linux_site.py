@@ -144,3 +144,22 @@ def test_synth_removes_the_files_of_sites_no_longer_in_the_file(tmp_path: Path) 
     build_app(linux_federation(), app=cdk.App(outdir=str(outdir)))
     assert sorted(p.name for p in (outdir / "sites").iterdir()) == ["path-lab"]
     assert list((outdir / "site-bundles").iterdir()) == []
+
+
+@pytest.mark.parametrize(("fields", "venv"), [({}, "/srv/w/venv"), ({"venv": "/opt/venvs/flare"}, "/opt/venvs/flare")])
+def test_the_readme_says_where_each_thing_goes(fields: dict, venv: str) -> None:
+    from flarectl.federation import Federation
+    from flarectl.sites.linux import site_readme
+    from tests.harness.config_cases import with_
+
+    federation = Federation.model_validate(
+        with_(sites=[{"name": "path-lab", "kind": "linux", "kit": "/srv/k", "workdir": "/srv/w", **fields}])
+    )
+    lines = site_readme(federation.sites[0], federation).splitlines()  # type: ignore[arg-type]
+    assert lines[6:11] == [
+        "1. Download this site's startup kit from the NVFlare dashboard and unzip it at `/srv/k`.",
+        "2. Copy this folder to `/srv/w/` on the machine.",
+        "3. `cd /srv/w && bash flare-site.sh setup` (checks `nvidia-smi`, installs NVFlare",
+        f"   2.9.0 and the site's requirements into `{venv}`, installs the kit and the",
+        "   unit `flare-client-path-lab.service`).",
+    ]

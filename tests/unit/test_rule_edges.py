@@ -174,3 +174,37 @@ def test_an_explicit_aws_instance_type_that_holds_the_registration_is_taken(inst
     """g7e is not in the built-in table yet: synth checks it against EC2's catalogue, with credentials."""
     site = {"name": "lab", "kind": "aws", "gpus": 1, "gpu_memory_gib": 22, "aws": AWS, "instance_type": instance_type, **fields}
     assert Federation.model_validate(with_(sites=[site])).sites[0].instance_type == instance_type
+
+
+@pytest.mark.parametrize(
+    ("gpus", "gib", "nearest"),
+    [
+        (
+            3,
+            16,
+            "g4dn.12xlarge (4 x T4 15 GiB, 48 vCPUs), g5.12xlarge (4 x A10G 22.4 GiB, 48 vCPUs), g6.12xlarge (4 x L4 22.4 GiB, 48 vCPUs)",
+        ),
+        (1, 100, "g6e.xlarge (1 x L40S 44.9 GiB, 4 vCPUs), g6.xlarge (1 x L4 22.4 GiB, 4 vCPUs), g5.xlarge (1 x A10G 22.4 GiB, 4 vCPUs)"),
+    ],
+)
+def test_no_type_in_the_table_names_the_nearest_by_gpus_then_memory_then_size(gpus: int, gib: float, nearest: str) -> None:
+    """The same GPU count first, then the GPU memory closest to the registration, then the fewest vCPUs."""
+    from flarectl.sites.aws.instance_types import BUILTIN, NoInstanceType, choose
+
+    with pytest.raises(NoInstanceType) as caught:
+        choose(list(BUILTIN), gpus=gpus, gpu_memory_gib=gib, arch="x86_64", source="the built-in table", by_price=True)
+    assert str(caught.value) == (
+        f"no x86_64 NVIDIA instance type in the built-in table has exactly {gpus} GPU(s) with {gib:g} GiB each; nearest: {nearest}. "
+        "Set instance_type explicitly or adjust gpus/gpu_memory_gib"
+    )
+
+
+@pytest.mark.parametrize("option", ["--partition=gpu;id", "--comment=a b", "--time=1:00:00\n#SBATCH --uid=0", "partition=gpu"])
+def test_the_assembled_sbatch_line_is_guarded_once_more(option: str) -> None:
+    """The federation file's checks refuse these first; the guard holds if a later change lets one through."""
+    from flarectl.sites.slurm import safe
+
+    assert safe(["--partition=gpu", "--gres=gpu:2"]) == ["--partition=gpu", "--gres=gpu:2"]
+    with pytest.raises(ValueError) as caught:
+        safe(["--partition=gpu", option])
+    assert str(caught.value) == f"unsafe #SBATCH option {option!r}"

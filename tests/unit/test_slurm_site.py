@@ -274,3 +274,9 @@ def test_a_constraint_expression_is_accepted_and_inert(tmp_path: Path) -> None:
     script = tmp_path / "flare-client.sbatch"
     assert "#SBATCH --constraint=a100&ib|h100" in script.read_text().splitlines()
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def test_the_launcher_readme_says_the_default_partition_when_none_is_named(tmp_path: Path) -> None:
+    emitted = launcher_site(tmp_path, partition=None, account=None, qos=None)
+    rows = [line for line in (emitted / "README.md").read_text().splitlines() if line.startswith(("| The parent", "| Each FL job"))]
+    assert [row.split(" | ")[1].split(",")[0] for row in rows] == ["the cluster's default partition"] * 2

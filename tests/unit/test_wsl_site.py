@@ -124,3 +124,18 @@ def test_hostile_or_wrong_values_are_rejected(fields: dict, expected: str) -> No
     with pytest.raises(ValidationError) as caught:
         wsl_federation(**fields)
     assert expected in str(caught.value)
+
+
+def test_the_readme_says_where_each_thing_goes_inside_wsl_and_from_windows() -> None:
+    from flarectl.federation import Federation
+    from flarectl.sites.wsl import site_readme
+    from tests.harness.config_cases import with_
+
+    federation = Federation.model_validate(with_(sites=[{"name": "laptop-1", "kind": "wsl", "kit": "/home/r/k", "workdir": "/home/r/w"}]))
+    lines = site_readme(federation.sites[0]).splitlines()  # type: ignore[arg-type]
+    assert lines[8:12] == [
+        "2. Download this site's startup kit from the NVFlare dashboard and unzip it inside WSL at",
+        "   `/home/r/k`.",
+        "3. Copy this folder to `/home/r/w/` inside WSL (from Windows: `\\\\wsl$\\Ubuntu\\home\\r\\w`).",
+        "4. In WSL: `cd /home/r/w && bash flare-site.sh setup` (checks `nvidia-smi`, installs NVFlare",
+    ]

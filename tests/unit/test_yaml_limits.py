@@ -98,3 +98,16 @@ def test_a_file_name_with_a_control_character_is_escaped_in_every_message(tmp_pa
     ]
     (tmp_path / "pipe\x07.yaml").mkdir()
     assert refusal(tmp_path / "pipe\x07.yaml") == ["'pipe\\x07.yaml': not a regular file; pass the federation file itself (a .yaml file)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("\n\nname: a\x85b\n", "line 3: the character U+0085 (a Unicode line break) is not allowed; remove it"),
+        ("\n\nname: a\x01b\n", "line 3: the character U+0001 is not allowed in YAML; remove it (a stray control character?)"),
+        ("\n\nname: [a\n", "line 4: not valid YAML (expected ',' or ']', but got '<stream end>')"),
+        ("\n\nname: !!python/object:os.system x\n", "line 3: the YAML tag 'tag:yaml.org,2002:python/object:os.system' is not supported here; write a plain value"),
+    ],
+)  # fmt: skip
+def test_a_problem_is_placed_on_its_line_counting_the_blank_lines_before_it(tmp_path: Path, text: str, problem: str) -> None:
+    assert refusal(written(tmp_path, text)) == [f"federation.yaml: {problem}"]

@@ -113,7 +113,7 @@ def _without(body: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
 
 def _change(plan: SitePlan, clients: AzureClients, resource: Planned) -> Change:
     try:
-        existing = _operations(clients, resource).get(plan.resource_group, *resource.name.split("/"))
+        existing = _operations(clients, resource).get(plan.resource_group, resource.name)
     except ResourceNotFoundError:
         return Change(resource, "create")
     actual = existing.as_dict()

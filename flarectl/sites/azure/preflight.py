@@ -25,10 +25,8 @@ def feature_state(clients: AzureClients, subscription_id: str) -> str:
         f"Microsoft.Compute/features/EncryptionAtHost?api-version={FEATURES_API}"
     )
     response = clients.resources.send_request(HttpRequest("GET", url))
-    if response.status_code == 404:
-        return "NotRegistered"
-    response.raise_for_status()
-    return str(response.json().get("properties", {}).get("state", "NotRegistered"))
+    response.raise_for_status()  # a feature never registered is 200 "NotRegistered"; a 404 is a wrong subscription
+    return str(response.json()["properties"]["state"])
 
 
 def size_sku(clients: AzureClients, location: str, size: str) -> Any | None:
@@ -61,6 +59,6 @@ def problems(plan: SitePlan, clients: AzureClients) -> list[str]:
         if sku is not None and capabilities.get("EncryptionAtHostSupported") != "True":
             found.append(f"{site.vm_size} does not support encryption at host in {site.location}: "
                          f"choose a vm_size that does, or set encryption_at_host: false for site {site.name}")  # fmt: skip
-    except HttpResponseError as error:
+    except (HttpResponseError, KeyError) as error:  # KeyError: an answer without the feature's state
         found.append(f"could not check the subscription's features and sizes ({str(error).splitlines()[0]})")
     return found

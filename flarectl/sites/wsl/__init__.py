@@ -35,7 +35,11 @@ class WslSite(FolderSite):
 
 
 def site_readme(site: WslSite) -> str:
-    return render_readme(HOST.parent / "README.md", name=site.name, kit=site.kit, workdir=site.workdir) + doctor_help(site)
+    # Explorer's address for the folder: a UNC path, backslashes throughout.
+    from_windows = "\\\\wsl$\\Ubuntu" + site.workdir.replace("/", "\\")
+    return render_readme(
+        HOST.parent / "README.md", name=site.name, kit=site.kit, workdir=site.workdir, from_windows=from_windows
+    ) + doctor_help(site)
 
 
 def emit(site: WslSite, federation: FederationSettings, directory: Path) -> list[Path]:
