@@ -284,3 +284,57 @@ def test_preflight_against_a_subscription_arm_does_not_know_says_so(tmp_path: Pa
         "EncryptionAtHost, then az provider register -n Microsoft.Compute (once per subscription; it takes a few minutes), or set "
         "encryption_at_host: false for site onc-az"
     ]
+
+
+@pytest.mark.parametrize("kit", [None, "missing"])
+def test_deploy_without_a_kit_says_where_it_goes_and_how_to_get_it(tmp_path: Path, kit: str | None) -> None:
+    federation = azure_federation(tmp_path / kit if kit else None)
+    where = tmp_path / "missing" if kit else "(sites[].kit not set)"
+    with pytest.raises(ValueError) as caught:
+        azure_custom_data.custom_data_for_deploy(federation.sites[0], federation)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"no startup kit at {where}: register the site on the dashboard, download its startup kit and unzip it there "
+        "(startup/fed_client.json must exist)"
+    )
+
+
+def test_destroy_needs_no_kit_and_refuses_a_group_flarectl_did_not_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kit may be long gone when a site is taken down; the resource group's tags decide."""
+    kit = kit_for(tmp_path, "onc-az")
+    config = write_federation(tmp_path, kit=str(kit), subscription_id=SUBSCRIPTION)
+    assert run_cli(monkeypatch, arm, "azure", "deploy", "onc-az", "-c", str(config)) == 0
+    import shutil
+
+    shutil.rmtree(kit)
+    assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 0
+    assert arm.groups == {}
+    from tests.harness.fake_arm import FakeCredential
+    from tests.unit.test_azure_site import REAL_CONNECT
+
+    REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm).resources.resource_groups.create_or_update(
+        "cancer-fl-onc-az", {"location": "eastus", "tags": {"owner": "it"}}
+    )
+    capsys.readouterr()
+    assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "flarectl: resource group cancer-fl-onc-az was not created by flarectl for site onc-az (its tags flare-managed-by/flare-site do "
+        "not say so); delete the site's resources in it by hand"
+    )
+    assert arm.groups
+
+
+def test_a_site_of_another_kind_is_not_an_azure_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: FakeArm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    config = tmp_path / "federation.yaml"
+    config.write_text(yaml.safe_dump({"project": "cancer-fl", "project_admin_email": "it@hospital.test",
+                                      "sites": [{"name": "lab", "kind": "linux", "kit": "/srv/k", "workdir": "/srv/w"}]}))  # fmt: skip
+    assert run_cli(monkeypatch, arm, "azure", "plan", "lab", "-c", str(config)) == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == f"flarectl: no Azure site 'lab' in {config}; Azure sites: none (add one with kind: azure)"
+    )

@@ -142,3 +142,20 @@ def test_a_venv_the_site_names_is_used_in_place_not_managed(tmp_path: Path) -> N
     KINDS["linux"].emit(federation.sites[0], federation, tmp_path)  # type: ignore[misc]
     values = bash_reads(tmp_path / "client.env", ["VENV", "VENV_MANAGED", "SITE_ROOT", "KIT_SOURCE"])
     assert values == {"VENV": "/opt/venvs/flare", "VENV_MANAGED": "false", "SITE_ROOT": "/srv/w", "KIT_SOURCE": "/srv/k"}
+
+
+def test_a_sites_own_governance_reaches_that_sites_client_env_only(tmp_path: Path) -> None:
+    """`governance.sites.path-lab` lets only the Project Admin run shell commands there; the lead
+    keeps NVFlare's default (`o:site`) at the other site."""
+    from flarectl.federation import Federation
+    from tests.harness.config_cases import with_
+
+    sites = [{"name": "path-lab", "kind": "linux", "kit": "/srv/k", "workdir": "/srv/w"},
+             {"name": "other-lab", "kind": "linux", "kit": "/srv/k2", "workdir": "/srv/w2"}]  # fmt: skip
+    federation = Federation.model_validate(with_(sites=sites, governance={"sites": {"path-lab": {"shell_commands": ["project_admin"]}}}))
+    shell = {}
+    for site in federation.sites:
+        KINDS[site.kind].emit(site, federation, tmp_path / site.name)  # type: ignore[misc]
+        policy = json.loads(bash_reads(tmp_path / site.name / "client.env", ["AUTHORIZATION_JSON"])["AUTHORIZATION_JSON"])
+        shell[site.name] = {role: rights["shell_commands"] for role, rights in policy["permissions"].items() if "shell_commands" in rights}
+    assert shell["path-lab"]["lead"] == "none" and shell["other-lab"]["lead"] == "o:site"

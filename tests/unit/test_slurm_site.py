@@ -280,3 +280,12 @@ def test_the_launcher_readme_says_the_default_partition_when_none_is_named(tmp_p
     emitted = launcher_site(tmp_path, partition=None, account=None, qos=None)
     rows = [line for line in (emitted / "README.md").read_text().splitlines() if line.startswith(("| The parent", "| Each FL job"))]
     assert [row.split(" | ")[1].split(",")[0] for row in rows] == ["the cluster's default partition"] * 2
+
+
+def test_the_readme_gives_the_by_hand_check_and_the_offline_install_with_the_sites_own_options(emitted: Path) -> None:
+    readme = (emitted / "README.md").read_text()
+    assert (
+        "`srun --partition=gpu --account=onc --gres=gpu:a40:1 bash /shared/nvflare/hpc-1/flare-client.sh\n"
+        "/shared/nvflare/hpc-1/client.env doctor`"
+    ) in readme
+    assert ("with `bash /shared/nvflare/hpc-1/flare-client.sh /shared/nvflare/hpc-1/client.env install`; the job then finds") in readme

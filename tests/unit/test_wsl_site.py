@@ -133,6 +133,7 @@ def test_the_readme_says_where_each_thing_goes_inside_wsl_and_from_windows() -> 
 
     federation = Federation.model_validate(with_(sites=[{"name": "laptop-1", "kind": "wsl", "kit": "/home/r/k", "workdir": "/home/r/w"}]))
     lines = site_readme(federation.sites[0]).splitlines()  # type: ignore[arg-type]
+    assert lines[0] == "# Laptop site `laptop-1` (Windows + WSL 2)"
     assert lines[8:12] == [
         "2. Download this site's startup kit from the NVFlare dashboard and unzip it inside WSL at",
         "   `/home/r/k`.",

@@ -74,10 +74,9 @@ def _instance_type_problems(site: AwsSite) -> list[str]:
     return [f"gpu_memory_gib: {problem}"] if problem else []
 
 
-def _size_order(size: str) -> tuple[bool, int]:
-    """large < xlarge < 2xlarge < ... < 48xlarge < metal, as EC2's own listings order them."""
-    multiple = size.removesuffix("xlarge")
-    return size == "metal", int(multiple) if multiple.isdigit() else (1 if size == "xlarge" else 0)
+def _size_order(size: str) -> int:
+    """xlarge < 2xlarge < ... < 48xlarge < metal, as EC2's own listings order a GPU family."""
+    return 1_000 if size == "metal" else int(size.removesuffix("xlarge") or 1)
 
 
 # Its CDK steps are in the CDK app, loaded only by `cdk synth`.
