@@ -338,3 +338,36 @@ def test_a_site_of_another_kind_is_not_an_azure_site(
         capsys.readouterr().err.splitlines()[-1]
         == f"flarectl: no Azure site 'lab' in {config}; Azure sites: none (add one with kind: azure)"
     )
+
+
+def test_a_group_flarectl_made_for_another_site_is_not_this_sites(tmp_path: Path, arm: FakeArm) -> None:
+    from tests.harness.fake_arm import FakeCredential
+    from tests.unit.test_azure_site import REAL_CONNECT
+
+    plan = plan_for(tmp_path)
+    clients = REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm)
+    for tags, state in [({"flare-managed-by": "flarectl", "flare-site": "onc-az"}, "ours"),
+                        ({"flare-managed-by": "flarectl", "flare-site": "other-site"}, "foreign"),
+                        ({"flare-managed-by": "someone", "flare-site": "onc-az"}, "foreign")]:  # fmt: skip
+        clients.resources.resource_groups.create_or_update(plan.resource_group, {"location": "westeurope", "tags": tags})
+        assert azure_deploy.resource_group_state(plan, clients) == (state, tags)
+
+
+def test_every_preflight_problem_is_listed_and_a_size_not_listed_at_all_is_not_offered(tmp_path: Path, arm: FakeArm) -> None:
+    """brazilsouth is an Azure location whose SKU list (here) has no GPU size at all."""
+    from tests.harness.fake_arm import FakeCredential
+    from tests.unit.test_azure_site import REAL_CONNECT
+
+    federation = azure_federation(kit_for(tmp_path, "onc-az"), location="brazilsouth")
+    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+    arm.encryption_feature = "NotRegistered"
+    with pytest.raises(azure_deploy.AzureDeployError) as caught:
+        azure_deploy.check_preflight(plan, REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0))
+    assert str(caught.value) == (
+        "site onc-az cannot be deployed as configured; nothing was created:\n"
+        f"  - Standard_NC4as_T4_v3 is not offered in brazilsouth to subscription {SUBSCRIPTION}: choose another location or vm_size for "
+        "site onc-az, or ask Azure for access\n"
+        f"  - encryption at host is NotRegistered in subscription {SUBSCRIPTION}: run az feature register --namespace Microsoft.Compute "
+        "--name EncryptionAtHost, then az provider register -n Microsoft.Compute (once per subscription; it takes a few minutes), or set "
+        "encryption_at_host: false for site onc-az"
+    )
