@@ -238,3 +238,15 @@ def test_a_project_name_over_16_says_what_the_dashboard_keeps() -> None:
 def test_an_absolute_path_never_climbs(value: str, message: str | None) -> None:
     """The message names the field (here the test's own field, `field`)."""
     assert refusal(fields.AbsolutePath, value) == message
+
+
+# The retentions CloudWatch Logs' PutRetentionPolicy takes (its API reference, retentionInDays).
+CLOUDWATCH_RETENTIONS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+
+
+def test_log_retention_is_one_cloudwatch_takes_and_the_message_lists_them() -> None:
+    assert [days for days in range(0, 4000) if refusal(fields.LogRetentionDays, days) is None] == CLOUDWATCH_RETENTIONS
+    assert refusal(fields.LogRetentionDays, 366) == (
+        "366 is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
+        "2192, 2557, 2922, 3288, 3653 (days)"
+    )
