@@ -94,7 +94,12 @@ def test_a_site_that_restarts_mid_job_is_reported_and_the_job_ends_naming_it(stu
     study.wait_connected()
     assert flarectl(["download", job_id, "--kit", str(study.prod / ADMIN), "-o", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
-    assert f"job {job_id} ended {status}; errors by site:" in out and "Client site-b is deemed disconnected!" in out, out
+    assert f"job {job_id} ended {status}; errors by site:" in out, out
+    # Two ways NVFlare ends it, by timing: the killed client's job process reports its failure
+    # first (the job fails at once, the hub's journal names the site), or it dies silently and the
+    # watch above has the job drop the site after the grace period (the Lead's errors name it).
+    reported = f"Failing job {job_id} due to reported failure from site-b" in study.hub.log("flare-server.service")
+    assert reported or "Client site-b is deemed disconnected!" in out, out
 
 
 def site_b_state(study: Study, capsys) -> str:
