@@ -20,7 +20,9 @@ from azure.core.rest._http_response_impl import HttpResponseImpl
 from azure.core.utils import CaseInsensitiveDict
 
 ARM = "https://management.azure.com"
-SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"  # the one subscription this ARM knows
+# The one subscription this ARM knows; any other is ARM's 404 SubscriptionNotFound, "The
+# subscription '<id>' could not be found." (Azure's "Resolve errors for subscription not found").
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 # Locations whose resource SKUs this ARM lists. ARM answers `location eq '<not a location>'`
 # with an empty list, not an error (as `az vm list-skus --location nowhere` prints []).
 SKU_LOCATIONS = frozenset({"westeurope", "northeurope", "eastus", "westus2"})

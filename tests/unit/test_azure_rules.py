@@ -21,6 +21,8 @@ from flarectl.sites.azure import deploy as azure_deploy
 from flarectl.sites.azure import plan as azure_plan
 from tests.harness.fake_arm import SUBSCRIPTION, FakeArm
 from tests.unit.test_azure_site import azure_federation, kit_for, run_cli, write_federation
+from tests.unit.test_azure_site import clients as connected
+from tests.unit.test_azure_site import plan as plan_of
 
 pytestmark = pytest.mark.usefixtures("azure_offline")
 
@@ -52,8 +54,7 @@ def test_what_azure_returns_is_compared_with_what_was_asked(desired: Any, actual
 
 
 def plan_for(tmp_path: Path) -> azure_plan.SitePlan:
-    federation = azure_federation(kit_for(tmp_path, "onc-az"))
-    return azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+    return plan_of(azure_federation(kit_for(tmp_path, "onc-az")))
 
 
 RESUME = "Fix the cause and run `flarectl azure deploy onc-az` again: what is in place is kept and the deploy resumes at this step."
@@ -184,13 +185,11 @@ def test_what_a_second_deploy_changes_and_why(tmp_path: Path, arm: FakeArm) -> N
     """Azure's copy edited behind flarectl's back: a NAT gateway setting and a failed state (an
     update, both reasons), the VM's SSH key (fixed at creation: a replacement); then the VM's
     custom data, which a VM reads only when it is created."""
-    from flarectl.sites.azure import clients as azure_clients
-    from tests.harness.fake_arm import FakeCredential
 
     federation = azure_federation(kit_for(tmp_path, "onc-az"), ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq2 lab@x",
                                   ssh_cidr="203.0.113.0/24")  # fmt: skip
-    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
-    clients = azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    plan = plan_of(federation)
+    clients = connected(arm)
     azure_deploy.deploy(plan, clients, out=lambda _: None)
     stored = {key.rsplit("/", 1)[1]: resource for key, resource in arm.resources.items()}
     stored["onc-az-vm"]["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] = "ssh-ed25519 OTHER"
@@ -264,20 +263,18 @@ def test_a_site_without_an_ssh_key_gets_a_key_nobody_holds_marked_as_such() -> N
 
 
 def test_preflight_against_a_subscription_arm_does_not_know_says_so(tmp_path: Path, arm: FakeArm) -> None:
-    from flarectl.sites.azure import clients as azure_clients
     from flarectl.sites.azure import preflight
-    from tests.harness.fake_arm import FakeCredential
 
     federation = azure_federation(kit_for(tmp_path, "onc-az"))
-    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=OTHER_SUBSCRIPTION)  # type: ignore[arg-type]
-    clients = azure_clients.connect(OTHER_SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    plan = plan_of(federation, OTHER_SUBSCRIPTION)
+    clients = connected(arm, OTHER_SUBSCRIPTION)
     assert preflight.problems(plan, clients) == [
         f"could not check the subscription's features and sizes ((SubscriptionNotFound) The subscription '{OTHER_SUBSCRIPTION}' could not "
         "be found.)"
     ]
     federation = azure_federation(kit_for(tmp_path / "2", "onc-az"))
-    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
-    clients = azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+    plan = plan_of(federation)
+    clients = connected(arm)
     arm.encryption_feature = "Registering"
     assert preflight.problems(plan, clients) == [
         f"encryption at host is Registering in subscription {SUBSCRIPTION}: run az feature register --namespace Microsoft.Compute --name "
@@ -310,12 +307,8 @@ def test_destroy_needs_no_kit_and_refuses_a_group_flarectl_did_not_make(
     shutil.rmtree(kit)
     assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 0
     assert arm.groups == {}
-    from tests.harness.fake_arm import FakeCredential
-    from tests.unit.test_azure_site import REAL_CONNECT
 
-    REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm).resources.resource_groups.create_or_update(
-        "cancer-fl-onc-az", {"location": "eastus", "tags": {"owner": "it"}}
-    )
+    connected(arm).resources.resource_groups.create_or_update("cancer-fl-onc-az", {"location": "eastus", "tags": {"owner": "it"}})
     capsys.readouterr()
     assert run_cli(monkeypatch, arm, "azure", "destroy", "onc-az", "-c", str(config), "--yes") == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
@@ -341,11 +334,9 @@ def test_a_site_of_another_kind_is_not_an_azure_site(
 
 
 def test_a_group_flarectl_made_for_another_site_is_not_this_sites(tmp_path: Path, arm: FakeArm) -> None:
-    from tests.harness.fake_arm import FakeCredential
-    from tests.unit.test_azure_site import REAL_CONNECT
 
     plan = plan_for(tmp_path)
-    clients = REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm)
+    clients = connected(arm)
     for tags, state in [({"flare-managed-by": "flarectl", "flare-site": "onc-az"}, "ours"),
                         ({"flare-managed-by": "flarectl", "flare-site": "other-site"}, "foreign"),
                         ({"flare-managed-by": "someone", "flare-site": "onc-az"}, "foreign")]:  # fmt: skip
@@ -355,14 +346,12 @@ def test_a_group_flarectl_made_for_another_site_is_not_this_sites(tmp_path: Path
 
 def test_every_preflight_problem_is_listed_and_a_size_not_listed_at_all_is_not_offered(tmp_path: Path, arm: FakeArm) -> None:
     """brazilsouth is an Azure location whose SKU list (here) has no GPU size at all."""
-    from tests.harness.fake_arm import FakeCredential
-    from tests.unit.test_azure_site import REAL_CONNECT
 
     federation = azure_federation(kit_for(tmp_path, "onc-az"), location="brazilsouth")
-    plan = azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+    plan = plan_of(federation)
     arm.encryption_feature = "NotRegistered"
     with pytest.raises(azure_deploy.AzureDeployError) as caught:
-        azure_deploy.check_preflight(plan, REAL_CONNECT(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0))
+        azure_deploy.check_preflight(plan, connected(arm))
     assert str(caught.value) == (
         "site onc-az cannot be deployed as configured; nothing was created:\n"
         f"  - Standard_NC4as_T4_v3 is not offered in brazilsouth to subscription {SUBSCRIPTION}: choose another location or vm_size for "

@@ -66,12 +66,13 @@ def federation(tmp_path: Path) -> Federation:
     return azure_federation(kit_for(tmp_path, "onc-az"))
 
 
-def clients(arm: FakeArm) -> azure_clients.AzureClients:
-    return azure_clients.connect(SUBSCRIPTION, FakeCredential(), transport=arm, polling_interval=0)
+def clients(arm: FakeArm, subscription: str = SUBSCRIPTION) -> azure_clients.AzureClients:
+    """The SDK clients, talking to the fake ARM (the real connect, even where a CLI test replaced it)."""
+    return REAL_CONNECT(subscription, FakeCredential(), transport=arm, polling_interval=0)
 
 
-def plan(federation: Federation) -> azure_plan.SitePlan:
-    return azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=SUBSCRIPTION)  # type: ignore[arg-type]
+def plan(federation: Federation, subscription: str = SUBSCRIPTION) -> azure_plan.SitePlan:
+    return azure_plan.deploy_plan(federation.sites[0], federation, subscription_id=subscription)  # type: ignore[arg-type]
 
 
 def deploy(federation: Federation, arm: FakeArm, lines: list[str] | None = None) -> list[azure_deploy.Change]:
